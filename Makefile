@@ -1,0 +1,31 @@
+# Prism: two commands on a fresh machine, `make demo` and `make test`; everything else is set up for you.
+SWIFT ?= swift
+SWIFT_FLAGS ?=
+export LIBTORCH
+
+.PHONY: all bootstrap build debug test demo bench clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	$(SWIFT) build -c release --product prism $(SWIFT_FLAGS)
+	@echo "prism: $$($(SWIFT) build -c release --show-bin-path)/prism"
+
+debug: bootstrap
+	$(SWIFT) build --product prism $(SWIFT_FLAGS)
+
+test: bootstrap
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+
+demo: build
+	@$$($(SWIFT) build -c release --show-bin-path)/prism demo
+
+bench: build
+	@$$($(SWIFT) build -c release --show-bin-path)/prism bench
+
+clean:
+	rm -rf .build

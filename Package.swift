@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+// libtorch is found through one variable, LIBTORCH (a folder with include/ and lib/); the default is the
+// project-local copy that scripts/bootstrap unpacks from the PyTorch wheel.
+let packageRoot = Context.packageDirectory
+let libtorch = Context.environment["LIBTORCH"] ?? "\(packageRoot)/.deps/libtorch"
+let libtorchLib = "\(libtorch)/lib"
+
+// A CUDA libtorch registers its CUDA backend from static initialisers in libtorch_cuda.so, which nothing
+// references by name: --no-as-needed keeps it linked.
+let cudaLibraries = ["torch_cuda", "c10_cuda"].filter {
+    FileManager.default.fileExists(atPath: "\(libtorchLib)/lib\($0).so")
+}
+let torchLinkFlags: [String] =
+    ["-L\(libtorchLib)", "-Xlinker", "-rpath", "-Xlinker", libtorchLib, "-Xlinker", "--no-as-needed"]
+    + (["torch", "torch_cpu", "c10"] + cudaLibraries).map { "-l\($0)" }
+    + ["-Xlinker", "--as-needed"]
+
+let package = Package(
+    name: "Prism",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "prism", targets: ["prism"]),
+        .library(name: "PrismKit", targets: ["Torch", "NN", "Imaging", "Tokenizer", "Phantom"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "CTorch",
+            cxxSettings: [
+                .unsafeFlags([
+                    "-std=c++17", "-isystem", "\(libtorch)/include",
+                    "-isystem", "\(libtorch)/include/torch/csrc/api/include",
+                    "-D_GLIBCXX_USE_CXX11_ABI=1", "-Wno-deprecated-declarations",
+                ]),
+            ],
+            linkerSettings: [.unsafeFlags(torchLinkFlags)]
+        ),
+        .target(name: "Torch", dependencies: ["CTorch"]),
+        .target(name: "NN", dependencies: ["Torch"]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "Imaging", dependencies: ["CZlib"]),
+        .target(name: "Tokenizer"),
+        .target(name: "Phantom", dependencies: ["Imaging"]),
+        .executableTarget(
+            name: "prism",
+            dependencies: [
+                "Torch", "NN", "Imaging", "Tokenizer", "Phantom",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,2 @@
+#include "ctorch.h"
+extern "C" int pt_placeholder(void) { return 0; }

@@ -1,0 +1,1 @@
+// Imaging: PNG / JPEG in and out, grayscale, resize.

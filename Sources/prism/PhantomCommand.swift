@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct PhantomCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "phantom", abstract: "Synthetic chest X-rays (not yet built).")
+}

@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tokenize", abstract: "Print CLIP token ids (not yet built).")
+}

@@ -1,0 +1,4 @@
+import Testing
+@testable import NN
+
+@Test func nnBuilds() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import Phantom
+
+@Test func phantomBuilds() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import Torch
+
+@Test func torchBuilds() {}
