@@ -1,2 +1,0 @@
-#include "ctorch.h"
-extern "C" int pt_placeholder(void) { return 0; }

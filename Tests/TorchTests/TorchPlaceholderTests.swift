@@ -1,4 +1,0 @@
-import Testing
-@testable import Torch
-
-@Test func torchBuilds() {}
