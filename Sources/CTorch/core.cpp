@@ -243,6 +243,7 @@ pt_status pt_addcdiv_(pt_tensor a, pt_tensor t1, pt_tensor t2, double value) {
 }
 pt_status pt_lerp_(pt_tensor a, pt_tensor end, double weight) { PT_GUARD(T(a).lerp_(T(end), weight)); }
 pt_status pt_copy_(pt_tensor dst, pt_tensor src) { PT_GUARD(T(dst).copy_(T(src))); }
+pt_status pt_set_data(pt_tensor a, pt_tensor src) { PT_GUARD(T(a).set_data(T(src))); }
 pt_status pt_zero_(pt_tensor a) { PT_GUARD(T(a).zero_()); }
 pt_status pt_fill_(pt_tensor a, double value) { PT_GUARD(T(a).fill_(value)); }
 pt_status pt_normal_(pt_tensor a, double mean, double std, pt_generator g) {

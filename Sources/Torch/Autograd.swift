@@ -56,6 +56,8 @@ extension Tensor {
     /// self += weight * (end - self)
     public func lerpInPlace(_ end: Tensor, weight: Double) { Tensor.check("lerp_", [self, end], pt_lerp_(handle, end.handle, weight)) }
     public func copyFrom(_ source: Tensor) { Tensor.check("copy_", [self, source], pt_copy_(handle, source.handle)) }
+    /// Replaces this tensor's data (dtype, device, values) by `source`'s, keeping its identity and grad flag.
+    public func setData(_ source: Tensor) { Tensor.check("set_data", [self, source], pt_set_data(handle, source.handle)) }
     public func zeroInPlace() { Tensor.check("zero_", [self], pt_zero_(handle)) }
     public func fillInPlace(_ value: Double) { Tensor.check("fill_", [self], pt_fill_(handle, value)) }
     public func normalInPlace(mean: Double = 0, std: Double = 1, generator: Generator? = nil) {

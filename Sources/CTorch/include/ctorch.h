@@ -210,6 +210,8 @@ pt_status pt_addcmul_(pt_tensor a, pt_tensor t1, pt_tensor t2, double value);
 pt_status pt_addcdiv_(pt_tensor a, pt_tensor t1, pt_tensor t2, double value);
 pt_status pt_lerp_(pt_tensor a, pt_tensor end, double weight);
 pt_status pt_copy_(pt_tensor dst, pt_tensor src);
+/// Replaces a's data (dtype, device, storage) by src's while keeping a's identity, as `param.data = src`.
+pt_status pt_set_data(pt_tensor a, pt_tensor src);
 pt_status pt_zero_(pt_tensor a);
 pt_status pt_fill_(pt_tensor a, double value);
 pt_status pt_normal_(pt_tensor a, double mean, double std, pt_generator g);
