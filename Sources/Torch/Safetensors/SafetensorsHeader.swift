@@ -44,7 +44,9 @@ public struct SafetensorsHeader: Sendable, Equatable {
     public let metadata: [String: String]
     /// Whether the header has a `__metadata__` entry at all (even an empty one).
     public let hasMetadataEntry: Bool
-    /// Tensors in file order (by offset; tensors at the same offset, necessarily empty, by name).
+    /// Tensors in file order: by offset; empty tensors sharing an offset as the writers order them
+    /// (descending dtype alignment, then name), so files from `SafetensorsWriter` or the reference library
+    /// list their tensors exactly in write order.
     public let tensors: [SafetensorsTensorInfo]
 
     /// Parses and validates the header of a whole safetensors file held in memory. Every check of the
@@ -118,6 +120,8 @@ public struct SafetensorsHeader: Sendable, Equatable {
         tensors.sort { a, b in
             if a.byteRange.lowerBound != b.byteRange.lowerBound { return a.byteRange.lowerBound < b.byteRange.lowerBound }
             if a.byteRange.upperBound != b.byteRange.upperBound { return a.byteRange.upperBound < b.byteRange.upperBound }
+            // Only empty tensors tie; order them as the writers do (descending alignment, then name).
+            if a.dtype.layoutRank != b.dtype.layoutRank { return a.dtype.layoutRank > b.dtype.layoutRank }
             return a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
         }
         var end = 0
