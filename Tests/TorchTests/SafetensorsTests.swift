@@ -248,12 +248,19 @@ private func pattern(_ count: Int, seed: UInt8) -> Data {
                 let shapes: [[Int]] = [[3, 5], [], [0], [7]]
                 for (j, shape) in shapes.enumerated() {
                     let name = "layer.\(k).\(dtype.rawValue.lowercased()).\(j)"
-                    let bytes = pattern(shape.reduce(1, *) * dtype.byteSize, seed: UInt8(k * 4 + j))
+                    var bytes = pattern(shape.reduce(1, *) * dtype.byteSize, seed: UInt8(k * 4 + j))
+                    if dtype == .BOOL { bytes = Data(bytes.map { $0 & 1 }) }  // only 0 and 1 are valid bools
                     try writer.add(name, dtype: dtype, shape: shape, bytes: bytes)
                     expected[name] = (dtype, shape, bytes)
                 }
             }
             try writer.write(to: url)
+            // Development hook: `PRISM_SAFETENSORS_EXPORT=/some/folder swift test ...` keeps a copy, for
+            // `scripts/make_safetensors_fixtures.py --verify` to load with the reference library.
+            if let export = ProcessInfo.processInfo.environment["PRISM_SAFETENSORS_EXPORT"] {
+                try? FileManager.default.removeItem(atPath: export + "/swift_round_trip.safetensors")
+                try FileManager.default.copyItem(atPath: url.path, toPath: export + "/swift_round_trip.safetensors")
+            }
 
             let file = try SafetensorsFile(url: url)
             #expect(file.metadata == writer.metadata)
