@@ -207,3 +207,20 @@ public enum Initializer: Sendable {
         }
     }
 }
+
+// MARK: - Safetensors
+
+extension ParameterStore {
+    /// Saves every entry as a safetensors file under its dotted name (atomically).
+    public func save(to url: URL, dtype: DType? = nil, metadata: [String: String]? = nil) throws {
+        let items = stateDict().map { item in
+            (name: item.name, tensor: dtype.map { d in item.tensor.dtype.isFloatingPoint ? item.tensor.to(d) : item.tensor } ?? item.tensor)
+        }
+        try Safetensors.save(items, metadata: metadata, to: url)
+    }
+
+    /// Loads a safetensors file strictly (see ``load(_:source:aliases:strict:prefix:)``).
+    public func load(contentsOf url: URL, aliases: KeyAliases = KeyAliases(), strict: Bool = true) throws {
+        try load(Safetensors.load(url), source: url.path, aliases: aliases, strict: strict)
+    }
+}

@@ -118,3 +118,44 @@ final class TinyBlock: Module {
         #expect(a["conv.weight"]!.floats() == b["conv.weight"]!.floats())
     }
 }
+
+@Suite struct StateDictFileTests {
+    @Test func savesAndLoadsAsSafetensors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prism-nn-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("model.safetensors")
+        let a = ParameterStore(seed: 1)
+        _ = TinyBlock(a.root)
+        try a.save(to: url, metadata: ["format": "pt"])
+        let b = ParameterStore(seed: 2)
+        _ = TinyBlock(b.root)
+        #expect(a["conv.weight"]!.floats() != b["conv.weight"]!.floats())
+        try b.load(contentsOf: url)
+        for name in a.names { #expect(a[name]!.floats() == b[name]!.floats(), "\(name)") }
+        // Half-precision export keeps names and converts values.
+        let half = dir.appendingPathComponent("model.fp16.safetensors")
+        try a.save(to: half, dtype: .float16)
+        let file = try SafetensorsFile(url: half)
+        #expect(file.info("conv.weight")?.dtype == .F16)
+        let c = ParameterStore()
+        _ = TinyBlock(c.root)
+        try c.load(contentsOf: half)
+        #expect(c["conv.weight"]!.dtype == .float32)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["model.fp16.safetensors", "model.safetensors"])
+    }
+
+    @Test func loadNamesTheFileInItsError() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("prism-nn-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Safetensors.save([(name: "other", tensor: Tensor.ones([2]))], to: url)
+        let store = ParameterStore()
+        _ = Linear(store.root / "l", 2, 2)
+        do {
+            try store.load(contentsOf: url)
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)".hasPrefix(url.path + ": 2 keys missing (l.weight, l.bias)"))
+        }
+    }
+}

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Torch
 
-/// Every op against values PyTorch computed (Scripts/make_torch_fixtures.py → Fixtures/ops.json).
+/// Every op against values PyTorch computed (scripts/make_torch_fixtures.py → Fixtures/ops.json).
 @Suite struct OpsParityTests {
     static let cases = try! loadCases("ops.json")
 

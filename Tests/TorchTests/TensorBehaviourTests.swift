@@ -132,3 +132,22 @@ import Testing
         Torch.threadCount = saved
     }
 }
+
+@Suite struct SafetensorsTensorTests {
+    @Test(arguments: DType.allCases)
+    func tensorsRoundTripThroughAFile(_ dtype: DType) throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("prism-st-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let t = Tensor.arange(0, 12).reshape(3, 4).to(dtype)
+        try Safetensors.save([(name: "x", tensor: t), (name: "y", tensor: t.transpose(0, 1))], to: url)
+        let back = try Safetensors.load(url)
+        #expect(back["x"]!.dtype == dtype && back["x"]!.shape == [3, 4])
+        #expect(back["x"]!.bytes() == t.bytes())
+        #expect(back["y"]!.floats() == t.transpose(0, 1).floats())
+        // Zero-copy tensors over a copy-on-write mapping accept in-place ops without touching the file.
+        if dtype.isFloatingPoint {
+            back["x"]!.mulInPlace(2)
+            #expect(try Safetensors.load(url)["x"]!.bytes() == t.bytes())
+        }
+    }
+}

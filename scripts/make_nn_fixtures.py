@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reference values for Prism's NN tests from torch.optim.AdamW, clip_grad_norm_ and diffusers' EMAModel and
-get_scheduler (dev-only). Writes Tests/NNTests/Fixtures/nn.json. Run: python Scripts/make_nn_fixtures.py"""
+get_scheduler (dev-only). Writes Tests/NNTests/Fixtures/nn.json. Run: python scripts/make_nn_fixtures.py"""
 import json
 import pathlib
 

@@ -3,7 +3,7 @@
 
 Writes Tests/TorchTests/Fixtures/ops.json: each case names an op, its inputs (shape + values), its
 parameters and PyTorch's output. Run from the repository root with a venv that has torch:
-    python Scripts/make_torch_fixtures.py
+    python scripts/make_torch_fixtures.py
 """
 import json
 import pathlib
