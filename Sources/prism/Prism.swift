@@ -1,10 +1,18 @@
 import ArgumentParser
+import Torch
 
 @main
 struct Prism: ParsableCommand {
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "prism",
         abstract: "Language-guided counterfactual medical imaging.",
-        subcommands: [PhantomCommand.self, TokenizeCommand.self]
+        discussion: """
+            Edit a chest X-ray by editing its caption: the same patient, with only that attribute changed.
+            Weights are diffusers folders (safetensors); nothing is fetched from the network.
+            """,
+        version: "prism \(version)\nlibtorch \(Torch.version)\nCUDA available: \(Device.cudaAvailable ? "yes (\(Device.cudaDeviceCount) device(s))" : "no")",
+        subcommands: [InspectCommand.self, PhantomCommand.self, TokenizeCommand.self, DemoCommand.self]
     )
 }
