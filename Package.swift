@@ -5,7 +5,8 @@ import Foundation
 // libtorch is found through one variable, LIBTORCH (a folder with include/ and lib/); the default is the
 // project-local copy that scripts/bootstrap unpacks from the PyTorch wheel.
 let packageRoot = Context.packageDirectory
-let libtorch = Context.environment["LIBTORCH"] ?? "\(packageRoot)/.deps/libtorch"
+// An empty LIBTORCH (make exports the variable even when it is unset) means the default.
+let libtorch = Context.environment["LIBTORCH"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(packageRoot)/.deps/libtorch"
 let libtorchLib = "\(libtorch)/lib"
 
 // A CUDA libtorch registers its CUDA backend from static initialisers in libtorch_cuda.so, which nothing
