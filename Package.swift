@@ -24,7 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
-        .library(name: "PrismKit", targets: ["Torch", "NN", "Imaging", "Tokenizer", "Phantom"]),
+        .library(name: "PrismKit", targets: ["Torch", "NN", "Imaging", "Tokenizer", "Diffusion", "Phantom"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,11 +46,12 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "Imaging", dependencies: ["CZlib"]),
         .target(name: "Tokenizer"),
+        .target(name: "Diffusion", dependencies: ["Torch", "NN", "Tokenizer"]),
         .target(name: "Phantom", dependencies: ["Imaging"]),
         .executableTarget(
             name: "prism",
             dependencies: [
-                "Torch", "NN", "Imaging", "Tokenizer", "Phantom",
+                "Torch", "NN", "Imaging", "Tokenizer", "Diffusion", "Phantom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +59,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
     ],
     cxxLanguageStandard: .cxx17

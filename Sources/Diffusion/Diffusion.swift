@@ -1,0 +1,2 @@
+// Diffusion: Stable Diffusion in diffusers' layout — CLIP text encoder, UNet2DConditionModel, AutoencoderKL,
+// schedulers and pipelines. One Swift type per diffusers class, with the same name and config fields.
