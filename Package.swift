@@ -24,7 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
-        .library(name: "PrismKit", targets: ["Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Phantom"]),
+        .library(name: "PrismKit", targets: ["Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Phantom"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,11 +48,12 @@ let package = Package(
         .target(name: "Tokenizer"),
         .target(name: "Datasets"),
         .target(name: "Diffusion", dependencies: ["Torch", "NN", "Tokenizer"]),
+        .target(name: "Training", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Imaging"]),
         .executableTarget(
             name: "prism",
             dependencies: [
-                "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Phantom",
+                "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Phantom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,6 +63,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "NN", "Torch"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
     ],
     cxxLanguageStandard: .cxx17

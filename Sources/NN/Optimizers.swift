@@ -148,6 +148,26 @@ public final class EMA {
 
     /// Writes the averaged values into `parameters` (for sampling or saving).
     public func copy(to parameters: [Tensor]) { withNoGrad { for (s, p) in zip(shadow, parameters) { p.copyFrom(s) } } }
+
+    /// The averages and the step counter as named tensors, for checkpoints (`shadow.<i>`, `optimization_step`).
+    public func stateDict() -> [(name: String, tensor: Tensor)] {
+        shadow.enumerated().map { ("shadow.\($0.offset)", $0.element) } + [("optimization_step", Tensor(ints: [optimizationStep]))]
+    }
+
+    /// Restores what ``stateDict()`` saved; every average must be present with its shape.
+    public func loadStateDict(_ tensors: [String: Tensor]) throws {
+        var missing: [String] = [], mismatched: [String] = []
+        for (i, s) in shadow.enumerated() {
+            guard let t = tensors["shadow.\(i)"] else { missing.append("shadow.\(i)"); continue }
+            if t.shape != s.shape { mismatched.append("shadow.\(i): \(t.shape) vs \(s.shape)") }
+        }
+        guard let step = tensors["optimization_step"], missing.isEmpty, mismatched.isEmpty else {
+            throw StateDictError(source: "EMA state", missing: missing + (tensors["optimization_step"] == nil ? ["optimization_step"] : []),
+                                 unexpected: [], mismatched: mismatched)
+        }
+        withNoGrad { for (i, s) in shadow.enumerated() { s.copyFrom(tensors["shadow.\(i)"]!.to(s.dtype, s.device)) } }
+        optimizationStep = step.itemInt()
+    }
 }
 
 /// A learning-rate multiplier per step, as diffusers' `get_scheduler` (linear warm-up, then the shape).
