@@ -24,7 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
-        .library(name: "PrismKit", targets: ["Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Phantom"]),
+        .library(name: "PrismKit", targets: ["Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,11 +49,12 @@ let package = Package(
         .target(name: "Datasets"),
         .target(name: "Diffusion", dependencies: ["Torch", "NN", "Tokenizer"]),
         .target(name: "Training", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
+        .target(name: "Counterfactual", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Imaging"]),
         .executableTarget(
             name: "prism",
             dependencies: [
-                "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Phantom",
+                "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -64,6 +65,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "NN", "Torch"]),
+        .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
     ],
     cxxLanguageStandard: .cxx17
