@@ -1,1 +1,0 @@
-// Imaging: PNG / JPEG in and out, grayscale, resize.
