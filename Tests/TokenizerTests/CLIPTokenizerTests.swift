@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+@testable import Tokenizer
+
+/// The real CLIP vocabulary lives in the shared data folder beside the repository (not committed here):
+/// PRISM_SHARED, else `../shared` next to the repository root, else /work/shared.
+func clipVocabularyFolder(filePath: String = #filePath) -> URL {
+    let root = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var candidates: [URL] = []
+    if let shared = ProcessInfo.processInfo.environment["PRISM_SHARED"], !shared.isEmpty {
+        candidates.append(URL(fileURLWithPath: shared))
+    }
+    candidates += [root.deletingLastPathComponent().appendingPathComponent("shared"), URL(fileURLWithPath: "/work/shared")]
+    let folders = candidates.map { $0.appendingPathComponent("data/clip-vocab") }
+    return folders.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("vocab.json").path) } ?? folders[0]
+}
+
+func fixtureURL(_ name: String) -> URL {
+    Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(name)
+}
+
+/// A Stable Diffusion style tokenizer folder: the shared vocabulary with one of the fixture configurations.
+func makeTokenizerFolder(config: String?) throws -> URL {
+    let fm = FileManager.default
+    let folder = fm.temporaryDirectory.appendingPathComponent("prism-tokenizer-\(UUID().uuidString)")
+    try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+    for name in ["vocab.json", "merges.txt"] {
+        try fm.copyItem(at: clipVocabularyFolder().appendingPathComponent(name), to: folder.appendingPathComponent(name))
+    }
+    if let config {
+        for name in ["tokenizer_config.json", "special_tokens_map.json"] {
+            try fm.copyItem(at: fixtureURL(config).appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+    }
+    return folder
+}
+
+enum Tokenizers {
+    static let sd1 = Result { try CLIPTokenizer(folder: makeTokenizerFolder(config: "sd1")) }
+    static let sd2 = Result { try CLIPTokenizer(folder: makeTokenizerFolder(config: "sd2")) }
+}
+
+struct ReferenceCase: Decodable {
+    struct Ids: Decodable {
+        let ids: [Int]
+        let padded: [Int]
+        let truncated: Bool
+    }
+    let text: String
+    let sd1: Ids
+    let sd2: Ids
+}
+
+struct ReferenceFile: Decodable {
+    let transformers: String
+    let cases: [ReferenceCase]
+}
+
+@Suite struct CLIPTokenizerTests {
+    let reference: ReferenceFile
+
+    init() throws {
+        reference = try JSONDecoder().decode(ReferenceFile.self, from: Data(contentsOf: fixtureURL("clip_tokenizer.json")))
+    }
+
+    func check(_ tokenizer: CLIPTokenizer, _ pick: (ReferenceCase) -> ReferenceCase.Ids, _ label: String) {
+        var failures: [String] = []
+        for c in reference.cases {
+            let expected = pick(c)
+            let full = tokenizer.encode(c.text, maxLength: 100_000, padding: false)
+            let padded = tokenizer.encode(c.text)
+            if full.ids != expected.ids || padded.ids != expected.padded || padded.truncated != expected.truncated
+                || full.truncated || padded.fullLength != expected.ids.count {
+                failures.append("\(label) \(c.text.debugDescription): \(full.ids) vs \(expected.ids)")
+            }
+        }
+        #expect(failures.count == 0, "\(failures.count) of \(reference.cases.count) differ:\n\(failures.prefix(10).joined(separator: "\n"))")
+    }
+
+    @Test func matchesTransformersWithTheStableDiffusion1Config() throws {
+        #expect(reference.cases.count >= 200)
+        check(try Tokenizers.sd1.get(), \.sd1, "sd1")
+    }
+
+    @Test func matchesTransformersWithTheStableDiffusion2Config() throws {
+        check(try Tokenizers.sd2.get(), \.sd2, "sd2")
+    }
+
+    @Test func padTokenAndLengthComeFromTheConfig() throws {
+        let sd1 = try Tokenizers.sd1.get(), sd2 = try Tokenizers.sd2.get()
+        #expect(sd1.padTokenID == 49407 && sd2.padTokenID == 0)
+        #expect(sd1.modelMaxLength == 77 && sd2.modelMaxLength == 77)
+        #expect(sd1.bosTokenID == 49406 && sd1.eosTokenID == 49407)
+        // Without configuration files: end-of-text padding and CLIP's 77 tokens.
+        let bare = try CLIPTokenizer(folder: makeTokenizerFolder(config: nil))
+        #expect(bare.padTokenID == 49407 && bare.modelMaxLength == 77)
+        let cat = bare.encode("a photo of a cat")
+        #expect(Array(cat.ids.prefix(8)) == [49406, 320, 1125, 539, 320, 2368, 49407, 49407])
+        #expect(cat.ids.count == 77 && !cat.truncated && cat.fullLength == 7)
+    }
+
+    @Test func truncationKeepsTheEndTokenAndIsReported() throws {
+        let tokenizer = try Tokenizers.sd1.get()
+        let long = tokenizer.encode(String(repeating: "lung ", count: 100))
+        #expect(long.truncated && long.ids.count == 77 && long.ids.last == 49407 && long.fullLength == 102)
+        let short = tokenizer.encode("lung", maxLength: 5)
+        #expect(short.ids == [49406, tokenizer.tokenize("lung")[0], 49407, 49407, 49407] && !short.truncated)
+        let exact = tokenizer.encode(String(repeating: "lung ", count: 75))
+        #expect(!exact.truncated && exact.ids.count == 77)
+        #expect(tokenizer.encode(String(repeating: "lung ", count: 76)).truncated)
+        #expect(tokenizer.encode("lung", padding: false).ids.count == 3)
+    }
+
+    @Test func decodeGivesTheNormalizedText() throws {
+        let tokenizer = try Tokenizers.sd1.get()
+        let text = "Chest X-ray of a 73-year-old female, it's 3.5cm: café"
+        #expect(tokenizer.decode(tokenizer.encode(text).ids) == "chest x - ray of a 7 3 - year - old female , it 's 3 . 5 cm : café")
+    }
+
+    @Test func missingFilesAreNamed() throws {
+        let missing = URL(fileURLWithPath: "/nonexistent/tokenizer")
+        let e1 = #expect(throws: TokenizerError.self) { try CLIPTokenizer(folder: missing) }
+        #expect(e1?.path == missing.path)
+
+        let folder = try makeTokenizerFolder(config: nil)
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("merges.txt"))
+        let e2 = #expect(throws: TokenizerError.self) { try CLIPTokenizer(folder: folder) }
+        #expect(e2?.path.hasSuffix("merges.txt") == true && e2?.problem == "missing")
+
+        try Data("not json".utf8).write(to: folder.appendingPathComponent("vocab.json"))
+        let e3 = #expect(throws: TokenizerError.self) { try CLIPTokenizer(folder: folder) }
+        #expect(e3?.path.hasSuffix("vocab.json") == true)
+    }
+
+    @Test func unknownPadTokenIsAnError() throws {
+        let folder = try makeTokenizerFolder(config: nil)
+        try Data(#"{"pad_token": "<pad-not-in-vocab>"}"#.utf8).write(to: folder.appendingPathComponent("special_tokens_map.json"))
+        let error = #expect(throws: TokenizerError.self) { try CLIPTokenizer(folder: folder) }
+        #expect(error?.problem.contains("<pad-not-in-vocab>") == true)
+    }
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Reference token ids for Prism's CLIP tokenizer tests, from transformers' CLIPTokenizer (dev-only).
+
+transformers 5.x has a single CLIPTokenizer, backed by the `tokenizers` library (the former slow Python
+tokenizer is gone); it is what `CLIPTokenizer.from_pretrained(model / "tokenizer")` returns and what diffusers'
+StableDiffusionPipeline calls, with padding="max_length", max_length=77, truncation=True.
+
+The vocabulary is the real CLIP one in shared/data/clip-vocab (PRISM_SHARED overrides the shared folder).
+Two tokenizer configurations are written beside the ids, as Stable Diffusion checkpoints ship them:
+`sd1/` pads with <|endoftext|> (49407), `sd2/` pads with "!" (id 0). Writes Tests/TokenizerTests/Fixtures/.
+
+    /work/venv/bin/python scripts/make_tokenizer_fixtures.py
+"""
+import json
+import os
+import pathlib
+import random
+import shutil
+import tempfile
+
+import transformers
+from transformers import CLIPTokenizer
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+OUT = ROOT / "Tests" / "TokenizerTests" / "Fixtures"
+
+
+def shared_folder():
+    candidates = [os.environ.get("PRISM_SHARED"), ROOT.parent / "shared", "/work/shared"]
+    for c in candidates:
+        if c and (pathlib.Path(c) / "data" / "clip-vocab" / "vocab.json").exists():
+            return pathlib.Path(c)
+    raise SystemExit("shared/data/clip-vocab not found (set PRISM_SHARED)")
+
+
+def added_token(content):
+    return {"content": content, "lstrip": False, "normalized": True, "rstrip": False, "single_word": False}
+
+
+def write_config(folder, pad):
+    """special_tokens_map.json and tokenizer_config.json as in runwayml/stable-diffusion-v1-5 (pad
+    <|endoftext|>) and stabilityai/stable-diffusion-2-1 (pad "!")."""
+    folder.mkdir(parents=True, exist_ok=True)
+    specials = {"bos_token": added_token("<|startoftext|>"), "eos_token": added_token("<|endoftext|>"),
+                "pad_token": pad, "unk_token": added_token("<|endoftext|>")}
+    (folder / "special_tokens_map.json").write_text(json.dumps(specials, indent=2) + "\n")
+    config = {
+        "add_prefix_space": False,
+        "bos_token": {"__type": "AddedToken", **added_token("<|startoftext|>")},
+        "do_lower_case": True,
+        "eos_token": {"__type": "AddedToken", **added_token("<|endoftext|>")},
+        "errors": "replace",
+        "model_max_length": 77,
+        "name_or_path": "openai/clip-vit-large-patch14",
+        "pad_token": pad,
+        "special_tokens_map_file": "./special_tokens_map.json",
+        "tokenizer_class": "CLIPTokenizer",
+        "unk_token": {"__type": "AddedToken", **added_token("<|endoftext|>")},
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+def prompts():
+    findings = ["cardiomegaly", "pleural effusion", "pneumothorax", "atelectasis", "consolidation", "edema",
+                "lung opacity", "lung lesion", "fracture", "pneumonia", "enlarged cardiomediastinum",
+                "support devices", "pleural other", "no findings"]
+    texts = []
+    for i, f in enumerate(findings):
+        age = 18 + (i * 7) % 75
+        sex = ["female", "male"][i % 2]
+        texts.append(f"Chest X-ray of a {age}-year-old {sex} with {f}")
+        texts.append(f"Chest X-ray of a {age}-year-old {sex} without {f}")
+        texts.append(f"chest x-ray, {f}, {sex}, age {age}")
+    texts += [
+        "Chest X-ray of a 73-year-old female with cardiomegaly and support devices",
+        "Chest X-ray of a 73-year-old female with no findings",
+        "Chest X-ray of a 45-year-old male without pleural effusion",
+        "CHEST X-RAY OF A 60 YEAR OLD MALE WITH LEFT LOWER LOBE CONSOLIDATION",
+        "PA and lateral views of the chest: no acute cardiopulmonary process.",
+        "AP portable chest radiograph; ET tube 4.5 cm above the carina; NG tube in the stomach.",
+        "Interval increase in bilateral pleural effusions (R>L) with bibasilar atelectasis.",
+        "Moderate cardiomegaly. Pulmonary vascular congestion. No pneumothorax.",
+        "Right PICC line terminates in the mid SVC.",
+        "Left-sided pacemaker/ICD with leads in the RA and RV.",
+        "Status post median sternotomy and CABG.",
+        "Nodule measuring 3.5cm in the RUL; follow-up CT recommended in 3-6 months.",
+        "a 73-year-old", "3.5cm", "1/2", "1/2 inch", "0.5 mm", "10%", "100 mg/dL", "T7-T8", "C3–C4 (en dash)",
+        "1,234,567", "3.14159", "12:30 pm", "2024-05-01", "#1", "No. 2", "x2", "5x5x5 cm", "~3 cm", "≥ 50%",
+        "°C", "37.5°C", "±2", "½ of the lung", "²³", "①②③", "Ⅻ", "٣٤٥ arabic digits", "१२३ devanagari digits",
+        "it's", "don't", "we're", "they've", "I'm", "you'll", "he'd", "IT'S", "DON'T", "patient's heart",
+        "rock 'n' roll", "'quoted'", "\"double quoted\"", "o'clock", "it’s (curly apostrophe)", "'s", "''s",
+        "hello!! world!", "wait...", "what?!", "(a) [b] {c}", "a,b;c:d", "foo@bar.com", "https://example.org/x?y=1",
+        "#hashtag @mention", "C++ and C#", "a&b", "a|b", "<html>", "$100", "€50", "£20", "¥1000", "a_b_c",
+        "snake_case_name", "CamelCaseWord", "--flag", "==>", "***", "!!!", "?!?!", "…", "—", "–", "·", "•",
+        "<|startoftext|>", "<|endoftext|>", "a <|endoftext|> b", "A <|ENDOFTEXT|> b", "x<|startoftext|>y",
+        "<|STARTOFTEXT|>", "<|endoftext|><|endoftext|>",
+        "café", "naïve", "résumé", "Ångström", "São Paulo", "Zürich", "façade", "jalapeño", "Dvořák", "Łódź",
+        "e\u0301 (combining acute)", "n\u0303o", "ΟΔΟΣ Σ σ ς", "İstanbul", "ß STRASSE", "ǅ ǈ ǋ", "ﬁ ligature",
+        "Ⅷ", "ＡＢＣ fullwidth", "Ｈｅｌｌｏ", "日本語のテキスト", "胸部X線写真", "中文 测试", "한국어 텍스트",
+        "Привет мир", "Ελληνικά", "עברית", "العربية", "हिन्दी", "ไทย", "😀", "👍🏽", "👨‍👩‍👧", "🇫🇷", "❤️",
+        "chest 🫁 x-ray", "a\u00a0b", "a\u2009b", "a\u3000b", "a\u200bb", "a\ufeffb", "a\u180eb", "a\u2028b",
+        "a\u0085b", "a\x1cb", "a\x00b", "a\tb\nc\rd", "a\x0bb\x0cc", "a\u202fb", "a\u205fb", "a\u1680b",
+        "\u00ad soft hyphen", "tab\tseparated\tvalues", "  leading and trailing  ", "many     spaces    here",
+        "line\n\nbreaks\n", "", " ", "\n\t ", "a", "A", "I", "x-ray", "X-Ray", "xray", "a photo of a cat",
+        "an astronaut riding a horse on the moon, highly detailed, 8k, trending on artstation",
+        "masterpiece, best quality, (detailed:1.2), [background]", "lowres, bad anatomy, worst quality",
+    ]
+    # Very long prompts: cut at 77 tokens with the end token kept.
+    texts.append("Chest X-ray of a 73-year-old female with " + ", ".join(findings * 4))
+    texts.append(" ".join(["cardiomegaly"] * 80))
+    texts.append("a " * 75 + "b")
+    texts.append("a " * 74 + "b c")
+    texts.append("word " * 300)
+    texts.append("1234567890" * 10)
+    # Seeded random strings over letters, marks, digits, punctuation, symbols, emoji and odd spaces.
+    rng = random.Random(1234)
+    pool = (list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") * 3
+            + list(" .,;:!?'\"-_/\\()[]{}<>@#$%^&*+=|~`") + list("éèêëàçñöüßÆøåłžİıΣς")
+            + list("\u0301\u0308\u0327") + list("日本語中文한국어") + list("😀👍🏽❤️") + list("\u00a0\u2009\u3000\u200b\t\n")
+            + list("½²①Ⅻ٣१"))
+    for n in range(60):
+        length = rng.randint(1, 40)
+        texts.append("".join(rng.choice(pool) for _ in range(length)))
+    return texts
+
+
+def main():
+    vocab = shared_folder() / "data" / "clip-vocab"
+    write_config(OUT / "sd1", "<|endoftext|>")
+    write_config(OUT / "sd2", "!")
+    texts = prompts()
+    result = {"transformers": transformers.__version__, "class": "transformers.CLIPTokenizer", "cases": []}
+    tokenizers = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ["sd1", "sd2"]:
+            folder = pathlib.Path(tmp) / name
+            shutil.copytree(OUT / name, folder)
+            for f in ["vocab.json", "merges.txt"]:
+                shutil.copy(vocab / f, folder / f)
+            tokenizers[name] = CLIPTokenizer.from_pretrained(folder)
+            assert tokenizers[name].model_max_length == 77
+        assert tokenizers["sd1"].pad_token_id == 49407 and tokenizers["sd2"].pad_token_id == 0
+        for text in texts:
+            case = {"text": text}
+            for name, tok in tokenizers.items():
+                full = tok(text).input_ids
+                padded = tok(text, padding="max_length", max_length=77, truncation=True).input_ids
+                assert len(padded) == 77
+                case[name] = {"ids": full, "padded": padded, "truncated": len(full) > 77}
+            result["cases"].append(case)
+    assert len(result["cases"]) >= 200
+    (OUT / "clip_tokenizer.json").write_text(json.dumps(result, ensure_ascii=True, indent=None) + "\n")
+    print(f"{len(result['cases'])} cases, "
+          f"{sum(c['sd1']['truncated'] for c in result['cases'])} truncated, written to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
