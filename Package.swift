@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "NN", "Torch"]),
-        .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Tokenizer", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Counterfactual
+import Tokenizer
 
 /// The reference's own tokenizations, replayed: the alignment logic is tested apart from the tokenizer.
 struct RecordedTokenizer: PromptTokenizing {
@@ -97,5 +98,30 @@ struct AlignmentFixture: Decodable {
             let eq = PromptAlignment.equalizer(text: c.text, words: Array(zip(c.words, c.values)), tokenizer)
             #expect(eq == c.equalizer)
         }
+    }
+}
+
+/// ../shared beside the repository (CI), PRISM_SHARED, or /work/shared.
+func sharedFolder() -> URL {
+    if let env = ProcessInfo.processInfo.environment["PRISM_SHARED"] { return URL(fileURLWithPath: env) }
+    let beside = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared")
+    if FileManager.default.fileExists(atPath: beside.path) { return beside }
+    return URL(fileURLWithPath: "/work/shared")
+}
+
+@Suite struct CLIPTokenizerAlignmentTests {
+    @Test func theRealTokenizerGivesTheReferenceTokensAndTexts() throws {
+        let fixture = try AlignmentFixture.load()
+        let vocab = sharedFolder().appendingPathComponent("data/clip-vocab")
+        let tokenizer = try CLIPTokenizer(vocabulary: vocab.appendingPathComponent("vocab.json"),
+                                          merges: vocab.appendingPathComponent("merges.txt"))
+        for (prompt, entry) in fixture.prompts {
+            #expect(tokenizer.tokenIDs(prompt) == entry.ids, "\(prompt)")
+            #expect(entry.ids.map(tokenizer.tokenText) == entry.texts, "\(prompt)")
+        }
+        let base = "Chest X-ray of a 70-year-old female with cardiomegaly and support devices"
+        let expected = fixture.cases.word_indices.first { $0.text == base }!.indices
+        #expect(PromptAlignment.tokenIndices(of: "cardiomegaly", in: base, tokenizer) == expected)
     }
 }
