@@ -1,0 +1,48 @@
+import Datasets
+import Foundation
+import Imaging
+
+/// Images and their captions, as a text-to-image model trains on them: each image read (PNG or JPEG),
+/// made gray, cropped to its centred square, resized to `resolution`, scaled to [-1, 1] and repeated over
+/// `channels` (3 for Stable Diffusion's VAE); each caption made from the record by the caption template.
+public struct CaptionedImageDataset: Sendable {
+    public let records: [Record]
+    public let imageRoot: URL
+    public let resolution: Int
+    public let channels: Int
+    public let template: CaptionTemplate
+
+    public init(records: [Record], imageRoot: URL, resolution: Int, channels: Int = 3, template: CaptionTemplate) {
+        self.records = records
+        self.imageRoot = imageRoot
+        self.resolution = resolution
+        self.channels = channels
+        self.template = template
+    }
+
+    public var count: Int { records.count }
+
+    public func url(_ i: Int) -> URL {
+        let p = records[i].path
+        return p.hasPrefix("/") ? URL(fileURLWithPath: p) : imageRoot.appendingPathComponent(p)
+    }
+
+    public func caption(_ i: Int) -> String { template.caption(for: records[i]) }
+
+    /// The image as CHW floats in [-1, 1].
+    public func pixels(_ i: Int) throws -> [Float] {
+        let image = try Image(contentsOf: url(i)).grayscale().centerSquare().resized(width: resolution, height: resolution)
+        let plane = image.plane(0).map { $0 * 2 - 1 }
+        return Array([[Float]](repeating: plane, count: channels).joined())
+    }
+
+    /// Checks that every image file exists before training starts, naming the first missing ones.
+    public func checkFilesExist() throws {
+        let missing = records.indices.lazy.filter { !FileManager.default.fileExists(atPath: url($0).path) }.prefix(4)
+        guard missing.isEmpty else {
+            let shown = missing.map { "\(url($0).path) (manifest line \(records[$0].line))" }
+            throw CheckpointError(imageRoot.path, "image files are missing: " + shown.joined(separator: ", ")
+                                  + ". Is --images the folder the manifest's paths are relative to?")
+        }
+    }
+}
