@@ -99,7 +99,8 @@ def run_case(case, sample0, noise, tensors):
     for i, t in enumerate(scheduler.timesteps):
         out = model_output(sample, noise, int(t), learned)
         if case["kind"] == "ddim":
-            result = scheduler.step(out, t, sample, eta=case.get("eta", 0.0), generator=generator)
+            result = scheduler.step(out, t, sample, eta=case.get("eta", 0.0), generator=generator,
+                                    use_clipped_model_output=case.get("use_clipped_model_output", False))
             pred = result.pred_original_sample
         elif case["kind"] == "ddpm":
             result = scheduler.step(out, t, sample, generator=generator)
@@ -137,6 +138,11 @@ CASES = [
                         beta_start=0.0001, beta_end=0.02)),
     dict(name="ddim_cosine_eta1", kind="ddim", base="sd15", steps=5, eta=1.0, seed=3,
          overrides=dict(beta_schedule="squaredcos_cap_v2", clip_sample=True)),
+    dict(name="ddim_clipped_model_output", kind="ddim", base="sd15", steps=5, eta=0.5, seed=8,
+         use_clipped_model_output=True, overrides=dict(clip_sample=True, clip_sample_range=1.2)),
+    dict(name="ddim_trained_betas", kind="ddim", base="sd15", steps=5,
+         overrides=dict(num_train_timesteps=100, steps_offset=0,
+                        trained_betas=[0.0001 + i * (0.05 - 0.0001) / 99 for i in range(100)])),
     # DDIM inversion
     dict(name="ddim_inverse_sd15", kind="ddim_inverse", base="sd15", steps=10),
     dict(name="ddim_inverse_sd21_trailing", kind="ddim_inverse", base="sd21", steps=7,
@@ -152,6 +158,8 @@ CASES = [
                         timestep_spacing="trailing")),
     dict(name="ddpm_sample_zero_snr", kind="ddpm", base="sd21", steps=4, seed=9,
          overrides=dict(prediction_type="sample", rescale_betas_zero_snr=True, timestep_spacing="trailing")),
+    dict(name="ddpm_fixed_large", kind="ddpm", base="sd15", steps=5, seed=13,
+         overrides=dict(variance_type="fixed_large")),
     # DPM-Solver++
     dict(name="dpmpp_sd15", kind="dpmpp", base="sd15", steps=10),
     dict(name="dpmpp_sd15_leading", kind="dpmpp", base="sd15", steps=8, overrides=dict(timestep_spacing="leading")),
@@ -163,6 +171,8 @@ CASES = [
     dict(name="dpmpp_sigma_min_long", kind="dpmpp", base="sd15", steps=16,
          overrides=dict(final_sigmas_type="sigma_min")),
     dict(name="dpmpp_karras", kind="dpmpp", base="sd15", steps=9, overrides=dict(use_karras_sigmas=True)),
+    dict(name="dpmpp_lambda_clipped", kind="dpmpp", base="sd15", steps=8,
+         overrides=dict(beta_schedule="squaredcos_cap_v2", lambda_min_clipped=-5.1)),
     dict(name="dpmpp_zero_snr_v", kind="dpmpp", base="sd21", steps=6,
          overrides=dict(rescale_betas_zero_snr=True, timestep_spacing="trailing")),
 ]

@@ -13,10 +13,12 @@ private struct SchedulerCase: Decodable {
     let seed: UInt64?
     let timesteps: [Int]
     let addNoiseTimesteps: [Int]?
+    let useClippedModelOutput: Bool?
 
     enum CodingKeys: String, CodingKey {
         case name, kind, config, steps, eta, seed, timesteps
         case addNoiseTimesteps = "add_noise_timesteps"
+        case useClippedModelOutput = "use_clipped_model_output"
     }
 
     var schedulerKind: SchedulerKind { kind == "ddim_inverse" ? .ddimInverse : SchedulerKind(rawValue: kind)! }
@@ -40,11 +42,11 @@ private struct SchedulerFixtures: Decodable {
 
 private let caseNames = [
     "ddim_sd15", "ddim_sd15_eta", "ddim_sd21_v_leading", "ddim_sd21_v_trailing", "ddim_zero_snr",
-    "ddim_linspace_sample_clip", "ddim_cosine_eta1",
+    "ddim_linspace_sample_clip", "ddim_cosine_eta1", "ddim_clipped_model_output", "ddim_trained_betas",
     "ddim_inverse_sd15", "ddim_inverse_sd21_trailing", "ddim_inverse_alpha_one",
-    "ddpm_sd15", "ddpm_small_log_v", "ddpm_learned_range", "ddpm_sample_zero_snr",
+    "ddpm_sd15", "ddpm_small_log_v", "ddpm_learned_range", "ddpm_sample_zero_snr", "ddpm_fixed_large",
     "dpmpp_sd15", "dpmpp_sd15_leading", "dpmpp_order1", "dpmpp_sd21_v_trailing", "dpmpp_order3_heun",
-    "dpmpp_sigma_min_long", "dpmpp_karras", "dpmpp_zero_snr_v",
+    "dpmpp_sigma_min_long", "dpmpp_karras", "dpmpp_lambda_clipped", "dpmpp_zero_snr_v",
 ]
 
 /// The fake model of the fixture script: a fixed function of the sample and the timestep.
@@ -89,8 +91,13 @@ struct SchedulerParityTests {
         var worst = 0.0
         for (i, t) in scheduler.timesteps.enumerated() {
             let input = scheduler.scaleModelInput(sample, timestep: t)
-            let out = scheduler.step(modelOutput: fakeModel(input, noise, t, learnedRange: learned), timestep: t,
-                                     sample: sample, generator: generator)
+            let modelOutput = fakeModel(input, noise, t, learnedRange: learned)
+            let out = if let ddim = scheduler as? DDIMScheduler, c.useClippedModelOutput == true {
+                ddim.step(modelOutput: modelOutput, timestep: t, sample: sample, eta: ddim.eta,
+                          useClippedModelOutput: true, generator: generator)
+            } else {
+                scheduler.step(modelOutput: modelOutput, timestep: t, sample: sample, generator: generator)
+            }
             let prev = tensors["\(name).prev.\(i)"]!, pred = tensors["\(name).pred.\(i)"]!
             expectClose(out.prevSample, prev, tolerance: Self.tolerance, "\(name) step \(i) (t=\(t)) prev_sample")
             expectClose(out.predOriginalSample, pred, tolerance: Self.tolerance,
