@@ -214,6 +214,10 @@ struct SchedulerParityTests {
         #expect(throws: SchedulerError.self) { try scheduler.setTimesteps(1001) }
         try scheduler.setTimesteps(1000)
         #expect(scheduler.timesteps.count == 1000)
+
+        var configuration = DDIMInverseScheduler.Configuration()
+        configuration.timestepSpacing = .linspace
+        #expect(throws: SchedulerError.self) { try DDIMInverseScheduler(configuration: configuration).setTimesteps(10) }
     }
 
     @Test func missingConfigFileIsNamed() throws {

@@ -74,9 +74,11 @@ public final class DDIMInverseScheduler: Scheduler {
         switch configuration.timestepSpacing {
         case .leading:
             timesteps = (0..<count).map { $0 * (train / count) + configuration.stepsOffset }
-        case .trailing, .linspace:
+        case .trailing:
             let ratio = Double(train) / Double(count)
             timesteps = NumPy.arange(Double(train), 0, -ratio).reversed().map { Int(NumPy.round($0)) - 1 }
+        case .linspace:
+            throw SchedulerError("DDIMInverseScheduler: timestep_spacing linspace is not supported (leading, trailing)")
         }
     }
 
