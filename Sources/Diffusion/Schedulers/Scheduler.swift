@@ -1,0 +1,58 @@
+import Torch
+
+/// The result of one denoising step.
+public struct SchedulerStepOutput {
+    /// x_{t−1}, the sample to feed the model at the next timestep.
+    public let prevSample: Tensor
+    /// The model's estimate of x₀ at this step (DPM-Solver: its converted data prediction).
+    public let predOriginalSample: Tensor
+
+    public init(prevSample: Tensor, predOriginalSample: Tensor) {
+        self.prevSample = prevSample
+        self.predOriginalSample = predOriginalSample
+    }
+}
+
+/// A noise scheduler in the shape of Apple's ml-stable-diffusion, with diffusers' formulas.
+///
+/// Use: `setTimesteps(n)`, start from noise × `initNoiseSigma`, and for each `t` in `timesteps` run the model on
+/// `scaleModelInput(sample, timestep: t)` and feed its output to `step`. Multistep schedulers keep their history,
+/// so one scheduler runs one sampling loop at a time; `setTimesteps` starts a new one.
+public protocol Scheduler: AnyObject {
+    /// The inference timesteps in the order they are visited (empty until `setTimesteps`).
+    var timesteps: [Int] { get }
+    /// The standard deviation of the initial noise.
+    var initNoiseSigma: Double { get }
+    /// ᾱ_t for every training timestep t.
+    var alphasCumprod: [Double] { get }
+    /// Chooses `count` inference timesteps and resets any multistep state. Throws when `count` is not in
+    /// 1…num_train_timesteps.
+    func setTimesteps(_ count: Int) throws
+    /// The model input at `timestep` (the identity for the schedulers here, as in diffusers).
+    func scaleModelInput(_ sample: Tensor, timestep: Int) -> Tensor
+    /// One step from `sample` at `timestep`, given the model's output there. Stochastic schedulers draw their
+    /// noise from `generator` on the CPU (as diffusers' `randn_tensor`), so a seeded run repeats diffusers'.
+    func step(modelOutput: Tensor, timestep: Int, sample: Tensor, generator: Generator?) -> SchedulerStepOutput
+    /// The forward process at the given timesteps (one per batch element, or one for all).
+    func addNoise(original: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor
+}
+
+extension Scheduler {
+    public func step(modelOutput: Tensor, timestep: Int, sample: Tensor) -> SchedulerStepOutput {
+        step(modelOutput: modelOutput, timestep: timestep, sample: sample, generator: nil)
+    }
+}
+
+/// A scheduler config that Prism cannot run, or an inference step count out of range.
+public struct SchedulerError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+func checkStepCount(_ count: Int, numTrainTimesteps: Int) throws {
+    guard count >= 1, count <= numTrainTimesteps else {
+        throw SchedulerError("\(count) inference steps: choose between 1 and \(numTrainTimesteps), the number of "
+            + "timesteps the model was trained with")
+    }
+}
