@@ -120,9 +120,10 @@ public final class CLIPTokenizer: @unchecked Sendable {
     static let startOfText = "<|startoftext|>"
     static let endOfText = "<|endoftext|>"
     static let endOfWord = "</w>"
+    static let missingFile = "missing (a CLIP tokenizer folder holds vocab.json and merges.txt)"
 
     static func readVocabulary(_ url: URL) throws -> [String: Int] {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError(url.path, "missing") }
+        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError(url.path, Self.missingFile) }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
@@ -140,7 +141,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
     }
 
     static func readMerges(_ url: URL, vocabulary: [String: Int]) throws -> [UInt64: (rank: Int, merged: Int)] {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError(url.path, "missing") }
+        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError(url.path, Self.missingFile) }
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw TokenizerError(url.path, "not UTF-8 text") }
         var merges: [UInt64: (rank: Int, merged: Int)] = [:]
         merges.reserveCapacity(50_000)

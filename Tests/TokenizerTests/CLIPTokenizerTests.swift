@@ -125,7 +125,7 @@ struct ReferenceFile: Decodable {
         let folder = try makeTokenizerFolder(config: nil)
         try FileManager.default.removeItem(at: folder.appendingPathComponent("merges.txt"))
         let e2 = #expect(throws: TokenizerError.self) { try CLIPTokenizer(folder: folder) }
-        #expect(e2?.path.hasSuffix("merges.txt") == true && e2?.problem == "missing")
+        #expect(e2?.path.hasSuffix("merges.txt") == true && e2?.problem.hasPrefix("missing") == true)
 
         try Data("not json".utf8).write(to: folder.appendingPathComponent("vocab.json"))
         let e3 = #expect(throws: TokenizerError.self) { try CLIPTokenizer(folder: folder) }
