@@ -75,6 +75,13 @@ public struct InversionResult: @unchecked Sendable {
     /// Null-text: the last loss of each step's optimisation (for reporting).
     public let losses: [Double]
 
+    public init(method: InversionMethod, trajectory: [Tensor], nullEmbeddings: [Tensor]? = nil, losses: [Double] = []) {
+        self.method = method
+        self.trajectory = trajectory
+        self.nullEmbeddings = nullEmbeddings
+        self.losses = losses
+    }
+
     public var zT: Tensor { trajectory.last! }
     public var z0: Tensor { trajectory.first! }
 }
