@@ -123,34 +123,37 @@ public final class PromptToPromptControl: @unchecked Sendable {
 }
 
 /// The counterfactual mask from cross-attention, as prompt-to-prompt's `LocalBlend`: the maps of the chosen
-/// tokens of each prompt summed, max-pooled, resized to the latents, normalised by their maximum, thresholded,
-/// and each edit's mask unioned with the source's.
+/// tokens summed, max-pooled, resized to the latents, normalised by their maximum and thresholded; each edit's
+/// mask is the union of the source's (its words that the edit removes or changes) and its own (the words it adds).
 public enum AttentionMask {
     /// - Parameters:
-    ///   - maps: [1 + edits, h, w, 77], summed cross-attention.
-    ///   - tokens: per prompt (source first), the token positions whose maps make the mask.
+    ///   - maps: [1 + edits, h, w, 77], summed cross-attention, the source first.
+    ///   - tokens: per edit, the source's and the edit's token positions that make its mask.
     ///   - size: the latents' (h, w).
-    /// - Returns: [edits, 1, H, W] in {0, 1} and the soft maps before thresholding [1 + edits, 1, H, W].
-    public static func make(maps: Tensor, tokens: [[Int]], size: (Int, Int), threshold: Double, dilation: Int = 1)
-        -> (mask: Tensor, soft: Tensor)
-    {
+    /// - Returns: the masks [edits, 1, H, W] in {0, 1}, and the normalised maps before thresholding (the larger
+    ///   of the source's and the edit's) [edits, 1, H, W].
+    public static func make(maps: Tensor, tokens: [(source: [Int], target: [Int])], size: (Int, Int), threshold: Double,
+                            dilation: Int = 1) -> (mask: Tensor, soft: Tensor) {
         withNoGrad {
-            let prompts = maps.size(0), vocab = maps.size(-1)
-            var selector = [Float](repeating: 0, count: prompts * vocab)
-            for (p, ts) in tokens.enumerated() { for t in ts where t < vocab { selector[p * vocab + t] = 1 } }
-            let alpha = Tensor(selector, shape: [prompts, 1, 1, vocab])
-            var m = (maps * alpha).sum(dim: -1).unsqueeze(1)  // [P, 1, h, w]
-            if dilation > 0 {
-                let k = 2 * dilation + 1
-                m = F.maxPool2d(m, kernelSize: k, stride: 1, padding: dilation)
+            let vocab = maps.size(-1)
+            func normalised(_ row: Int, _ positions: [Int]) -> Tensor {
+                var selector = [Float](repeating: 0, count: vocab)
+                for t in positions where t < vocab { selector[t] = 1 }
+                var m = (maps.slice(dim: 0, start: row, end: row + 1) * Tensor(selector, shape: [1, 1, 1, vocab]))
+                    .sum(dim: -1).unsqueeze(1)  // [1, 1, h, w]
+                if dilation > 0 {
+                    m = F.maxPool2d(m, kernelSize: 2 * dilation + 1, stride: 1, padding: dilation)
+                }
+                m = F.interpolate(m, size: size, mode: .nearest)
+                return m / m.max(dims: [2, 3], keepDim: true).clamp(min: 1e-12)
             }
-            m = F.interpolate(m, size: size, mode: .nearest)
-            let peak = m.max(dims: [2, 3], keepDim: true).clamp(min: 1e-12)
-            let soft = m / peak
-            let binary = soft.gt(threshold).to(.float32)
-            let source = binary.slice(dim: 0, start: 0, end: 1)
-            let edits = binary.slice(dim: 0, start: 1)
-            return ((edits + source).clamp(max: 1), soft)
+            var masks: [Tensor] = [], softs: [Tensor] = []
+            for (e, pair) in tokens.enumerated() {
+                let s = normalised(0, pair.source), t = normalised(e + 1, pair.target)
+                masks.append((s.gt(threshold).to(.float32) + t.gt(threshold).to(.float32)).clamp(max: 1))
+                softs.append(s.maximum(t))
+            }
+            return (Tensor.cat(masks), Tensor.cat(softs))
         }
     }
 
