@@ -6,8 +6,11 @@ tokenizer is gone); it is what `CLIPTokenizer.from_pretrained(model / "tokenizer
 StableDiffusionPipeline calls, with padding="max_length", max_length=77, truncation=True.
 
 The vocabulary is the real CLIP one in shared/data/clip-vocab (PRISM_SHARED overrides the shared folder).
-Two tokenizer configurations are written beside the ids, as Stable Diffusion checkpoints ship them:
-`sd1/` pads with <|endoftext|> (49407), `sd2/` pads with "!" (id 0). Writes Tests/TokenizerTests/Fixtures/.
+Tokenizer configurations are written beside the ids, as Stable Diffusion checkpoints ship them: `sd1/` pads
+with <|endoftext|> (49407), `sd2/` pads with "!" (id 0), both in the older layout of special_tokens_map.json +
+tokenizer_config.json; `added/` is tokenizer_config.json as transformers >= 4.34 writes it, with
+added_tokens_decoder (whose flags decide whether special tokens are matched before or after lower-casing).
+Writes Tests/TokenizerTests/Fixtures/.
 
     /work/venv/bin/python scripts/make_tokenizer_fixtures.py
 """
@@ -60,6 +63,20 @@ def write_config(folder, pad):
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
+def write_added_tokens_config(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    token = lambda content: {"content": content, "lstrip": False, "normalized": True, "rstrip": False,
+                             "single_word": False, "special": True}
+    config = {
+        "add_prefix_space": False,
+        "added_tokens_decoder": {"49406": token("<|startoftext|>"), "49407": token("<|endoftext|>")},
+        "bos_token": "<|startoftext|>", "clean_up_tokenization_spaces": True, "do_lower_case": True,
+        "eos_token": "<|endoftext|>", "errors": "replace", "model_max_length": 77, "pad_token": "<|endoftext|>",
+        "tokenizer_class": "CLIPTokenizer", "unk_token": "<|endoftext|>",
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
 def prompts():
     findings = ["cardiomegaly", "pleural effusion", "pneumothorax", "atelectasis", "consolidation", "edema",
                 "lung opacity", "lung lesion", "fracture", "pneumonia", "enlarged cardiomediastinum",
@@ -93,7 +110,8 @@ def prompts():
         "#hashtag @mention", "C++ and C#", "a&b", "a|b", "<html>", "$100", "€50", "£20", "¥1000", "a_b_c",
         "snake_case_name", "CamelCaseWord", "--flag", "==>", "***", "!!!", "?!?!", "…", "—", "–", "·", "•",
         "<|startoftext|>", "<|endoftext|>", "a <|endoftext|> b", "A <|ENDOFTEXT|> b", "x<|startoftext|>y",
-        "<|STARTOFTEXT|>", "<|endoftext|><|endoftext|>",
+        "<|STARTOFTEXT|>", "<|endoftext|><|endoftext|>", "<|ENDOFTEXT|>x", "word<|EndOfText|>word", "!<|endoftext|>",
+        "<|endoftext|>'s", "< |endoftext| >", "<|endoftext", "<<|endoftext|>>", "hi!<|endoftext|>!",
         "café", "naïve", "résumé", "Ångström", "São Paulo", "Zürich", "façade", "jalapeño", "Dvořák", "Łódź",
         "e\u0301 (combining acute)", "n\u0303o", "ΟΔΟΣ Σ σ ς", "İstanbul", "ß STRASSE", "ǅ ǈ ǋ", "ﬁ ligature",
         "Ⅷ", "ＡＢＣ fullwidth", "Ｈｅｌｌｏ", "日本語のテキスト", "胸部X線写真", "中文 测试", "한국어 텍스트",
@@ -128,11 +146,12 @@ def main():
     vocab = shared_folder() / "data" / "clip-vocab"
     write_config(OUT / "sd1", "<|endoftext|>")
     write_config(OUT / "sd2", "!")
+    write_added_tokens_config(OUT / "added")
     texts = prompts()
     result = {"transformers": transformers.__version__, "class": "transformers.CLIPTokenizer", "cases": []}
     tokenizers = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ["sd1", "sd2"]:
+        for name in ["sd1", "sd2", "added"]:
             folder = pathlib.Path(tmp) / name
             shutil.copytree(OUT / name, folder)
             for f in ["vocab.json", "merges.txt"]:
@@ -143,6 +162,10 @@ def main():
         for text in texts:
             case = {"text": text}
             for name, tok in tokenizers.items():
+                if name == "added":  # only where special tokens are written out
+                    if "<|" in text:
+                        case[name] = {"ids": tok(text).input_ids}
+                    continue
                 full = tok(text).input_ids
                 padded = tok(text, padding="max_length", max_length=77, truncation=True).input_ids
                 assert len(padded) == 77

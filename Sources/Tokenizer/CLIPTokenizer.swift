@@ -28,8 +28,9 @@ public final class CLIPTokenizer: @unchecked Sendable {
         public let fullLength: Int
     }
 
-    /// A token matched in the text before BPE, as transformers' added (special) tokens are. A `normalized`
-    /// token is looked for after normalization (so upper case matches too), the others in the raw text.
+    /// A token matched in the text before BPE, as transformers' added tokens are (the special tokens, and any
+    /// others tokenizer_config.json lists). A `normalized` token is looked for after normalization (so upper
+    /// case matches too), the others in the raw text.
     public struct SpecialToken: Sendable, Equatable {
         public let content: String
         public let id: Int
@@ -76,7 +77,6 @@ public final class CLIPTokenizer: @unchecked Sendable {
         var tokens: [Int: String] = [:]
         tokens.reserveCapacity(vocabulary.count)
         for (token, id) in vocabulary { tokens[id] = token }
-        self.tokens = tokens
 
         let byteChars = Self.byteCharacters
         func symbol(_ s: String) throws -> Int {
@@ -90,39 +90,43 @@ public final class CLIPTokenizer: @unchecked Sendable {
         merges = try Self.readMerges(mergesURL, vocabulary: vocabulary)
 
         let config = try configFolder.map { try Self.readSpecialTokenConfig(in: $0) } ?? SpecialTokenConfig()
-        func id(of token: String, role: String) throws -> Int {
-            guard let id = vocabulary[token] else {
-                throw TokenizerError((configFolder ?? vocabURL).path, "the \(role) token \"\(token)\" is not in vocab.json")
+        let source = (configFolder ?? vocabURL).path
+        // Tokens matched before BPE, as transformers builds them: the config's added tokens, then the special
+        // roles in transformers' order. A role given as an object sets whether its token is matched after
+        // normalization; one given as a plain string keeps an added token's setting, else matches the raw text.
+        var special = config.addedTokens
+        var roleIDs: [String: Int] = [:]
+        for role in ["bos_token", "eos_token", "unk_token", "pad_token"] {
+            let value = config.roles[role] ?? (role == "bos_token" ? Self.startOfText : Self.endOfText, nil)
+            let existing = special.firstIndex { $0.content == value.content }
+            guard let id = existing.map({ special[$0].id }) ?? vocabulary[value.content] else {
+                throw TokenizerError(source, "the \(role) \"\(value.content)\" is not in vocab.json")
             }
-            return id
+            roleIDs[role] = id
+            let fromAddedTokens = existing != nil && config.addedTokens.contains { $0.content == value.content }
+            if value.normalized == nil && fromAddedTokens { continue }
+            let token = SpecialToken(content: value.content, id: id, normalized: value.normalized ?? false)
+            if let existing { special[existing] = token } else { special.append(token) }
         }
-        let bos = config.roles["bos_token"] ?? (Self.startOfText, false)
-        let eos = config.roles["eos_token"] ?? (Self.endOfText, false)
-        let unk = config.roles["unk_token"] ?? (Self.endOfText, false)
-        let pad = config.roles["pad_token"] ?? (Self.endOfText, false)
-        bosTokenID = try id(of: bos.content, role: "start")
-        eosTokenID = try id(of: eos.content, role: "end")
-        padTokenID = try id(of: pad.content, role: "pad")
+        for token in special where tokens[token.id] == nil { tokens[token.id] = token.content }
+        self.tokens = tokens
+        specialTokens = special
+        bosTokenID = roleIDs["bos_token"]!
+        eosTokenID = roleIDs["eos_token"]!
+        padTokenID = roleIDs["pad_token"]!
         modelMaxLength = config.modelMaxLength ?? 77
         guard modelMaxLength >= 2 else {
-            throw TokenizerError((configFolder ?? vocabURL).path, "model_max_length \(modelMaxLength) leaves no room for the start and end tokens")
+            throw TokenizerError(source, "model_max_length \(modelMaxLength) leaves no room for the start and end tokens")
         }
-        // transformers adds the special tokens in this order; a later role with the same text decides
-        // whether the token is matched before or after normalization.
-        var special: [SpecialToken] = []
-        for role in [bos, eos, unk, pad] {
-            let token = SpecialToken(content: role.content, id: try id(of: role.content, role: "special"), normalized: role.normalized)
-            if let i = special.firstIndex(where: { $0.content == role.content }) { special[i] = token } else { special.append(token) }
-        }
-        specialTokens = special
     }
 
     static let startOfText = "<|startoftext|>"
     static let endOfText = "<|endoftext|>"
     static let endOfWord = "</w>"
+    static let missingFile = "missing (a CLIP tokenizer folder holds vocab.json and merges.txt)"
 
     static func readVocabulary(_ url: URL) throws -> [String: Int] {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError(url.path, "missing") }
+        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError(url.path, Self.missingFile) }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
@@ -140,7 +144,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
     }
 
     static func readMerges(_ url: URL, vocabulary: [String: Int]) throws -> [UInt64: (rank: Int, merged: Int)] {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError(url.path, "missing") }
+        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError(url.path, Self.missingFile) }
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw TokenizerError(url.path, "not UTF-8 text") }
         var merges: [UInt64: (rank: Int, merged: Int)] = [:]
         merges.reserveCapacity(50_000)
@@ -161,12 +165,14 @@ public final class CLIPTokenizer: @unchecked Sendable {
     }
 
     struct SpecialTokenConfig {
-        var roles: [String: (content: String, normalized: Bool)] = [:]
+        /// Role → token text, and its `normalized` flag when the role is given as a token object.
+        var roles: [String: (content: String, normalized: Bool?)] = [:]
+        /// tokenizer_config.json's `added_tokens_decoder`, by id.
+        var addedTokens: [SpecialToken] = []
         var modelMaxLength: Int?
     }
 
     /// Special tokens as transformers reads them: tokenizer_config.json, then special_tokens_map.json over it.
-    /// A token given as a plain string is matched in the raw text; one given as an object says so itself.
     static func readSpecialTokenConfig(in folder: URL) throws -> SpecialTokenConfig {
         var config = SpecialTokenConfig()
         for name in ["tokenizer_config.json", "special_tokens_map.json"] {
@@ -178,7 +184,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
             for role in ["bos_token", "eos_token", "unk_token", "pad_token"] {
                 switch object[role] {
                 case let content as String:
-                    config.roles[role] = (content, false)
+                    config.roles[role] = (content, nil)
                 case let token as [String: Any]:
                     guard let content = token["content"] as? String else { throw TokenizerError(url.path, "\(role) has no \"content\"") }
                     config.roles[role] = (content, (token["normalized"] as? Bool) ?? false)
@@ -187,6 +193,15 @@ public final class CLIPTokenizer: @unchecked Sendable {
                 default:
                     throw TokenizerError(url.path, "\(role) is neither a string nor a token object")
                 }
+            }
+            if let added = object["added_tokens_decoder"] as? [String: Any] {
+                config.addedTokens = try added.map { key, value in
+                    guard let id = Int(key), let token = value as? [String: Any], let content = token["content"] as? String else {
+                        throw TokenizerError(url.path, "added_tokens_decoder entry \"\(key)\" is not an id with a token object")
+                    }
+                    let special = (token["special"] as? Bool) ?? false
+                    return SpecialToken(content: content, id: id, normalized: (token["normalized"] as? Bool) ?? !special)
+                }.sorted { $0.id < $1.id }
             }
             if let length = (object["model_max_length"] as? NSNumber)?.doubleValue {
                 // transformers writes a huge number for "no limit"; that never applies to CLIP.
