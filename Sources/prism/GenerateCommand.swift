@@ -21,15 +21,15 @@ struct GenerateCommand: ParsableCommand {
 
             Examples:
               Text to image, seeded:
-                prism generate --model sd15 --prompt "chest x-ray, cardiomegaly" \
+                prism generate --model sd15 --prompt "chest x-ray, cardiomegaly" \\
                     --seed 42 --output cxr.png
               Four images with a negative prompt and DPM-Solver++ in 30 steps
               (writes batch-1.png ... batch-4.png):
-                prism generate --model sd15 --prompt "chest x-ray" \
-                    --negative-prompt "blurry, text" --scheduler dpmpp --steps 30 \
+                prism generate --model sd15 --prompt "chest x-ray" \\
+                    --negative-prompt "blurry, text" --scheduler dpmpp --steps 30 \\
                     --guidance 5 --num-images 4 --output batch.png
               Image to image (60% of the schedule run on the noised input):
-                prism generate --model sd15 --prompt "chest x-ray, no findings" \
+                prism generate --model sd15 --prompt "chest x-ray, no findings" \\
                     --init-image in.png --strength 0.6 --seed 1 --output edited.png
               Keep the final latents, or start from saved noise:
                 prism generate --model sd15 --prompt "..." --save-latents z.safetensors
