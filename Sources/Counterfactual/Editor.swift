@@ -103,33 +103,34 @@ public final class CounterfactualEditor {
     /// Progress: (phase, done, total), phase "invert" or "edit".
     public typealias Progress = (String, Int, Int) -> Void
 
-    /// Edits a gray image (values in [0, 1], already at the model's resolution) from `source` to each target.
-    /// `userMask` (same size, > 0.5 inside) is unioned with the attention mask.
+    /// Edits a gray image (values in [0, 1], any size: the model sees it resized to its resolution) from
+    /// `source` to each target. Results come back at the input's size; outside each edit's mask the output is
+    /// the input exactly. `userMask` (input size, > 0.5 inside) is unioned with the attention mask.
     public func edit(image: Plane, source: String, targets: [String], settings: EditSettings, userMask: Plane? = nil,
                      progress: Progress = { _, _, _ in }) throws -> EditOutcome {
-        precondition(image.width == model.resolution && image.height == model.resolution)
         guard !targets.isEmpty else { throw PromptAlignmentError(description: "no target prompt to edit towards") }
+        let size = model.resolution
         let stepper = try model.stepper(steps: settings.steps)
-        let pixels = Self.tensor(image)
+        let pixels = Self.tensor(image.resized(width: size, height: size))
         let (inversion, fromCache, inversionSeconds) = try invert(pixels, source: source, stepper: stepper, settings: settings,
                                                                   progress: progress)
         let started = Date()
         let (latents, attention) = try denoise(inversion, source: source, targets: targets, stepper: stepper,
                                                settings: settings, userMask: userMask, progress: progress)
         let decoded = withNoGrad { model.decode(latents) }
-        let planes = (0..<decoded.size(0)).map { Self.plane(decoded[$0]) }
+        let up = { (p: Plane) in p.resized(width: image.width, height: image.height) }
+        let planes = (0..<decoded.size(0)).map { up(Self.plane(decoded[$0])) }
         let seconds = Date().timeIntervalSince(started) / Double(targets.count)
         let edits = targets.enumerated().map { e, target -> EditedImage in
             let raw = planes[e + 1]
             guard settings.mask == .auto else {
                 return EditedImage(target: target, image: raw, raw: raw, mask: nil, attention: nil, seconds: seconds)
             }
-            var region = attention.mask[e].resized(width: image.width, height: image.height).thresholded(0.5)
+            var region = up(attention.mask[e]).thresholded(0.5)
             if let userMask { region = Plane.union(region, userMask.thresholded(0.5)) }
             let soft = PixelBlend.feathered(region, feather: settings.feather)
             return EditedImage(target: target, image: PixelBlend.blend(input: image, edit: raw, weight: soft), raw: raw,
-                               mask: soft, attention: attention.soft[e].resized(width: image.width, height: image.height),
-                               seconds: seconds)
+                               mask: soft, attention: up(attention.soft[e]), seconds: seconds)
         }
         return EditOutcome(source: source, input: image, reconstruction: planes[0], edits: edits,
                            inversionSeconds: inversionSeconds, inversionFromCache: fromCache,

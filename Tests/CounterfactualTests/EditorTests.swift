@@ -97,6 +97,17 @@ final class ToyEditingModel: EditingModel {
         #expect(model.control == nil, "the control is removed after editing")
     }
 
+    @Test func anyInputSizeComesBackAtThatSizeUntouchedOutsideTheMask() throws {
+        let input = Plane(width: 90, height: 70, values: (0..<6300).map { Float($0 % 90) / 89 })
+        let model = try ToyEditingModel()
+        let out = try CounterfactualEditor(model: model, cache: nil).edit(image: input, source: source, targets: [target],
+                                                                            settings: settings(.direct))
+        let edit = out.edits[0]
+        #expect(edit.image.width == 90 && edit.image.height == 70 && out.reconstruction.width == 90)
+        let outside = input.values.indices.filter { edit.mask!.values[$0] == 0 }
+        #expect(!outside.isEmpty && outside.allSatisfy { edit.image.values[$0] == input.values[$0] })
+    }
+
     @Test func withoutAMaskTheEditIsFree() throws {
         let model = try ToyEditingModel()
         let out = try CounterfactualEditor(model: model, cache: nil).edit(image: image(), source: source, targets: [target],
