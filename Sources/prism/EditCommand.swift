@@ -13,29 +13,37 @@ struct EditCommand: ParsableCommand {
         commandName: "edit",
         abstract: "Edit a chest X-ray by editing its caption: the same patient, with only that attribute changed.",
         discussion: """
-            The image is inverted once (direct inversion by default: exact reconstruction, no optimisation),
-            then every target is generated in one batch under prompt-to-prompt attention control. With
-            --mask auto (the default) each edit is confined to where the words that changed attend (plus any
-            --mask-file region) and put back into the input: outside the mask the output is the input, pixel
-            for pixel. --mask none leaves the model free, which is how hidden relationships show (remove the
-            cardiomegaly and watch whether the pacemaker goes too).
+            The image is inverted once (direct inversion by default: exact
+            reconstruction, no optimisation), then every target is generated in
+            one batch under prompt-to-prompt attention control. With --mask auto
+            (the default) each edit is confined to where the words that changed
+            attend, and put back into the input: outside the mask the output is
+            the input, pixel for pixel. --mask PATH adds a region of your own (a
+            PNG, bright = may change). --mask none leaves the model free, which is
+            how hidden relationships show: remove the cardiomegaly and watch
+            whether the pacemaker goes too.
 
-            Say what the image shows with --labels (the caption is built with the template the model was
-            trained with) or with --source; say what it should show with --remove/--add/--set (each one a
-            counterfactual of its own) or --target (repeatable).
+            Say what the image shows with --labels (the caption is built with the
+            template the model was trained with) or --source; say what it should
+            show with --remove, --add or --set (one counterfactual each) or with
+            --target (repeatable).
 
             Examples:
-              prism edit --image cxr.png --labels "Cardiomegaly=1,Support Devices=1,Sex=F,Age=70" \\
-                  --remove "support devices" --remove cardiomegaly --add "pleural effusion" --output out/
-              prism edit --image cxr.png --source "Chest X-ray of a 70-year-old female with cardiomegaly" \\
-                  --target "Chest X-ray of a 70-year-old female with no findings" --mask none --output free/
-              prism edit --image cxr.png --labels "Cardiomegaly=1,Sex=M,Age=60" --set age=85 \\
-                  --inversion null-text --output older/
+              prism edit --image cxr.png \\
+                  --labels "Cardiomegaly=1,Support Devices=1,Sex=F,Age=70" \\
+                  --remove "support devices" --remove cardiomegaly \\
+                  --add "pleural effusion" --output out/
+              prism edit --image cxr.png --mask none --output free/ \\
+                  --source "Chest X-ray of a 70-year-old female with cardiomegaly" \\
+                  --target "Chest X-ray of a 70-year-old female with no findings"
+              prism edit --image cxr.png --labels "Cardiomegaly=1,Sex=M,Age=60" \\
+                  --set age=85 --inversion null-text --output older/
 
-            Writes, per target, SLUG.png (at the input's size and mode), SLUG-mask.png and SLUG-difference.png
-            (red: brighter, blue: darker), plus reconstruction.png and result.json (settings, prompts, timings,
-            reconstruction PSNR, mask areas). Inversions are cached (--cache), so further edits of the same
-            image with the same settings start at once.
+            Writes, per target, SLUG.png (at the input's size and mode),
+            SLUG-mask.png and SLUG-difference.png (red: brighter, blue: darker),
+            plus reconstruction.png and result.json (settings, prompts, timings,
+            reconstruction PSNR, mask areas). Inversions are cached (--cache): more
+            edits of the same image with the same settings skip the inversion.
             """
     )
 
