@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Torch"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Imaging", "NN", "Torch"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Diffusion", "Imaging", "NN", "Torch"]),
         .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Tokenizer", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
     ],
