@@ -104,12 +104,14 @@ struct PipelineParityTests {
 final class ShapeOnlyDenoiser: PipelineDenoiser {
     var latentChannels: Int { 4 }
     var sampleSize: Int { 8 }
+    var crossAttentionDim: Int { 8 }
     func predictNoise(_ sample: Tensor, timestep: Tensor, encoderHiddenStates: Tensor) -> Tensor { sample.zerosLike() }
 }
 
 final class ShapeOnlyAutoencoder: PipelineAutoencoder {
     var scalingFactor: Double { 0.18215 }
     var downscaleFactor: Int { 8 }
+    var latentChannels: Int { 4 }
     func encodeSample(_ images: Tensor, generator: Generator?) -> Tensor {
         Tensor.zeros([images.size(0), 4, images.size(2) / 8, images.size(3) / 8])
     }
