@@ -14,6 +14,14 @@ matmul throughput each reaches.
     /work/venv/bin/python scripts/bench_unet.py --prism .build/release/prism --repeat 3
 
 Options: --sizes 32 64, --dtypes fp32 bf16, --batch 2, --folder DIR, --skip-prism, --markdown (table for docs).
+
+With --sd15-pipeline DIR it instead writes a complete SD 1.5-architecture pipeline folder with random weights
+(UNet, VAE, CLIP ViT-L/14 text encoder, the CLIP tokenizer from /work/shared/data/clip-vocab, SD 1.5's PNDM
+scheduler config) with StableDiffusionPipeline.save_pretrained(safe_serialization=True), for checking that
+`prism generate` reads such folders unchanged (and, with --reference, runs diffusers' 2-step DDIM generation at
+256×256 from seed 0 and saves its latents to DIR/../sd15-reference.safetensors for comparison):
+
+    /work/venv/bin/python scripts/bench_unet.py --sd15-pipeline /tmp/prism-bench/sd15 --reference
 """
 import argparse
 import json
@@ -40,7 +48,53 @@ def parse():
     p.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up (median reported)")
     p.add_argument("--skip-prism", action="store_true", help="time diffusers and matmul only")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--sd15-pipeline", metavar="DIR", help="write a random-weight SD 1.5 pipeline folder and stop")
+    p.add_argument("--reference", action="store_true", help="with --sd15-pipeline: also a diffusers reference run")
     return p.parse_args()
+
+
+SD15_PROMPT = "a chest x-ray"
+
+
+def write_sd15_pipeline(folder: pathlib.Path, reference: bool):
+    """SD 1.5's architecture and configs (runwayml/stable-diffusion-v1-5) with seeded random weights."""
+    import shutil
+    from diffusers import AutoencoderKL, DDIMScheduler, PNDMScheduler, StableDiffusionPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    vocab = pathlib.Path("/work/shared/data/clip-vocab")
+    if not (folder / "model_index.json").exists():
+        torch.manual_seed(0)
+        pipe = StableDiffusionPipeline(
+            unet=UNet2DConditionModel(sample_size=64, cross_attention_dim=768),
+            vae=AutoencoderKL(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+                              up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, layers_per_block=2,
+                              sample_size=512),
+            text_encoder=CLIPTextModel(CLIPTextConfig(
+                vocab_size=49408, hidden_size=768, intermediate_size=3072, num_attention_heads=12,
+                num_hidden_layers=12, projection_dim=768, max_position_embeddings=77, hidden_act="quick_gelu",
+                bos_token_id=49406, eos_token_id=49407, pad_token_id=1)),
+            tokenizer=CLIPTokenizer(str(vocab / "vocab.json"), str(vocab / "merges.txt"), model_max_length=77),
+            scheduler=PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                    skip_prk_steps=True, set_alpha_to_one=False, steps_offset=1),
+            safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        pipe.save_pretrained(folder, safe_serialization=True)
+        (folder / "tokenizer" / "tokenizer.json").unlink(missing_ok=True)
+        for name in ("vocab.json", "merges.txt"):
+            shutil.copyfile(vocab / name, folder / "tokenizer" / name)
+        print(f"wrote {folder}")
+    if reference:
+        pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
+        pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            latents = pipe(SD15_PROMPT, num_inference_steps=2, height=256, width=256,
+                           generator=torch.Generator().manual_seed(0), output_type="latent").images
+        seconds = time.perf_counter() - start
+        from safetensors.torch import save_file
+        out = folder.parent / "sd15-reference.safetensors"
+        save_file({"latents": latents.contiguous()}, out)
+        print(f"diffusers: 2 DDIM steps at 256×256 in {seconds:.1f} s; latents written to {out}")
 
 
 def ensure_unet(folder: pathlib.Path):
@@ -88,6 +142,9 @@ def time_prism(binary, folder, size, batch, dtype, repeat):
 
 def main():
     args = parse()
+    if args.sd15_pipeline:
+        write_sd15_pipeline(pathlib.Path(args.sd15_pipeline), args.reference)
+        return
     folder = pathlib.Path(args.folder)
     ensure_unet(folder)
     threads = torch.get_num_threads()
