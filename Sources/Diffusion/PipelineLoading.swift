@@ -26,7 +26,7 @@ extension StableDiffusionPipeline {
 /// Loads the UNet and VAE component folders as the pipeline's denoiser and autoencoder.
 public enum PipelineLoader {
     public static func unet(from folder: URL, dtype: DType, device: Device, variant: String?) throws -> any PipelineDenoiser {
-        throw PipelineError("\(folder.path): UNet2DConditionModel is not part of this build yet")
+        try UNet2DConditionModel.load(from: folder, dtype: dtype, device: device, variant: variant)
     }
 
     public static func vae(from folder: URL, dtype: DType, device: Device, variant: String?) throws -> any PipelineAutoencoder {

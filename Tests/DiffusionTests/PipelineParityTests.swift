@@ -25,6 +25,46 @@ struct PipelineParityTests {
             schedulerConfig: try SchedulerConfig.load(from: root.appendingPathComponent("scheduler")))
     }
 
+    /// The fixture's text encoder and UNet (loaded from its fp16 variant files into fp32), with a shape-only VAE:
+    /// enough for the denoising loop up to the final latents.
+    func unetPipeline(dtype: DType = .float32) throws -> StableDiffusionPipeline {
+        let root = Self.folder
+        return StableDiffusionPipeline(
+            tokenizer: try CLIPTokenizer(folder: root.appendingPathComponent("tokenizer")),
+            textEncoder: try CLIPTextModel.load(from: root.appendingPathComponent("text_encoder"), dtype: dtype),
+            unet: try UNet2DConditionModel.load(from: root.appendingPathComponent("unet"), dtype: dtype),
+            vae: ShapeOnlyAutoencoder(),
+            schedulerConfig: try SchedulerConfig.load(from: root.appendingPathComponent("scheduler")), dtype: dtype)
+    }
+
+    func guidedRequest() throws -> GenerationRequest {
+        var r = GenerationRequest(prompt: Self.prompt, negativePrompt: Self.negative)
+        r.steps = 4
+        r.guidanceScale = 7.5
+        r.latents = try reference()["input_latents"]!
+        return r
+    }
+
+    @Test func guidedDDIMLatentsMatchDiffusers() throws {
+        let result = try unetPipeline()(guidedRequest(), decode: false)
+        expectClose(result.latents, try reference()["txt2img_latents"]!, tolerance: 1e-3, "4 guided DDIM steps")
+    }
+
+    @Test func seededBatchMatchesDiffusers() throws {
+        var r = GenerationRequest(prompt: Self.prompt)
+        r.steps = 4
+        r.seed = Self.seed
+        r.numImagesPerPrompt = 2
+        let result = try unetPipeline()(r, decode: false)
+        expectClose(result.latents, try reference()["seeded_latents"]!, tolerance: 1e-3, "seeded, 2 images")
+    }
+
+    @Test func bf16StaysNearTheFP32Reference() throws {
+        let result = try unetPipeline(dtype: .bfloat16)(guidedRequest(), decode: false)
+        #expect(result.latents.dtype == .bfloat16)
+        expectClose(result.latents, try reference()["txt2img_latents"]!, tolerance: 5e-2, "bf16 run")
+    }
+
     @Test func modelIndexListsTheComponents() throws {
         let index = try ModelIndex.load(from: Self.folder)
         #expect(index.className == "StableDiffusionPipeline")
