@@ -30,6 +30,6 @@ public enum PipelineLoader {
     }
 
     public static func vae(from folder: URL, dtype: DType, device: Device, variant: String?) throws -> any PipelineAutoencoder {
-        throw PipelineError("\(folder.path): AutoencoderKL is not part of this build yet")
+        try AutoencoderKL.load(from: folder, dtype: dtype, device: device, variant: variant)
     }
 }

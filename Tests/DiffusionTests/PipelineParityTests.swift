@@ -25,16 +25,9 @@ struct PipelineParityTests {
             schedulerConfig: try SchedulerConfig.load(from: root.appendingPathComponent("scheduler")))
     }
 
-    /// The fixture's text encoder and UNet (loaded from its fp16 variant files into fp32), with a shape-only VAE:
-    /// enough for the denoising loop up to the final latents.
-    func unetPipeline(dtype: DType = .float32) throws -> StableDiffusionPipeline {
-        let root = Self.folder
-        return StableDiffusionPipeline(
-            tokenizer: try CLIPTokenizer(folder: root.appendingPathComponent("tokenizer")),
-            textEncoder: try CLIPTextModel.load(from: root.appendingPathComponent("text_encoder"), dtype: dtype),
-            unet: try UNet2DConditionModel.load(from: root.appendingPathComponent("unet"), dtype: dtype),
-            vae: ShapeOnlyAutoencoder(),
-            schedulerConfig: try SchedulerConfig.load(from: root.appendingPathComponent("scheduler")), dtype: dtype)
+    /// The whole fixture model as `prism generate` loads it (the fp16 variant files, computed in `dtype`).
+    func fullPipeline(dtype: DType = .float32) throws -> StableDiffusionPipeline {
+        try StableDiffusionPipeline.load(from: Self.folder, dtype: dtype)
     }
 
     func guidedRequest() throws -> GenerationRequest {
@@ -45,9 +38,23 @@ struct PipelineParityTests {
         return r
     }
 
-    @Test func guidedDDIMLatentsMatchDiffusers() throws {
-        let result = try unetPipeline()(guidedRequest(), decode: false)
-        expectClose(result.latents, try reference()["txt2img_latents"]!, tolerance: 1e-3, "4 guided DDIM steps")
+    @Test func guidedDDIMGenerationMatchesDiffusers() throws {
+        let result = try fullPipeline()(guidedRequest())
+        let ref = try reference()
+        expectClose(result.latents, ref["txt2img_latents"]!, tolerance: 1e-3, "4 guided DDIM steps")
+        expectClose(result.images!, ref["txt2img_image"]!, tolerance: 1e-3, "decoded image")
+    }
+
+    @Test func img2imgMatchesDiffusers() throws {
+        let ref = try reference()
+        var r = GenerationRequest(prompt: Self.prompt, negativePrompt: Self.negative)
+        r.steps = 4
+        r.seed = Self.seed
+        r.initImage = ref["init_image"]!
+        r.strength = 0.5
+        let result = try fullPipeline()(r)
+        expectClose(result.latents, ref["img2img_latents"]!, tolerance: 1e-3, "img2img latents")
+        expectClose(result.images!, ref["img2img_image"]!, tolerance: 1e-3, "img2img image")
     }
 
     @Test func seededBatchMatchesDiffusers() throws {
@@ -55,12 +62,12 @@ struct PipelineParityTests {
         r.steps = 4
         r.seed = Self.seed
         r.numImagesPerPrompt = 2
-        let result = try unetPipeline()(r, decode: false)
+        let result = try fullPipeline()(r, decode: false)
         expectClose(result.latents, try reference()["seeded_latents"]!, tolerance: 1e-3, "seeded, 2 images")
     }
 
     @Test func bf16StaysNearTheFP32Reference() throws {
-        let result = try unetPipeline(dtype: .bfloat16)(guidedRequest(), decode: false)
+        let result = try fullPipeline(dtype: .bfloat16)(guidedRequest(), decode: false)
         #expect(result.latents.dtype == .bfloat16)
         expectClose(result.latents, try reference()["txt2img_latents"]!, tolerance: 5e-2, "bf16 run")
     }
