@@ -21,6 +21,10 @@ pipeline-tiny/reference.safetensors holds:
   img2img_latents, img2img_image          StableDiffusionImg2ImgPipeline, strength 0.5, 4 steps, the seed
                                           generator (VAE encoder sample, then the noise, from one generator)
 
+pipeline-tiny/standin.safetensors holds the same pipelines' final latents with closed-form stand-ins for the UNet
+and the VAE encoder (standin_unet, standin_encode below, mirrored in the Swift test), which check the pipeline's
+own logic: txt2img, seeded (2 images), unguided, img2img, img2img_batch2, ddpm_seeded, dpmpp_img2img.
+
     /work/venv/bin/python scripts/make_pipeline_fixtures.py
 """
 import json
@@ -127,12 +131,62 @@ def main():
         ref["img2img_latents"] = out
         ref["img2img_image"] = decode(pipe, out)
 
+        standin = standin_runs(pipe, img2img, init)
+    save_file({k: v.contiguous() for k, v in standin.items()}, OUT / "standin.safetensors")
     save_file({k: v.contiguous() for k, v in ref.items()}, OUT / "reference.safetensors",
               metadata={"prompt": PROMPT, "negative_prompt": NEGATIVE, "seed": str(SEED), "guidance": str(GUIDANCE),
                         "steps": str(STEPS), "strength": str(STRENGTH)})
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
     print(f"wrote {OUT} ({total / 1e6:.2f} MB)")
     print(json.dumps({k: list(v.shape) for k, v in ref.items()}))
+
+
+def standin_unet(sample, timestep, encoder_hidden_states, **kwargs):
+    """A closed-form stand-in for the UNet (mirrored in PipelineParityTests.swift), so that the pipeline's own logic
+    (guidance batching, scheduler loop, seeds, img2img) is checked whatever the UNet's state."""
+    tf = timestep.float() / 1000
+    c = encoder_hidden_states.mean(dim=(1, 2))
+    eps = 0.5 * sample * torch.cos(tf) + torch.tanh(4 * c)[:, None, None, None] + 0.1 * torch.sin(3 * sample)
+    return (eps,)
+
+
+def standin_encode(image, **kwargs):
+    """A closed-form stand-in for the VAE encoder: 8× average pooling as the posterior's mean and log-variance."""
+    from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+    from diffusers.models.modeling_outputs import AutoencoderKLOutput
+    p = torch.nn.functional.avg_pool2d(image, 8)
+    mean = torch.cat([p, p.mean(dim=1, keepdim=True)], dim=1)
+    logvar = (0.5 * p.sum(dim=1, keepdim=True) - 2).repeat(1, 4, 1, 1)
+    return AutoencoderKLOutput(latent_dist=DiagonalGaussianDistribution(torch.cat([mean, logvar], dim=1)))
+
+
+def standin_runs(pipe, img2img, init):
+    """The pipelines' loops over the stand-in UNet and VAE encoder, with each scheduler kind."""
+    from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
+    pipe.unet.forward = standin_unet
+    pipe.vae.encode = standin_encode
+    config = pipe.scheduler.config
+    ref = {}
+    latents = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(99))
+    common = dict(num_inference_steps=STEPS, guidance_scale=GUIDANCE, height=64, width=64, output_type="latent")
+    ref["txt2img"] = pipe(PROMPT, negative_prompt=NEGATIVE, latents=latents.clone(), **common).images
+    ref["seeded"] = pipe(PROMPT, num_images_per_prompt=2, generator=torch.Generator().manual_seed(SEED),
+                         **common).images
+    ref["unguided"] = pipe(PROMPT, latents=latents.clone(), **{**common, "guidance_scale": 1.0}).images
+    ref["img2img"] = img2img(PROMPT, image=init.clone(), strength=STRENGTH, negative_prompt=NEGATIVE,
+                             generator=torch.Generator().manual_seed(SEED), **{k: v for k, v in common.items()
+                                                                               if k not in ("height", "width")}).images
+    ref["img2img_batch2"] = img2img(PROMPT, image=init.clone(), strength=0.75, num_images_per_prompt=2,
+                                    generator=torch.Generator().manual_seed(SEED), num_inference_steps=STEPS,
+                                    guidance_scale=GUIDANCE, output_type="latent").images
+    pipe.scheduler = DDPMScheduler.from_config(config)
+    ref["ddpm_seeded"] = pipe(PROMPT, generator=torch.Generator().manual_seed(SEED), **common).images
+    img2img.scheduler = DPMSolverMultistepScheduler.from_config(config)
+    ref["dpmpp_img2img"] = img2img(PROMPT, image=init.clone(), strength=0.8, negative_prompt=NEGATIVE,
+                                   generator=torch.Generator().manual_seed(SEED), num_inference_steps=5,
+                                   guidance_scale=GUIDANCE, output_type="latent").images
+    pipe.scheduler = img2img.scheduler = DDIMScheduler.from_config(config)
+    return ref
 
 
 def decode(pipe, latents):

@@ -11,6 +11,8 @@ public protocol PipelineDenoiser: AnyObject {
     var latentChannels: Int { get }
     /// The latent side the model was trained at (`sample_size`), which sets the default image size.
     var sampleSize: Int { get }
+    /// The width of the text embeddings it attends to (`cross_attention_dim`).
+    var crossAttentionDim: Int { get }
 }
 
 /// What the pipeline needs of a VAE: diffusers' `AutoencoderKL` encode (posterior sample) and decode.
@@ -19,6 +21,8 @@ public protocol PipelineAutoencoder: AnyObject {
     var scalingFactor: Double { get }
     /// Pixels per latent along a side, `2^(len(block_out_channels) - 1)` as diffusers' `vae_scale_factor`.
     var downscaleFactor: Int { get }
+    /// Channels of its latents (`latent_channels`).
+    var latentChannels: Int { get }
     /// One sample of the posterior for images in [-1, 1] (batch × 3 × H × W), unscaled. The standard normal draw
     /// comes from `generator` on the CPU, as diffusers' `DiagonalGaussianDistribution.sample(generator)`.
     func encodeSample(_ images: Tensor, generator: Generator?) -> Tensor

@@ -25,6 +25,53 @@ struct PipelineParityTests {
             schedulerConfig: try SchedulerConfig.load(from: root.appendingPathComponent("scheduler")))
     }
 
+    /// The whole fixture model as `prism generate` loads it (the fp16 variant files, computed in `dtype`).
+    func fullPipeline(dtype: DType = .float32) throws -> StableDiffusionPipeline {
+        try StableDiffusionPipeline.load(from: Self.folder, dtype: dtype)
+    }
+
+    func guidedRequest() throws -> GenerationRequest {
+        var r = GenerationRequest(prompt: Self.prompt, negativePrompt: Self.negative)
+        r.steps = 4
+        r.guidanceScale = 7.5
+        r.latents = try reference()["input_latents"]!
+        return r
+    }
+
+    @Test func guidedDDIMGenerationMatchesDiffusers() throws {
+        let result = try fullPipeline()(guidedRequest())
+        let ref = try reference()
+        expectClose(result.latents, ref["txt2img_latents"]!, tolerance: 1e-3, "4 guided DDIM steps")
+        expectClose(result.images!, ref["txt2img_image"]!, tolerance: 1e-3, "decoded image")
+    }
+
+    @Test func img2imgMatchesDiffusers() throws {
+        let ref = try reference()
+        var r = GenerationRequest(prompt: Self.prompt, negativePrompt: Self.negative)
+        r.steps = 4
+        r.seed = Self.seed
+        r.initImage = ref["init_image"]!
+        r.strength = 0.5
+        let result = try fullPipeline()(r)
+        expectClose(result.latents, ref["img2img_latents"]!, tolerance: 1e-3, "img2img latents")
+        expectClose(result.images!, ref["img2img_image"]!, tolerance: 1e-3, "img2img image")
+    }
+
+    @Test func seededBatchMatchesDiffusers() throws {
+        var r = GenerationRequest(prompt: Self.prompt)
+        r.steps = 4
+        r.seed = Self.seed
+        r.numImagesPerPrompt = 2
+        let result = try fullPipeline()(r, decode: false)
+        expectClose(result.latents, try reference()["seeded_latents"]!, tolerance: 1e-3, "seeded, 2 images")
+    }
+
+    @Test func bf16StaysNearTheFP32Reference() throws {
+        let result = try fullPipeline(dtype: .bfloat16)(guidedRequest(), decode: false)
+        #expect(result.latents.dtype == .bfloat16)
+        expectClose(result.latents, try reference()["txt2img_latents"]!, tolerance: 5e-2, "bf16 run")
+    }
+
     @Test func modelIndexListsTheComponents() throws {
         let index = try ModelIndex.load(from: Self.folder)
         #expect(index.className == "StableDiffusionPipeline")
@@ -100,16 +147,152 @@ struct PipelineParityTests {
     }
 }
 
+/// The pipeline's own logic (guidance batching, the scheduler loop, seeds, img2img's timesteps and generator order)
+/// against diffusers' pipelines run with the same closed-form stand-ins for the UNet and the VAE encoder
+/// (scripts/make_pipeline_fixtures.py, `standin_unet` and `standin_encode`).
+@Suite("StableDiffusionPipeline loop parity (stand-in UNet and VAE)")
+struct PipelineLoopParityTests {
+    func pipeline() throws -> StableDiffusionPipeline {
+        let root = PipelineParityTests.folder
+        return StableDiffusionPipeline(
+            tokenizer: try CLIPTokenizer(folder: root.appendingPathComponent("tokenizer")),
+            textEncoder: try CLIPTextModel.load(from: root.appendingPathComponent("text_encoder")),
+            unet: ClosedFormDenoiser(), vae: ClosedFormAutoencoder(),
+            schedulerConfig: try SchedulerConfig.load(from: root.appendingPathComponent("scheduler")))
+    }
+
+    func expected(_ key: String) throws -> Tensor {
+        try fixtureTensors("pipeline-tiny/standin.safetensors")[key]!
+    }
+
+    func request(guidance: Double = 7.5, negative: Bool = true) -> GenerationRequest {
+        var r = GenerationRequest(prompt: PipelineParityTests.prompt,
+                                  negativePrompt: negative ? PipelineParityTests.negative : nil)
+        r.steps = 4
+        r.guidanceScale = guidance
+        r.height = 64
+        r.width = 64
+        return r
+    }
+
+    func initImage() throws -> Tensor { try fixtureTensors("pipeline-tiny/reference.safetensors")["init_image"]! }
+    func inputLatents() throws -> Tensor { try fixtureTensors("pipeline-tiny/reference.safetensors")["input_latents"]! }
+
+    @Test func guidedFromGivenLatents() throws {
+        var r = request()
+        r.latents = try inputLatents()
+        expectClose(try pipeline()(r, decode: false).latents, try expected("txt2img"), tolerance: 1e-5, "txt2img")
+    }
+
+    @Test func unguidedRunsOneBatch() throws {
+        var r = request(guidance: 1, negative: false)
+        r.latents = try inputLatents()
+        expectClose(try pipeline()(r, decode: false).latents, try expected("unguided"), tolerance: 1e-5, "unguided")
+    }
+
+    @Test func seededBatchOfTwo() throws {
+        var r = request(negative: false)
+        r.seed = PipelineParityTests.seed
+        r.numImagesPerPrompt = 2
+        var steps: [Int] = []
+        let result = try pipeline()(r, decode: false) { steps.append($0.step) }
+        expectClose(result.latents, try expected("seeded"), tolerance: 1e-5, "seeded")
+        #expect(steps == [1, 2, 3, 4])
+    }
+
+    @Test func ddpmDrawsItsStepNoiseFromTheSeed() throws {
+        var r = request(negative: false)
+        r.seed = PipelineParityTests.seed
+        let p = try pipeline()
+        expectClose(try p(r, scheduler: p.makeScheduler(.ddpm), decode: false).latents, try expected("ddpm_seeded"),
+                    tolerance: 1e-5, "ddpm")
+    }
+
+    @Test func img2imgEncodesThenNoises() throws {
+        var r = request()
+        r.seed = PipelineParityTests.seed
+        r.initImage = try initImage()
+        r.strength = 0.5
+        var steps = 0
+        expectClose(try pipeline()(r, decode: false) { steps = $0.total }.latents, try expected("img2img"),
+                    tolerance: 1e-5, "img2img")
+        #expect(steps == 2)
+
+        var batch = request(negative: false)
+        batch.seed = PipelineParityTests.seed
+        batch.initImage = try initImage()
+        batch.strength = 0.75
+        batch.numImagesPerPrompt = 2
+        expectClose(try pipeline()(batch, decode: false).latents, try expected("img2img_batch2"), tolerance: 1e-5,
+                    "img2img, 2 images")
+    }
+
+    @Test func img2imgWithDPMSolver() throws {
+        var r = request()
+        r.seed = PipelineParityTests.seed
+        r.initImage = try initImage()
+        r.strength = 0.8
+        r.steps = 5
+        let p = try pipeline()
+        expectClose(try p(r, scheduler: p.makeScheduler(.dpmpp), decode: false).latents, try expected("dpmpp_img2img"),
+                    tolerance: 1e-5, "dpm++ img2img")
+    }
+
+    @Test func badRequestsSayWhatToChange() throws {
+        let p = try pipeline()
+        var r = request()
+        r.height = 60
+        #expect { try p(r) } throws: { "\($0)".contains("multiples of 8") }
+        r = request()
+        r.latents = Tensor.zeros([1, 4, 4, 4])
+        #expect { try p(r) } throws: { "\($0)".contains("[1, 4, 8, 8]") }
+        r = request()
+        r.initImage = try initImage()
+        r.strength = 0.1
+        #expect { try p(r) } throws: { "\($0)".contains("leaves no step") }
+    }
+}
+
+/// `standin_unet` of scripts/make_pipeline_fixtures.py.
+final class ClosedFormDenoiser: PipelineDenoiser {
+    var latentChannels: Int { 4 }
+    var sampleSize: Int { 8 }
+    var crossAttentionDim: Int { 8 }
+    func predictNoise(_ sample: Tensor, timestep: Tensor, encoderHiddenStates: Tensor) -> Tensor {
+        let tf = timestep.to(.float32) / 1000
+        let c = encoderHiddenStates.mean(dims: [1, 2])
+        return 0.5 * sample * tf.cos() + (4 * c).tanh().reshape([-1, 1, 1, 1]) + 0.1 * (3 * sample).sin()
+    }
+}
+
+/// `standin_encode` of scripts/make_pipeline_fixtures.py, sampled as diffusers' DiagonalGaussianDistribution.
+final class ClosedFormAutoencoder: PipelineAutoencoder {
+    var scalingFactor: Double { 0.18215 }
+    var downscaleFactor: Int { 8 }
+    var latentChannels: Int { 4 }
+    func encodeSample(_ images: Tensor, generator: Generator?) -> Tensor {
+        let p = F.avgPool2d(images, kernelSize: 8)
+        let mean = Tensor.cat([p, p.mean(dim: 1, keepDim: true)], dim: 1)
+        let logvar = (0.5 * p.sum(dim: 1, keepDim: true) - 2).repeated([1, 4, 1, 1]).clamp(min: -30, max: 20)
+        return mean + (0.5 * logvar).exp() * Tensor.randn(mean.shape, generator: generator, dtype: mean.dtype)
+    }
+    func decodeLatents(_ latents: Tensor) -> Tensor {
+        Tensor.zeros([latents.size(0), 3, latents.size(2) * 8, latents.size(3) * 8])
+    }
+}
+
 /// Stand-ins with the fixture's shapes (4 latent channels, 8 × 8 latents, downscale 8) for tests of the text side.
 final class ShapeOnlyDenoiser: PipelineDenoiser {
     var latentChannels: Int { 4 }
     var sampleSize: Int { 8 }
+    var crossAttentionDim: Int { 8 }
     func predictNoise(_ sample: Tensor, timestep: Tensor, encoderHiddenStates: Tensor) -> Tensor { sample.zerosLike() }
 }
 
 final class ShapeOnlyAutoencoder: PipelineAutoencoder {
     var scalingFactor: Double { 0.18215 }
     var downscaleFactor: Int { 8 }
+    var latentChannels: Int { 4 }
     func encodeSample(_ images: Tensor, generator: Generator?) -> Tensor {
         Tensor.zeros([images.size(0), 4, images.size(2) / 8, images.size(3) / 8])
     }
