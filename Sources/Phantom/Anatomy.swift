@@ -87,7 +87,7 @@ public struct Anatomy: Codable, Equatable, Sendable {
         medialHalfWidth = u(0.035, 0.05)
         domeRightV = n(0.69, 0.03, 0.6, 0.78)
         domeLeftDrop = u(0.01, 0.045)
-        domeCurvature = u(1.2, 2.2)
+        domeCurvature = u(2.4, 3.6)
         domePeak = u(0.45, 0.65)
         lungAir = n(1.0, 0.07, 0.8, 1.2)
         gastricBubble = u(0, 1) < 0.7 ? u(0.02, 0.05) : 0

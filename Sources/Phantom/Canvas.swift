@@ -182,4 +182,45 @@ struct Canvas {
             }
         }
     }
+
+    /// A [1 2 1]/4 binomial blur of the density in both directions: the unsharpness of a real detector
+    /// (focal spot, scatter, the downscaling of a 3000-pixel film). Each mask grows by the blur's one-pixel
+    /// reach, so a structure's mask still contains every pixel it can change.
+    mutating func blur() {
+        let n = self.n
+        var tmp = [Float](repeating: 0, count: n * n)
+        density.withUnsafeBufferPointer { D in
+            tmp.withUnsafeMutableBufferPointer { T in
+                for y in 0..<n {
+                    let row = y * n
+                    for x in 0..<n {
+                        let l = D[row + max(x - 1, 0)], r = D[row + min(x + 1, n - 1)]
+                        T[row + x] = (l + 2 * D[row + x] + r) * 0.25
+                    }
+                }
+            }
+        }
+        tmp.withUnsafeBufferPointer { T in
+            density.withUnsafeMutableBufferPointer { D in
+                for y in 0..<n {
+                    let up = max(y - 1, 0) * n, down = min(y + 1, n - 1) * n, row = y * n
+                    for x in 0..<n { D[row + x] = (T[up + x] + 2 * T[row + x] + T[down + x]) * 0.25 }
+                }
+            }
+        }
+        guard let current = masks else { return }
+        var grown: [Structure: [Bool]] = [:]
+        for (s, m) in current {
+            var g = m
+            for y in 0..<n {
+                for x in 0..<n where m[y * n + x] {
+                    for yy in max(y - 1, 0)...min(y + 1, n - 1) {
+                        for xx in max(x - 1, 0)...min(x + 1, n - 1) { g[yy * n + xx] = true }
+                    }
+                }
+            }
+            grown[s] = g
+        }
+        masks = grown
+    }
 }

@@ -35,6 +35,7 @@ public enum PhantomRenderer {
         precondition(size >= 16 && size <= 4096, "PhantomRenderer: size \(size) out of range")
         var r = Drawing(a: anatomy, x: attributes, p: parameters, size: size, masks: masks)
         r.draw()
+        r.canvas.blur()
         let values = r.tone()
         return Rendering(image: Image(floats: values, width: size, height: size, channels: 1, bitDepth: bitDepth),
                          masks: r.canvas.masks ?? [:])
@@ -106,16 +107,18 @@ private struct Drawing {
 
     mutating func body() {
         let mid = self.mid, halfW = self.halfW
-        let bodyHalf = halfW + Float(a.bodyMargin)
+        let bodyHalf0 = halfW + Float(a.bodyMargin)
         let neck = Float(a.neckHalfWidth), shoulder = Float(a.shoulderV), depth = Float(a.bodyDepth)
         let arms = Float(a.armsVisible)
         canvas.fill(-0.2, -0.2, 1.2, 1.2) { u, v in
             let d = abs(u - mid)
+            // The chest wall bulges at the lower ribs and narrows towards the waist.
+            let bodyHalf = bodyHalf0 * (0.95 + 0.07 * smoothstep(0.15, 0.6, v) - 0.08 * smoothstep(0.75, 1.05, v))
             let inTorso = torsoCoverage(d, v, bodyHalf: bodyHalf, neck: neck, shoulder: shoulder)
             let q = min(d / bodyHalf, 1)
-            var t = inTorso * depth * (0.45 + 0.55 * (1 - q * q).squareRoot()) * 1.25
+            var t = inTorso * depth * (0.4 + 0.6 * (1 - q * q).squareRoot()) * 1.08
             if arms > 0 {
-                let armC = bodyHalf + 0.06, armHalf: Float = 0.05
+                let armC = bodyHalf0 + 0.07, armHalf: Float = 0.055
                 let e = abs(d - armC) / armHalf
                 if e < 1 { t += arms * 0.75 * (1 - e * e).squareRoot() * smoothstep(0, 0.05, v - shoulder - 0.1) }
             }
@@ -142,11 +145,11 @@ private struct Drawing {
                 if c == 0 { return 0 }
                 let q = clamp01((d - i0) / max(o0 - i0, 1e-4))
                 let across = 0.72 + 0.28 * (4 * q * (1 - q)).squareRoot()
-                let down = 0.75 + 0.35 * smoothstep(0, 0.6, t)
+                let down = (0.7 + 0.4 * smoothstep(0, 0.5, t)) * (1 - 0.18 * smoothstep(0.7, 1.05, t))
                 let hd = ((u - hx) * (u - hx) + (v - hy) * (v - hy)).squareRoot()
                 let hilar: Float = 0.72 + 0.28 * smoothstep(0.02, 0.24, hd)
-                let tex = hilar - 0.1 * valueNoise(u * 35, v * 35, seed) - 0.08 * valueNoise(u * 80, v * 80, seed &+ 7)
-                return -air * 0.9 * c * across * down * tex
+                let tex = hilar - 0.12 * valueNoise(u * 30, v * 30, seed) - 0.1 * valueNoise(u * 70, v * 70, seed &+ 7)
+                return -air * 0.74 * c * across * down * tex
             }
             // Remember the coverage for compositing vessels (recomputed cheaply from the same formula).
             let us = canvas.u, vs = canvas.v
@@ -176,8 +179,9 @@ private struct Drawing {
             for k in 0..<count {
                 // Fan from up-and-out to down-and-out.
                 let base = -1.25 + 2.35 * (Double(k) + rng.uniform(0.2, 0.8)) / Double(count)
-                branch(from: hilum, angle: base, side: s, length: Float(rng.uniform(0.09, 0.14)),
-                       radius: 0.0042, depth: 3, rng: &rng)
+                let root = P(hilum.u + s * Float(rng.uniform(0, 0.03)), hilum.v + Float(rng.uniform(-0.03, 0.03)))
+                branch(from: root, angle: base, side: s, length: Float(rng.uniform(0.08, 0.13)),
+                       radius: 0.006, depth: 3, rng: &rng)
             }
         }
         let n = canvas.n
@@ -192,7 +196,7 @@ private struct Drawing {
         let end = P(start.u + s * c * length, start.v + sn * length)
         let bend = Float(rng.uniform(-0.25, 0.25)) * length
         let ctrl = P((start.u + end.u) / 2 - sn * bend * s, (start.v + end.v) / 2 + c * bend)
-        canvas.stroke(bezier(start, ctrl, ctrl, end, 4), radius: radius, weight: 0.3, toLayer: true)
+        canvas.stroke(bezier(start, ctrl, ctrl, end, 4), radius: radius, weight: 0.11, toLayer: true)
         guard depth > 0 else { return }
         let children = rng.uniform() < 0.35 ? 3 : 2
         for j in 0..<children {
@@ -208,7 +212,7 @@ private struct Drawing {
         canvas.fill(mid - 0.12, 0.05, mid + 0.12, hilumV + 0.12) { u, v in
             let du = (u - mid - 0.01) / (0.06 + 0.035 * clamp01((v - 0.2) / 0.3)), dv = (v - (hilumV - 0.06)) / 0.3
             let r = du * du + dv * dv
-            return r < 1 ? 0.8 * (1 - r).squareRoot() : 0
+            return r < 1 ? 0.7 * (1 - r).squareRoot() : 0
         }
         // Aortic knob (patient left, image right).
         let kr = Float(a.aorticKnob)
@@ -244,7 +248,7 @@ private struct Drawing {
             let d = abs(u - mid)
             let e = v - g.domeV(min(d, halfW * 1.05), s)
             let q = min(d / bodyHalf, 1)
-            return 0.9 * smoothstep(-edge, edge * 2, e) * (0.85 + 0.3 * smoothstep(0, 0.25, e))
+            return 0.75 * smoothstep(-edge, edge * 2, e) * (0.85 + 0.3 * smoothstep(0, 0.25, e))
                 * smoothstep(0, 0.03, bodyHalf - d) * (0.4 + 0.6 * (1 - q * q).squareRoot())
                 * (0.35 + 0.65 * smoothstep(halfW * 1.15, halfW * 0.95, d))
         }
@@ -278,6 +282,7 @@ private struct Drawing {
             let spin = sdu * sdu + sdv * sdv < 1 ? 0.2 * (1 - (sdu * sdu + sdv * sdv)) : 0
             let transverse: Float = abs(du) < 1.5 ? 0.12 * smoothstep(1.5, 1.0, abs(du)) * smoothstep(0.25, 0.4, f) * smoothstep(0.25, 0.4, 0.7 - f + 0.25) : 0
             return bone * 0.38 * ((body + min(cortex, 0.3)) * plate + ped + spin + transverse) * smoothstep(0.02, 0.12, v)
+                * (1 - 0.5 * smoothstep(0.7, 0.9, v))
         }
     }
 
@@ -296,12 +301,12 @@ private struct Drawing {
                 let p0 = P(mid + s * (Float(a.spineWidth) * 0.45), yy)
                 let p3 = P(mid + s * reach * 1.02, yy + drop * 0.55)
                 let posterior = bezier(p0, P(mid + s * reach * 0.4, yy - arch * 0.55), P(mid + s * reach * 0.95, yy - arch * 0.35), p3, 18)
-                canvas.stroke(posterior, radius: thick * 0.5, weight: 0.62 * bone, profile: .bone(inner: 0.72, fill: 0.75))
+                canvas.stroke(posterior, radius: thick * 0.5, weight: 0.5 * bone, profile: .bone(inner: 0.72, fill: 0.6))
                 // Anterior arc: from the lateral wall down and in towards the costal cartilage.
                 let front = bezier(p3, P(mid + s * reach * 1.08, yy + drop * 0.9),
                                    P(mid + s * reach * 0.75, yy + drop + Float(a.ribAnteriorSlope) * 0.8),
                                    P(mid + s * reach * 0.35, yy + drop + Float(a.ribAnteriorSlope) * 1.25), 16)
-                canvas.stroke(front, radius: thick * 0.7, weight: 0.11 * bone, profile: .bone(inner: 0.6, fill: 0.5))
+                canvas.stroke(front, radius: thick * 0.7, weight: 0.06 * bone, profile: .bone(inner: 0.6, fill: 0.5))
             }
         }
     }
@@ -335,13 +340,6 @@ private struct Drawing {
                 return m > -edge ? 0.2 * smoothstep(-edge, 0.02, m) : 0
             }
             canvas.stroke([top, bottom], radius: 0.006, weight: 0.25 * bone)
-            // Humeral head.
-            let hc = P(mid + s * (halfW + Float(a.bodyMargin) * 0.9 + 0.02), Float(a.shoulderV) + 0.09)
-            canvas.fill(hc.u - 0.07, hc.v - 0.07, hc.u + 0.07, hc.v + 0.07) { u, v in
-                let du = (u - hc.u) / 0.06, dv = (v - hc.v) / 0.065
-                let r = du * du + dv * dv
-                return r < 1 ? 0.5 * bone * ((1 - r).squareRoot() - (r < 0.6 ? 0.55 * (0.6 - r).squareRoot() : 0)) : 0
-            }
         }
     }
 
@@ -381,7 +379,16 @@ private struct Drawing {
             let du = u - h.c.u, dv = v - h.c.v
             let pa = (du * h.cosT + dv * h.sinT) / h.a, pb = (-du * h.sinT + dv * h.cosT) / h.b
             let r = pa * pa + pb * pb
-            return r < 1 ? dens * 1.6 * (1 - r).squareRoot() : 0
+            return r < 1 ? dens * 1.0 * (1 - r).squareRoot() : 0
+        }
+        // The upper heart border (atria, pulmonary outflow) joining the silhouette to the mediastinum.
+        let halfH = (h.a * h.a * h.sinT * h.sinT + h.b * h.b * h.cosT * h.cosT).squareRoot()
+        let uc = P(mid + 0.012 + 0.05 * h.width, h.c.v - halfH * 0.55)
+        let ua = 0.3 * h.width, ub = halfH * 0.65
+        canvas.fill(uc.u - ua, uc.v - ub, uc.u + ua, uc.v + ub, .heart) { u, v in
+            let du = (u - uc.u) / ua, dv = (v - uc.v) / ub
+            let r = du * du + dv * dv
+            return r < 1 ? dens * 0.55 * (1 - r).squareRoot() : 0
         }
     }
 
@@ -530,7 +537,11 @@ struct LungGeometry {
     /// 0 at the apex, 1 at the dome's peak.
     func tOf(_ v: Float, _ s: Float) -> Float { (v - apexV) / (dome(s) - apexV) }
     /// Distance of the lateral lung border from the midline.
-    func outer(_ t: Float) -> Float { apexOff + (halfW - apexOff) * clamp01(t / 0.4).squareRoot() * (0.93 + 0.07 * clamp01(t)) }
+    func outer(_ t: Float) -> Float {
+        let w = clamp01(t / 0.75)
+        // Rounded apex (square root), then a lateral border that keeps widening towards the base.
+        return apexOff + (halfW - apexOff) * (0.75 * w.squareRoot() + 0.25 * w) * (0.94 + 0.06 * clamp01(t))
+    }
     /// Distance of the medial lung border from the midline.
     func inner(_ t: Float) -> Float { apexOff - (apexOff - medial) * clamp01(t / 0.2).squareRoot() }
     /// The diaphragm at distance d from the midline: a dome that falls into the costophrenic recess.
