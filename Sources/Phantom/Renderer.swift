@@ -113,12 +113,12 @@ private struct Drawing {
         canvas.fill(-0.2, -0.2, 1.2, 1.2) { u, v in
             let d = abs(u - mid)
             // The chest wall bulges at the lower ribs and narrows towards the waist.
-            let bodyHalf = bodyHalf0 * (0.95 + 0.07 * smoothstep(0.15, 0.6, v) - 0.08 * smoothstep(0.75, 1.05, v))
+            let bodyHalf = bodyWidth(bodyHalf0, v)
             let inTorso = torsoCoverage(d, v, bodyHalf: bodyHalf, neck: neck, shoulder: shoulder)
             let q = min(d / bodyHalf, 1)
             var t = inTorso * depth * (0.4 + 0.6 * (1 - q * q).squareRoot()) * 1.08
             if arms > 0 {
-                let armC = bodyHalf0 + 0.07, armHalf: Float = 0.055
+                let armC = bodyHalf0 + 0.05, armHalf: Float = 0.06
                 let e = abs(d - armC) / armHalf
                 if e < 1 { t += arms * 0.75 * (1 - e * e).squareRoot() * smoothstep(0, 0.05, v - shoulder - 0.1) }
             }
@@ -175,13 +175,13 @@ private struct Drawing {
         var rng = SplitMix64(seed: UInt64(a.vesselSeed))
         for s: Float in [-1, 1] {
             let hilum = P(mid + s * (medial + 0.05), Float(a.hilumV) + (s > 0 ? 0.015 : 0))
-            let count = 9
+            let count = 8
             for k in 0..<count {
                 // Fan from up-and-out to down-and-out.
                 let base = -1.25 + 2.35 * (Double(k) + rng.uniform(0.2, 0.8)) / Double(count)
                 let root = P(hilum.u + s * Float(rng.uniform(0, 0.03)), hilum.v + Float(rng.uniform(-0.03, 0.03)))
-                branch(from: root, angle: base, side: s, length: Float(rng.uniform(0.08, 0.13)),
-                       radius: 0.006, depth: 3, rng: &rng)
+                branch(from: root, angle: base, side: s, length: Float(rng.uniform(0.06, 0.1)),
+                       radius: 0.007, depth: 3, rng: &rng)
             }
         }
         let n = canvas.n
@@ -196,9 +196,9 @@ private struct Drawing {
         let end = P(start.u + s * c * length, start.v + sn * length)
         let bend = Float(rng.uniform(-0.25, 0.25)) * length
         let ctrl = P((start.u + end.u) / 2 - sn * bend * s, (start.v + end.v) / 2 + c * bend)
-        canvas.stroke(bezier(start, ctrl, ctrl, end, 4), radius: radius, weight: 0.11, toLayer: true)
+        canvas.stroke(bezier(start, ctrl, ctrl, end, 4), radius: radius, weight: 0.07, toLayer: true)
         guard depth > 0 else { return }
-        let children = rng.uniform() < 0.35 ? 3 : 2
+        let children = rng.uniform() < 0.25 ? 3 : 2
         for j in 0..<children {
             let spread = rng.uniform(0.25, 0.55) * (j == 0 ? -1 : 1) + (j == 2 ? rng.uniform(-0.1, 0.1) : 0)
             branch(from: end, angle: angle + spread, side: s, length: length * Float(rng.uniform(0.62, 0.8)),
@@ -242,15 +242,16 @@ private struct Drawing {
 
     mutating func abdomen() {
         let mid = self.mid, edge = self.edge, g = self.g, halfW = self.halfW
-        let bodyHalf = halfW + Float(a.bodyMargin)
+        let bodyHalf0 = halfW + Float(a.bodyMargin)
         canvas.fill(-0.2, min(domeR, domeL) - 0.05, 1.2, 1.2) { u, v in
             let s: Float = u < mid ? -1 : 1
             let d = abs(u - mid)
-            let e = v - g.domeV(min(d, halfW * 1.05), s)
+            let bodyHalf = bodyWidth(bodyHalf0, v)
+            let e = v - g.domeV(d, s)
             let q = min(d / bodyHalf, 1)
-            return 0.75 * smoothstep(-edge, edge * 2, e) * (0.85 + 0.3 * smoothstep(0, 0.25, e))
+            return 1.1 * smoothstep(-edge, edge * 2, e) * (0.85 + 0.3 * smoothstep(0, 0.25, e))
                 * smoothstep(0, 0.03, bodyHalf - d) * (0.4 + 0.6 * (1 - q * q).squareRoot())
-                * (0.35 + 0.65 * smoothstep(halfW * 1.15, halfW * 0.95, d))
+                * (0.6 + 0.4 * smoothstep(halfW * 1.2, halfW * 0.95, d))
         }
         let gb = Float(a.gastricBubble)
         if gb > 0 {
@@ -281,7 +282,7 @@ private struct Drawing {
             let sdu = du / 0.18, sdv = (f - 0.75) / 0.16
             let spin = sdu * sdu + sdv * sdv < 1 ? 0.2 * (1 - (sdu * sdu + sdv * sdv)) : 0
             let transverse: Float = abs(du) < 1.5 ? 0.12 * smoothstep(1.5, 1.0, abs(du)) * smoothstep(0.25, 0.4, f) * smoothstep(0.25, 0.4, 0.7 - f + 0.25) : 0
-            return bone * 0.38 * ((body + min(cortex, 0.3)) * plate + ped + spin + transverse) * smoothstep(0.02, 0.12, v)
+            return bone * 0.3 * ((body + min(cortex, 0.3)) * plate + ped + spin + transverse) * smoothstep(0.02, 0.12, v)
                 * (1 - 0.5 * smoothstep(0.7, 0.9, v))
         }
     }
@@ -292,21 +293,22 @@ private struct Drawing {
             let fi = Float(i)
             let y = Float(a.ribFirstV) + fi * Float(a.ribSpacing) * h * (1 + 0.03 * fi) + Float(a.ribJitter[i % a.ribJitter.count])
             let t = tOf(y + 0.04, -1)
-            let reach = min(outer(max(t, 0.02)) + 0.02, halfW + 0.02) * (i == 0 ? 0.8 : 1)
+            let reach = min(outer(max(t, 0.02)) + 0.01, halfW + 0.01) * (i == 0 ? 0.8 : 1)
             let arch = Float(a.ribArch) * (0.6 + 0.4 * min(reach / halfW, 1))
             let drop = Float(a.ribDrop) * (0.5 + 0.5 * min(reach / halfW, 1))
             let thick = Float(a.ribThickness) * (0.8 + 0.035 * fi)
             for s: Float in [-1, 1] {
                 let yy = y + (s > 0 ? 0.004 : 0)
                 let p0 = P(mid + s * (Float(a.spineWidth) * 0.45), yy)
-                let p3 = P(mid + s * reach * 1.02, yy + drop * 0.55)
-                let posterior = bezier(p0, P(mid + s * reach * 0.4, yy - arch * 0.55), P(mid + s * reach * 0.95, yy - arch * 0.35), p3, 18)
-                canvas.stroke(posterior, radius: thick * 0.5, weight: 0.5 * bone, profile: .bone(inner: 0.72, fill: 0.6))
+                // Posterior arc: out from the spine, up a little, then hooking down along the chest wall.
+                let p3 = P(mid + s * reach * 1.0, yy + drop * 0.45)
+                let posterior = bezier(p0, P(mid + s * reach * 0.45, yy - arch * 1.1), P(mid + s * reach * 1.08, yy - arch * 1.3), p3, 20)
+                canvas.stroke(posterior, radius: thick * 0.5, weight: 0.42 * bone, profile: .bone(inner: 0.72, fill: 0.6))
                 // Anterior arc: from the lateral wall down and in towards the costal cartilage.
-                let front = bezier(p3, P(mid + s * reach * 1.08, yy + drop * 0.9),
-                                   P(mid + s * reach * 0.75, yy + drop + Float(a.ribAnteriorSlope) * 0.8),
-                                   P(mid + s * reach * 0.35, yy + drop + Float(a.ribAnteriorSlope) * 1.25), 16)
-                canvas.stroke(front, radius: thick * 0.7, weight: 0.06 * bone, profile: .bone(inner: 0.6, fill: 0.5))
+                let front = bezier(p3, P(mid + s * reach * 0.96, yy + drop * 0.95),
+                                   P(mid + s * reach * 0.7, yy + drop + Float(a.ribAnteriorSlope) * 0.7),
+                                   P(mid + s * reach * 0.38, yy + drop + Float(a.ribAnteriorSlope) * 1.2), 16)
+                canvas.stroke(front, radius: thick * 0.55, weight: 0.1 * bone, profile: .bone(inner: 0.6, fill: 0.5))
             }
         }
     }
@@ -316,7 +318,7 @@ private struct Drawing {
         for s: Float in [-1, 1] {
             let pts = bezier(P(mid + s * 0.035, cv + 0.01), P(mid + s * len * 0.35, cv + 0.02),
                              P(mid + s * len * 0.65, cv - tilt * 0.9), P(mid + s * len, cv - tilt), 20)
-            canvas.stroke(pts, radius: 0.0125, weight: 0.8 * bone, profile: .bone(inner: 0.7, fill: 0.6))
+            canvas.stroke(pts, radius: 0.0125, weight: 0.55 * bone, profile: .bone(inner: 0.7, fill: 0.6))
         }
     }
 
@@ -379,7 +381,11 @@ private struct Drawing {
             let du = u - h.c.u, dv = v - h.c.v
             let pa = (du * h.cosT + dv * h.sinT) / h.a, pb = (-du * h.sinT + dv * h.cosT) / h.b
             let r = pa * pa + pb * pb
-            return r < 1 ? dens * 1.0 * (1 - r).squareRoot() : 0
+            // Nearly uniform brightness with a crisp border, as the silhouette of a fluid-filled organ.
+            // Nearly uniform brightness with a crisp border where it meets lung; its upper part fades into
+            // the mediastinum.
+            let fade = 0.35 + 0.65 * smoothstep(-0.8, 0.1, pb * h.cosT + pa * h.sinT)
+            return r < 1 ? dens * fade * (0.62 * smoothstep(0, 0.12, 1 - r) + 0.3 * (1 - r).squareRoot()) : 0
         }
         // The upper heart border (atria, pulmonary outflow) joining the silhouette to the mediastinum.
         let halfH = (h.a * h.a * h.sinT * h.sinT + h.b * h.b * h.cosT * h.cosT).squareRoot()
@@ -414,7 +420,7 @@ private struct Drawing {
                 let below = g.domeV(d, s) + 0.035 - v
                 if below <= 0 { return 0 }
                 let grade = smoothstep(-0.012, 0.05, depthBelow) * (0.75 + 0.25 * smoothstep(0, 0.15, depthBelow))
-                return 1.05 * grade * inside * smoothstep(0, 0.035, below)
+                return 1.5 * grade * inside * smoothstep(0, 0.035, below)
             }
         }
     }
@@ -519,10 +525,15 @@ private struct Drawing {
     }
 }
 
+/// Half width of the torso at height v: it bulges at the lower ribs and narrows towards the waist.
+@inline(__always) func bodyWidth(_ base: Float, _ v: Float) -> Float {
+    base * (0.95 + 0.07 * smoothstep(0.15, 0.6, v) - 0.08 * smoothstep(0.75, 1.05, v))
+}
+
 /// Soft-tissue outline of the torso: the neck between rounded shoulders, the chest wall at `bodyHalf`.
 @inline(__always) func torsoCoverage(_ d: Float, _ v: Float, bodyHalf: Float, neck: Float, shoulder: Float) -> Float {
     let lateral = clamp01((d - neck) / (bodyHalf + 0.06 - neck))
-    let top = shoulder + 0.16 * lateral * lateral * lateral
+    let top = shoulder + 0.12 * lateral * lateral * lateral
     let shoulders = smoothstep(0, 0.03, v - top)
     let neckPart = smoothstep(0, 0.015, neck - d)
     return smoothstep(0, 0.02, bodyHalf - d + 0.03 * smoothstep(0.25, 0.05, v)) * max(shoulders, neckPart)
