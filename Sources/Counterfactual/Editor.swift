@@ -178,7 +178,8 @@ public final class CounterfactualEditor {
         let e = targets.count, n = settings.steps
         let prompts = [source] + targets
         let tokenizer = model.tokenizer
-        let control = try makeControl(prompts: prompts, settings: settings, rows: groupRows(edits: e, method: settings.method))
+        let control = try makeControl(prompts: prompts, settings: settings, rows: groupRows(edits: e, method: settings.method),
+                                      latentSize: inversion.zT.size(-1))
         model.install(control)
         defer { model.install(nil) }
 
@@ -245,7 +246,7 @@ public final class CounterfactualEditor {
         method == .direct ? [0] + Array((1 + e)..<(1 + 2 * e)) : Array((1 + e)..<(2 + 2 * e))
     }
 
-    func makeControl(prompts: [String], settings: EditSettings, rows: [Int]) throws -> PromptToPromptControl {
+    func makeControl(prompts: [String], settings: EditSettings, rows: [Int], latentSize: Int) throws -> PromptToPromptControl {
         let tokenizer = model.tokenizer
         let source = prompts[0], targets = Array(prompts.dropFirst())
         let sameLength = targets.allSatisfy { $0.split(separator: " ").count == source.split(separator: " ").count }
@@ -266,11 +267,10 @@ public final class CounterfactualEditor {
         let schedule = PromptAlignment.crossAttentionSchedule(prompts: prompts, steps: settings.steps,
                                                               default: (0, settings.crossReplace), tokenizer)
         let crossSchedule = Tensor(schedule.flatMap { $0.flatMap { $0 } }, shape: [settings.steps + 1, targets.count, 1, 1, 77])
-        let latent = model.resolution / 8
-        let resolutions = model.crossAttentionResolutions(latentSize: latent)
-        // The reference's 16×16 maps at 64×64 latents: a quarter of the latent side, or the nearest layer there is.
-        let wanted = max(latent / 4, 1)
-        let store = resolutions.min { abs($0 - wanted) < abs($1 - wanted) }
+        let resolutions = model.crossAttentionResolutions(latentSize: latentSize)
+        // The reference blends with the 16×16 maps (at 64×64 latents): 16×16 where a model has it, else the
+        // largest coarser layer, else the finest there is.
+        let store = resolutions.contains(16) ? 16 : resolutions.filter { $0 < 16 }.max() ?? resolutions.min()
         return PromptToPromptControl(edit: edit, crossSchedule: crossSchedule,
                                      selfReplaceSteps: 0..<Int(Double(settings.steps) * settings.selfReplace),
                                      groupRows: rows, storeResolution: store.map { ($0, $0) })
