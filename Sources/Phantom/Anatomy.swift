@@ -81,7 +81,7 @@ public struct Anatomy: Codable, Equatable, Sendable {
         bodyDepth = n(1.0, 0.08, 0.8, 1.25)
         shoulderV = n(0.05, 0.02, 0.0, 0.1)
         neckHalfWidth = u(0.08, 0.11)
-        armsVisible = u(0, 1) < 0.55 ? u(0.4, 1) : 0
+        armsVisible = u(0, 1) < 0.75 ? u(0.5, 1) : 0
         apexV = n(0.115, 0.015, 0.08, 0.15)
         apexOffset = u(0.13, 0.17)
         medialHalfWidth = u(0.035, 0.05)

@@ -35,7 +35,8 @@ public enum PhantomRenderer {
         precondition(size >= 16 && size <= 4096, "PhantomRenderer: size \(size) out of range")
         var r = Drawing(a: anatomy, x: attributes, p: parameters, size: size, masks: masks)
         r.draw()
-        r.canvas.blur()
+        // The detector's unsharpness scales with the image: one pass per 160 pixels of side.
+        for _ in 0..<max(1, size / 160) { r.canvas.blur() }
         let values = r.tone()
         return Rendering(image: Image(floats: values, width: size, height: size, channels: 1, bitDepth: bitDepth),
                          masks: r.canvas.masks ?? [:])
@@ -118,9 +119,10 @@ private struct Drawing {
             let q = min(d / bodyHalf, 1)
             var t = inTorso * depth * (0.4 + 0.6 * (1 - q * q).squareRoot()) * 1.08
             if arms > 0 {
-                let armC = bodyHalf0 + 0.05, armHalf: Float = 0.06
+                // Upper arm beside the chest wall, its top rounded over the humeral head.
+                let armC = bodyHalf0 + 0.07, armHalf: Float = 0.08
                 let e = abs(d - armC) / armHalf
-                if e < 1 { t += arms * 0.75 * (1 - e * e).squareRoot() * smoothstep(0, 0.05, v - shoulder - 0.1) }
+                if e < 1 { t += arms * 0.8 * (1 - e * e).squareRoot() * smoothstep(0, 0.06, v - shoulder - 0.05 - 0.05 * e * e) }
             }
             return t
         }
@@ -145,11 +147,11 @@ private struct Drawing {
                 if c == 0 { return 0 }
                 let q = clamp01((d - i0) / max(o0 - i0, 1e-4))
                 let across = 0.72 + 0.28 * (4 * q * (1 - q)).squareRoot()
-                let down = (0.7 + 0.4 * smoothstep(0, 0.5, t)) * (1 - 0.18 * smoothstep(0.7, 1.05, t))
+                let down = (0.75 + 0.3 * smoothstep(0, 0.5, t)) * (1 - 0.15 * smoothstep(0.7, 1.05, t))
                 let hd = ((u - hx) * (u - hx) + (v - hy) * (v - hy)).squareRoot()
                 let hilar: Float = 0.72 + 0.28 * smoothstep(0.02, 0.24, hd)
                 let tex = hilar - 0.12 * valueNoise(u * 30, v * 30, seed) - 0.1 * valueNoise(u * 70, v * 70, seed &+ 7)
-                return -air * 0.74 * c * across * down * tex
+                return -air * 0.66 * c * across * down * tex
             }
             // Remember the coverage for compositing vessels (recomputed cheaply from the same formula).
             let us = canvas.u, vs = canvas.v
@@ -187,6 +189,7 @@ private struct Drawing {
         let n = canvas.n
         for i in 0..<(n * n) where canvas.layer[i] != 0 {
             canvas.density[i] += canvas.layer[i] * lungCoverage[i]
+            canvas.layer[i] = 0
         }
     }
 
@@ -303,13 +306,23 @@ private struct Drawing {
                 // Posterior arc: out from the spine, up a little, then hooking down along the chest wall.
                 let p3 = P(mid + s * reach * 1.0, yy + drop * 0.45)
                 let posterior = bezier(p0, P(mid + s * reach * 0.45, yy - arch * 1.1), P(mid + s * reach * 1.08, yy - arch * 1.3), p3, 20)
-                canvas.stroke(posterior, radius: thick * 0.5, weight: 0.42 * bone, profile: .bone(inner: 0.72, fill: 0.6))
+                canvas.stroke(posterior, radius: thick * 0.5, weight: 0.34 * bone, profile: .bone(inner: 0.7, fill: 0.45),
+                              toLayer: true)
                 // Anterior arc: from the lateral wall down and in towards the costal cartilage.
                 let front = bezier(p3, P(mid + s * reach * 0.96, yy + drop * 0.95),
                                    P(mid + s * reach * 0.7, yy + drop + Float(a.ribAnteriorSlope) * 0.7),
                                    P(mid + s * reach * 0.38, yy + drop + Float(a.ribAnteriorSlope) * 1.2), 16)
-                canvas.stroke(front, radius: thick * 0.55, weight: 0.1 * bone, profile: .bone(inner: 0.6, fill: 0.5))
+                canvas.stroke(front, radius: thick * 0.55, weight: 0.1 * bone, profile: .bone(inner: 0.6, fill: 0.5),
+                              toLayer: true)
             }
+        }
+        // Below the diaphragm the thick, scattering abdomen washes the lower ribs out.
+        let n = canvas.n, g = self.g, mid = self.mid
+        for i in 0..<(n * n) where canvas.layer[i] != 0 {
+            let u = canvas.u[i], v = canvas.v[i]
+            let e = v - g.domeV(abs(u - mid), u < mid ? -1 : 1)
+            canvas.density[i] += canvas.layer[i] * (1 - 0.6 * smoothstep(0, 0.08, e))
+            canvas.layer[i] = 0
         }
     }
 
@@ -341,7 +354,7 @@ private struct Drawing {
                 }
                 return m > -edge ? 0.2 * smoothstep(-edge, 0.02, m) : 0
             }
-            canvas.stroke([top, bottom], radius: 0.006, weight: 0.25 * bone)
+            canvas.stroke([top, bottom], radius: 0.006, weight: 0.12 * bone)
         }
     }
 
@@ -375,7 +388,7 @@ private struct Drawing {
     }
 
     mutating func heart() {
-        let h = heartGeometry, dens = Float(a.heartDensity)
+        let h = heartGeometry, dens = Float(a.heartDensity), g = self.g, mid = self.mid
         let ext = max(h.a, h.b) + 0.01
         canvas.fill(h.c.u - ext, h.c.v - ext, h.c.u + ext, h.c.v + ext, .heart) { u, v in
             let du = u - h.c.u, dv = v - h.c.v
@@ -385,7 +398,10 @@ private struct Drawing {
             // Nearly uniform brightness with a crisp border where it meets lung; its upper part fades into
             // the mediastinum.
             let fade = 0.35 + 0.65 * smoothstep(-0.8, 0.1, pb * h.cosT + pa * h.sinT)
-            return r < 1 ? dens * fade * (0.62 * smoothstep(0, 0.12, 1 - r) + 0.3 * (1 - r).squareRoot()) : 0
+            // The heart sits on the diaphragm: nothing of it shows below the dome.
+            let dome = g.domeV(abs(u - mid), u < mid ? -1 : 1)
+            let onDiaphragm = smoothstep(dome + 0.025, dome - 0.005, v)
+            return r < 1 ? dens * fade * onDiaphragm * (0.62 * smoothstep(0, 0.12, 1 - r) + 0.3 * (1 - r).squareRoot()) : 0
         }
         // The upper heart border (atria, pulmonary outflow) joining the silhouette to the mediastinum.
         let halfH = (h.a * h.a * h.sinT * h.sinT + h.b * h.b * h.cosT * h.cosT).squareRoot()
@@ -405,21 +421,21 @@ private struct Drawing {
         for s: Float in [-1, 1] where (s > 0 && x.effusion.left) || (s < 0 && x.effusion.right) {
             let mid = self.mid
             let level = dome(s) - vol * 0.3 * (dome(s) - apexV)
-            let climb = 0.03 + 0.07 * vol
+            let climb = 0.05 + 0.1 * vol
             let lo = s < 0 ? mid - halfW - 0.03 : mid, hi = s < 0 ? mid : mid + halfW + 0.03
-            canvas.fill(lo, level - climb - 0.02, hi, dome(s) + domeCurv * halfW * halfW + 0.05, .effusion) { u, v in
+            canvas.fill(lo, level - climb - 0.04, hi, dome(s) + domeCurv * halfW * halfW + 0.05, .effusion) { u, v in
                 let d = (u - mid) * s
                 if d <= 0 { return 0 }
                 let t = g.tOf(v, s)
                 let i0 = g.inner(t), o0 = g.outer(t)
                 let q = clamp01((d - i0) / max(o0 - i0, 1e-4))
-                let lv = level - climb * q * q
+                let lv = level - climb * q * q.squareRoot()
                 let inside = smoothstep(-edge, edge * 2, d - i0) * smoothstep(-0.01, 0.006, o0 + 0.008 - d)
                 let depthBelow = v - lv
-                if depthBelow <= -0.012 || inside == 0 { return 0 }
+                if depthBelow <= -0.03 || inside == 0 { return 0 }
                 let below = g.domeV(d, s) + 0.035 - v
                 if below <= 0 { return 0 }
-                let grade = smoothstep(-0.012, 0.05, depthBelow) * (0.75 + 0.25 * smoothstep(0, 0.15, depthBelow))
+                let grade = smoothstep(-0.03, 0.07, depthBelow) * (0.7 + 0.3 * smoothstep(0, 0.15, depthBelow))
                 return 1.5 * grade * inside * smoothstep(0, 0.035, below)
             }
         }
