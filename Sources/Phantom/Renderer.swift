@@ -142,7 +142,7 @@ private struct Drawing {
                 if d <= 0 { return 0 }
                 let t = g.tOf(v, s)
                 let i0 = g.inner(t), o0 = g.outer(t)
-                let e = min(d - i0, o0 - d, g.domeV(d, s) - v)
+                let e = min(d - i0, o0 - d, min(g.domeV(d, s), g.diaphragmV(u - mid) + 0.01) - v)
                 let c = smoothstep(0, edge * 2, e)
                 if c == 0 { return 0 }
                 let q = clamp01((d - i0) / max(o0 - i0, 1e-4))
@@ -150,7 +150,8 @@ private struct Drawing {
                 let down = (0.75 + 0.3 * smoothstep(0, 0.5, t)) * (1 - 0.15 * smoothstep(0.7, 1.05, t))
                 let hd = ((u - hx) * (u - hx) + (v - hy) * (v - hy)).squareRoot()
                 let hilar: Float = 0.72 + 0.28 * smoothstep(0.02, 0.24, hd)
-                let tex = hilar - 0.12 * valueNoise(u * 30, v * 30, seed) - 0.1 * valueNoise(u * 70, v * 70, seed &+ 7)
+                let tex = hilar - 0.12 * valueNoise(u * 12, v * 12, seed &+ 3) - 0.1 * valueNoise(u * 30, v * 30, seed)
+                    - 0.08 * valueNoise(u * 70, v * 70, seed &+ 7)
                 return -air * 0.66 * c * across * down * tex
             }
             // Remember the coverage for compositing vessels (recomputed cheaply from the same formula).
@@ -162,7 +163,7 @@ private struct Drawing {
                         let d = (us[i] - mid) * s
                         if d <= 0 { continue }
                         let t = tOf(vs[i], s)
-                        let e = min(d - inner(t), outer(t) - d, domeV(d, s) - vs[i])
+                        let e = min(d - inner(t), outer(t) - d, min(domeV(d, s), g.diaphragmV(us[i] - mid) + 0.01) - vs[i])
                         cov[i] = max(cov[i], smoothstep(0, edge * 2, e))
                     }
                 }
@@ -247,14 +248,24 @@ private struct Drawing {
         let mid = self.mid, edge = self.edge, g = self.g, halfW = self.halfW
         let bodyHalf0 = halfW + Float(a.bodyMargin)
         canvas.fill(-0.2, min(domeR, domeL) - 0.05, 1.2, 1.2) { u, v in
-            let s: Float = u < mid ? -1 : 1
             let d = abs(u - mid)
             let bodyHalf = bodyWidth(bodyHalf0, v)
-            let e = v - g.domeV(d, s)
+            let e = v - g.diaphragmV(u - mid)
             let q = min(d / bodyHalf, 1)
             return 1.1 * smoothstep(-edge, edge * 2, e) * (0.85 + 0.3 * smoothstep(0, 0.25, e))
                 * smoothstep(0, 0.03, bodyHalf - d) * (0.4 + 0.6 * (1 - q * q).squareRoot())
                 * (0.6 + 0.4 * smoothstep(halfW * 1.2, halfW * 0.95, d))
+        }
+        // Bowel gas: a few soft lucencies under the left dome and across the upper abdomen.
+        var gas = SplitMix64(seed: UInt64(a.textureSeed) ^ 0x9A5)
+        for _ in 0..<gas.int(2...6) {
+            let c = P(mid + Float(gas.uniform(-0.6, 0.9)) * halfW, g.domeV(0.5 * halfW, 1) + Float(gas.uniform(0.1, 0.3)))
+            let rx = Float(gas.uniform(0.015, 0.04)), ry = rx * Float(gas.uniform(0.5, 0.9))
+            canvas.fill(c.u - rx, c.v - ry, c.u + rx, c.v + ry) { u, v in
+                let du = (u - c.u) / rx, dv = (v - c.v) / ry
+                let r = du * du + dv * dv
+                return r < 1 ? -0.35 * (1 - r) : 0
+            }
         }
         let gb = Float(a.gastricBubble)
         if gb > 0 {
@@ -306,7 +317,7 @@ private struct Drawing {
                 // Posterior arc: out from the spine, up a little, then hooking down along the chest wall.
                 let p3 = P(mid + s * reach * 1.0, yy + drop * 0.45)
                 let posterior = bezier(p0, P(mid + s * reach * 0.45, yy - arch * 1.1), P(mid + s * reach * 1.08, yy - arch * 1.3), p3, 20)
-                canvas.stroke(posterior, radius: thick * 0.5, weight: 0.34 * bone, profile: .bone(inner: 0.7, fill: 0.45),
+                canvas.stroke(posterior, radius: thick * 0.5, weight: 0.28 * bone, profile: .bone(inner: 0.7, fill: 0.45),
                               toLayer: true)
                 // Anterior arc: from the lateral wall down and in towards the costal cartilage.
                 let front = bezier(p3, P(mid + s * reach * 0.96, yy + drop * 0.95),
@@ -320,7 +331,7 @@ private struct Drawing {
         let n = canvas.n, g = self.g, mid = self.mid
         for i in 0..<(n * n) where canvas.layer[i] != 0 {
             let u = canvas.u[i], v = canvas.v[i]
-            let e = v - g.domeV(abs(u - mid), u < mid ? -1 : 1)
+            let e = v - g.diaphragmV(u - mid)
             canvas.density[i] += canvas.layer[i] * (1 - 0.6 * smoothstep(0, 0.08, e))
             canvas.layer[i] = 0
         }
@@ -399,7 +410,7 @@ private struct Drawing {
             // the mediastinum.
             let fade = 0.35 + 0.65 * smoothstep(-0.8, 0.1, pb * h.cosT + pa * h.sinT)
             // The heart sits on the diaphragm: nothing of it shows below the dome.
-            let dome = g.domeV(abs(u - mid), u < mid ? -1 : 1)
+            let dome = g.diaphragmV(u - mid)
             let onDiaphragm = smoothstep(dome + 0.025, dome - 0.005, v)
             return r < 1 ? dens * fade * onDiaphragm * (0.62 * smoothstep(0, 0.12, 1 - r) + 0.3 * (1 - r).squareRoot()) : 0
         }
@@ -430,10 +441,11 @@ private struct Drawing {
                 let i0 = g.inner(t), o0 = g.outer(t)
                 let q = clamp01((d - i0) / max(o0 - i0, 1e-4))
                 let lv = level - climb * q * q.squareRoot()
-                let inside = smoothstep(-edge, edge * 2, d - i0) * smoothstep(-0.01, 0.006, o0 + 0.008 - d)
+                // Fluid layers posteriorly, behind the heart too: it reaches almost to the midline.
+                let inside = smoothstep(-edge, edge * 2, d - 0.012) * smoothstep(-0.01, 0.006, o0 + 0.008 - d)
                 let depthBelow = v - lv
                 if depthBelow <= -0.03 || inside == 0 { return 0 }
-                let below = g.domeV(d, s) + 0.035 - v
+                let below = min(g.domeV(d, s), g.diaphragmV(u - mid)) + 0.035 - v
                 if below <= 0 { return 0 }
                 let grade = smoothstep(-0.03, 0.07, depthBelow) * (0.7 + 0.3 * smoothstep(0, 0.15, depthBelow))
                 return 1.5 * grade * inside * smoothstep(0, 0.035, below)
@@ -575,6 +587,16 @@ struct LungGeometry {
     func domeV(_ d: Float, _ s: Float) -> Float {
         let k = d - domePeak * halfW
         return dome(s) + domeCurv * k * k
+    }
+    /// The top of the abdomen at signed offset x from the midline: the domes without their medial dip
+    /// (the heart sits there), joined smoothly across the midline.
+    func diaphragmV(_ x: Float) -> Float {
+        let d = abs(x)
+        let k = max(d - domePeak * halfW, 0)
+        let side = dome(x < 0 ? -1 : 1) + domeCurv * k * k
+        let centre = (domeR + domeL) / 2
+        let w = smoothstep(0, 0.06, d)
+        return centre + (side - centre) * w
     }
 }
 
