@@ -79,8 +79,8 @@ public struct Anatomy: Codable, Equatable, Sendable {
         thoraxHeight = n(1.0, 0.05, 0.88, 1.12)
         bodyMargin = n(0.1, 0.02, 0.05, 0.15)
         bodyDepth = n(1.0, 0.08, 0.8, 1.25)
-        shoulderV = n(0.05, 0.02, 0.0, 0.1)
-        neckHalfWidth = u(0.08, 0.11)
+        shoulderV = n(0.03, 0.02, -0.02, 0.08)
+        neckHalfWidth = u(0.1, 0.14)
         armsVisible = u(0, 1) < 0.75 ? u(0.5, 1) : 0
         apexV = n(0.115, 0.015, 0.08, 0.15)
         apexOffset = u(0.13, 0.17)

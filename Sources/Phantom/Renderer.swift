@@ -142,8 +142,10 @@ private struct Drawing {
                 if d <= 0 { return 0 }
                 let t = g.tOf(v, s)
                 let i0 = g.inner(t), o0 = g.outer(t)
-                let e = min(d - i0, o0 - d, min(g.domeV(d, s), g.diaphragmV(u - mid) + 0.01) - v)
-                let c = smoothstep(0, edge * 2, e)
+                // The medial border fades (mediastinal fat, the retrocardiac lung): no hard line
+                // runs through the heart.
+                let e = min(o0 - d, min(g.domeV(d, s), g.diaphragmV(u - mid) + 0.01) - v)
+                let c = smoothstep(0, edge * 2, e) * smoothstep(0, 0.035, d - i0)
                 if c == 0 { return 0 }
                 let q = clamp01((d - i0) / max(o0 - i0, 1e-4))
                 let across = 0.72 + 0.28 * (4 * q * (1 - q)).squareRoot()
@@ -163,8 +165,8 @@ private struct Drawing {
                         let d = (us[i] - mid) * s
                         if d <= 0 { continue }
                         let t = tOf(vs[i], s)
-                        let e = min(d - inner(t), outer(t) - d, min(domeV(d, s), g.diaphragmV(us[i] - mid) + 0.01) - vs[i])
-                        cov[i] = max(cov[i], smoothstep(0, edge * 2, e))
+                        let e = min(outer(t) - d, min(domeV(d, s), g.diaphragmV(us[i] - mid) + 0.01) - vs[i])
+                        cov[i] = max(cov[i], smoothstep(0, edge * 2, e) * smoothstep(0, 0.035, d - inner(t)))
                     }
                 }
             }
@@ -198,13 +200,13 @@ private struct Drawing {
                          rng: inout SplitMix64) {
         let c = Float(DMath.cos(angle)), sn = Float(DMath.sin(angle))
         let end = P(start.u + s * c * length, start.v + sn * length)
-        let bend = Float(rng.uniform(-0.25, 0.25)) * length
+        let bend = Float(rng.uniform(-0.12, 0.12)) * length
         let ctrl = P((start.u + end.u) / 2 - sn * bend * s, (start.v + end.v) / 2 + c * bend)
         canvas.stroke(bezier(start, ctrl, ctrl, end, 4), radius: radius, weight: 0.07, toLayer: true)
         guard depth > 0 else { return }
         let children = rng.uniform() < 0.25 ? 3 : 2
         for j in 0..<children {
-            let spread = rng.uniform(0.25, 0.55) * (j == 0 ? -1 : 1) + (j == 2 ? rng.uniform(-0.1, 0.1) : 0)
+            let spread = rng.uniform(0.18, 0.42) * (j == 0 ? -1 : 1) * (j == 2 ? 0.2 : 1)
             branch(from: end, angle: angle + spread, side: s, length: length * Float(rng.uniform(0.62, 0.8)),
                    radius: radius * 0.72, depth: depth - 1, rng: &rng)
         }
@@ -232,12 +234,12 @@ private struct Drawing {
             canvas.fill(c.u - 0.05, c.v - 0.06, c.u + 0.05, c.v + 0.06) { u, v in
                 let du = (u - c.u) / 0.035, dv = (v - c.v) / 0.055
                 let r = du * du + dv * dv
-                return r < 1 ? 0.3 * (1 - r) : 0
+                return r < 1 ? 0.4 * (1 - r) : 0
             }
         }
         // Trachea and main bronchi: an air column.
         let carina = P(mid + 0.004, hilumV - 0.075)
-        canvas.stroke([P(mid - 0.002, -0.05), P(mid, 0.15), carina], radius: 0.017, weight: -0.32)
+        canvas.stroke([P(mid - 0.002, -0.05), P(mid, 0.15), carina], radius: 0.018, weight: -0.42)
         canvas.stroke(bezier(carina, P(carina.u - 0.02, carina.v + 0.02), P(carina.u - 0.04, carina.v + 0.04),
                              P(carina.u - 0.055, carina.v + 0.06), 6), radius: 0.011, weight: -0.22)
         canvas.stroke(bezier(carina, P(carina.u + 0.02, carina.v + 0.03), P(carina.u + 0.045, carina.v + 0.05),
@@ -287,7 +289,7 @@ private struct Drawing {
             let f = cycle - cycle.rounded(.down)   // 0..1 within a vertebra
             // Vertebral body: a rounded block with end plates; the disc is the gap around f = 0.
             let plate = smoothstep(0.06, 0.16, f) * smoothstep(0.06, 0.16, 1 - f)
-            let body: Float = abs(du) < 1 ? (1 - du * du).squareRoot() * 0.55 : 0
+            let body: Float = abs(du) < 1 ? (1 - du * du) * 0.55 : 0
             let cortex: Float = abs(du) < 1 ? 0.25 * smoothstep(0.7, 0.95, abs(du)) * (1 - abs(du)) * 8 : 0
             // Pedicles: small ovals at the lateral margins, mid-body.
             let pdu = (abs(du) - 0.75) / 0.2, pdv = (f - 0.45) / 0.18
@@ -563,7 +565,7 @@ private struct Drawing {
     let lateral = clamp01((d - neck) / (bodyHalf + 0.06 - neck))
     let top = shoulder + 0.12 * lateral * lateral * lateral
     let shoulders = smoothstep(0, 0.03, v - top)
-    let neckPart = smoothstep(0, 0.015, neck - d)
+    let neckPart = smoothstep(-0.01, 0.03, neck - d)
     return smoothstep(0, 0.02, bodyHalf - d + 0.03 * smoothstep(0.25, 0.05, v)) * max(shoulders, neckPart)
 }
 
