@@ -154,7 +154,7 @@ private struct Drawing {
                 let hilar: Float = 0.72 + 0.28 * smoothstep(0.02, 0.24, hd)
                 let tex = hilar - 0.12 * valueNoise(u * 12, v * 12, seed &+ 3) - 0.1 * valueNoise(u * 30, v * 30, seed)
                     - 0.08 * valueNoise(u * 70, v * 70, seed &+ 7)
-                return -air * 0.66 * c * across * down * tex
+                return -air * 0.76 * c * across * down * tex
             }
             // Remember the coverage for compositing vessels (recomputed cheaply from the same formula).
             let us = canvas.u, vs = canvas.v
@@ -218,7 +218,7 @@ private struct Drawing {
         canvas.fill(mid - 0.12, 0.05, mid + 0.12, hilumV + 0.12) { u, v in
             let du = (u - mid - 0.01) / (0.06 + 0.035 * clamp01((v - 0.2) / 0.3)), dv = (v - (hilumV - 0.06)) / 0.3
             let r = du * du + dv * dv
-            return r < 1 ? 0.7 * (1 - r).squareRoot() : 0
+            return r < 1 ? 0.55 * (1 - r).squareRoot() : 0
         }
         // Aortic knob (patient left, image right).
         let kr = Float(a.aorticKnob)
@@ -248,13 +248,14 @@ private struct Drawing {
 
     mutating func abdomen() {
         let mid = self.mid, edge = self.edge, g = self.g, halfW = self.halfW
-        let bodyHalf0 = halfW + Float(a.bodyMargin)
+        let bodyHalf0 = halfW + Float(a.bodyMargin), seed = a.textureSeed &+ 11
         canvas.fill(-0.2, min(domeR, domeL) - 0.05, 1.2, 1.2) { u, v in
             let d = abs(u - mid)
             let bodyHalf = bodyWidth(bodyHalf0, v)
             let e = v - g.diaphragmV(u - mid)
             let q = min(d / bodyHalf, 1)
-            return 1.1 * smoothstep(-edge, edge * 2, e) * (0.85 + 0.3 * smoothstep(0, 0.25, e))
+            let mottle = 0.9 + 0.2 * valueNoise(u * 9, v * 9, seed) + 0.1 * valueNoise(u * 25, v * 25, seed &+ 1)
+            return 1.1 * mottle * smoothstep(-edge, edge * 2, e) * (0.85 + 0.3 * smoothstep(0, 0.25, e))
                 * smoothstep(0, 0.03, bodyHalf - d) * (0.4 + 0.6 * (1 - q * q).squareRoot())
                 * (0.6 + 0.4 * smoothstep(halfW * 1.2, halfW * 0.95, d))
         }
@@ -423,7 +424,7 @@ private struct Drawing {
         canvas.fill(uc.u - ua, uc.v - ub, uc.u + ua, uc.v + ub, .heart) { u, v in
             let du = (u - uc.u) / ua, dv = (v - uc.v) / ub
             let r = du * du + dv * dv
-            return r < 1 ? dens * 0.55 * (1 - r).squareRoot() : 0
+            return r < 1 ? dens * 0.35 * (1 - r).squareRoot() : 0
         }
     }
 
@@ -562,11 +563,10 @@ private struct Drawing {
 
 /// Soft-tissue outline of the torso: the neck between rounded shoulders, the chest wall at `bodyHalf`.
 @inline(__always) func torsoCoverage(_ d: Float, _ v: Float, bodyHalf: Float, neck: Float, shoulder: Float) -> Float {
+    // The neck rises out of the shoulders along the curved slope of the trapezius.
     let lateral = clamp01((d - neck) / (bodyHalf + 0.06 - neck))
-    let top = shoulder + 0.12 * lateral * lateral * lateral
-    let shoulders = smoothstep(0, 0.03, v - top)
-    let neckPart = smoothstep(-0.01, 0.03, neck - d)
-    return smoothstep(0, 0.02, bodyHalf - d + 0.03 * smoothstep(0.25, 0.05, v)) * max(shoulders, neckPart)
+    let top = -0.25 + (shoulder + 0.25 + 0.12 * lateral * lateral * lateral) * smoothstep(neck * 0.85, neck + 0.08, d)
+    return smoothstep(0, 0.03, bodyHalf - d + 0.03 * smoothstep(0.25, 0.05, v)) * smoothstep(0, 0.03, v - top)
 }
 
 /// The lung fields and diaphragm, shared by the lungs, the abdomen and the effusion.
