@@ -145,7 +145,7 @@ private struct Drawing {
                 // The medial border fades (mediastinal fat, the retrocardiac lung): no hard line
                 // runs through the heart.
                 let e = min(o0 - d, min(g.domeV(d, s), g.diaphragmV(u - mid) + 0.01) - v)
-                let c = smoothstep(0, edge * 2, e) * smoothstep(0, 0.035, d - i0)
+                let c = smoothstep(0, edge * 2, e) * smoothstep(0, 0.07, d - i0)
                 if c == 0 { return 0 }
                 let q = clamp01((d - i0) / max(o0 - i0, 1e-4))
                 let across = 0.72 + 0.28 * (4 * q * (1 - q)).squareRoot()
@@ -166,7 +166,7 @@ private struct Drawing {
                         if d <= 0 { continue }
                         let t = tOf(vs[i], s)
                         let e = min(outer(t) - d, min(domeV(d, s), g.diaphragmV(us[i] - mid) + 0.01) - vs[i])
-                        cov[i] = max(cov[i], smoothstep(0, edge * 2, e) * smoothstep(0, 0.035, d - inner(t)))
+                        cov[i] = max(cov[i], smoothstep(0, edge * 2, e) * smoothstep(0, 0.07, d - inner(t)))
                     }
                 }
             }
@@ -216,9 +216,10 @@ private struct Drawing {
         let mid = self.mid, hilumV = Float(a.hilumV)
         // Vascular pedicle and great vessels between the lungs.
         canvas.fill(mid - 0.12, 0.05, mid + 0.12, hilumV + 0.12) { u, v in
-            let du = (u - mid - 0.01) / (0.06 + 0.035 * clamp01((v - 0.2) / 0.3)), dv = (v - (hilumV - 0.06)) / 0.3
+            let du = (u - mid - 0.01) / (0.06 + 0.035 * clamp01((v - 0.2) / 0.3)), dv = (v - (hilumV - 0.1)) / 0.27
             let r = du * du + dv * dv
-            return r < 1 ? 0.55 * (1 - r).squareRoot() : 0
+            // Soft edges: the mediastinal contour against the lung is the heart's and the aorta's job.
+            return r < 1 ? 0.55 * (1 - r) : 0
         }
         // Aortic knob (patient left, image right).
         let kr = Float(a.aorticKnob)
@@ -366,7 +367,7 @@ private struct Drawing {
                     // Signed distance to the edge, positive inside (the triangle winds by side).
                     m = min(m, s * ((u - p0.u) * ey - (v - p0.v) * ex) / l)
                 }
-                return m > -edge ? 0.2 * smoothstep(-edge, 0.02, m) : 0
+                return m > -edge ? 0.12 * smoothstep(-edge, 0.04, m) : 0
             }
             canvas.stroke([top, bottom], radius: 0.006, weight: 0.12 * bone)
         }
