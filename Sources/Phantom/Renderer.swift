@@ -314,9 +314,9 @@ private struct Drawing {
             let reach = min(outer(max(t, 0.02)) + 0.01, halfW + 0.01) * (i == 0 ? 0.8 : 1)
             let arch = Float(a.ribArch) * (0.6 + 0.4 * min(reach / halfW, 1))
             let drop = Float(a.ribDrop) * (0.5 + 0.5 * min(reach / halfW, 1))
-            let thick = Float(a.ribThickness) * (0.8 + 0.035 * fi)
+            let thick = Float(a.ribThickness) * (0.8 + 0.035 * fi) * (1 + 12 * Float(a.ribJitter[(i + 5) % a.ribJitter.count]))
             for s: Float in [-1, 1] {
-                let yy = y + (s > 0 ? 0.004 : 0)
+                let yy = y + (s > 0 ? 0.004 + Float(a.ribJitter[(i + 3) % a.ribJitter.count]) : 0)
                 let p0 = P(mid + s * (Float(a.spineWidth) * 0.45), yy)
                 // Posterior arc: out from the spine, up a little, then hooking down along the chest wall.
                 let p3 = P(mid + s * reach * 1.0, yy + drop * 0.45)
@@ -446,13 +446,15 @@ private struct Drawing {
                 let q = clamp01((d - i0) / max(o0 - i0, 1e-4))
                 let lv = level - climb * q * q.squareRoot()
                 // Fluid layers posteriorly, behind the heart too: it reaches almost to the midline.
-                let inside = smoothstep(-edge, edge * 2, d - 0.012) * smoothstep(-0.01, 0.006, o0 + 0.008 - d)
+                let inside = smoothstep(0, 0.06, d) * smoothstep(-0.01, 0.006, o0 + 0.008 - d)
                 let depthBelow = v - lv
                 if depthBelow <= -0.03 || inside == 0 { return 0 }
                 let below = min(g.domeV(d, s), g.diaphragmV(u - mid)) + 0.035 - v
                 if below <= 0 { return 0 }
                 let grade = smoothstep(-0.03, 0.07, depthBelow) * (0.7 + 0.3 * smoothstep(0, 0.15, depthBelow))
-                return 1.5 * grade * inside * smoothstep(0, 0.035, below)
+                // Hand over to the abdomen at the diaphragm without a seam (no double density).
+                let under = smoothstep(-edge, edge * 2, v - g.diaphragmV(u - mid))
+                return 1.5 * grade * inside * smoothstep(0, 0.035, below) * (1 - 0.75 * under)
             }
         }
     }
@@ -559,7 +561,7 @@ private struct Drawing {
 
 /// Half width of the torso at height v: it bulges at the lower ribs and narrows towards the waist.
 @inline(__always) func bodyWidth(_ base: Float, _ v: Float) -> Float {
-    base * (0.95 + 0.07 * smoothstep(0.15, 0.6, v) - 0.08 * smoothstep(0.75, 1.05, v))
+    base * (0.92 + 0.11 * smoothstep(0.1, 0.6, v) - 0.12 * smoothstep(0.72, 1.1, v))
 }
 
 /// Soft-tissue outline of the torso: the neck between rounded shoulders, the chest wall at `bodyHalf`.
