@@ -23,12 +23,16 @@ def pick(pred, taken):
             taken.add(r["Path"]); return r
     raise SystemExit("no case matches")
 
+cf_rows = list(csv.DictReader(open(os.path.join(src, "counterfactuals.csv"))))
+cf_side = {(r["Case"], r["Intervention"]): r["Effusion Side"] for r in cf_rows}
+case_id = lambda r: os.path.splitext(os.path.basename(r["Path"]))[0]
 taken = set()
 chosen = [
     pick(lambda r: r["Pacemaker"] == "1" and r["Cardiomegaly"] == "1" and r["Pleural Effusion"] == "0", taken),
     pick(lambda r: r["Cardiomegaly"] == "1" and r["Central Venous Catheter"] == "1" and r["Pleural Effusion"] == "1", taken),
     pick(lambda r: r["Endotracheal Tube"] == "1" and r["Nasogastric Tube"] == "1" and r["Pleural Effusion"] == "0", taken),
-    pick(lambda r: r["Support Devices"] == "0" and r["Cardiomegaly"] == "0" and r["Pleural Effusion"] == "0" and r["Sex"] == "Female", taken),
+    pick(lambda r: r["Support Devices"] == "0" and r["Cardiomegaly"] == "0" and r["Pleural Effusion"] == "0" and r["Sex"] == "Female"
+         and cf_side[(case_id(r), "pleural_effusion=1")] in ("left", "right"), taken),
 ]
 cfs = ["support_devices=0", "cardiomegaly=0", "pleural_effusion=1"]
 header = 18

@@ -79,9 +79,9 @@ public struct Anatomy: Codable, Equatable, Sendable {
         thoraxHeight = n(1.0, 0.05, 0.88, 1.12)
         bodyMargin = n(0.1, 0.02, 0.05, 0.15)
         bodyDepth = n(1.0, 0.08, 0.8, 1.25)
-        shoulderV = n(0.05, 0.02, 0.0, 0.1)
-        neckHalfWidth = u(0.08, 0.11)
-        armsVisible = u(0, 1) < 0.55 ? u(0.4, 1) : 0
+        shoulderV = n(0.03, 0.02, -0.02, 0.08)
+        neckHalfWidth = u(0.1, 0.14)
+        armsVisible = u(0, 1) < 0.75 ? u(0.5, 1) : 0
         apexV = n(0.115, 0.015, 0.08, 0.15)
         apexOffset = u(0.13, 0.17)
         medialHalfWidth = u(0.035, 0.05)
@@ -114,8 +114,8 @@ public struct Anatomy: Codable, Equatable, Sendable {
         boneDensity = n(1.0, 0.08, 0.8, 1.2)
         breastSize = u(0.5, 1.2)
         breastV = n(0.6, 0.03, 0.53, 0.68)
-        exposure = n(1.0, 0.08, 0.8, 1.2)
-        gamma = n(1.0, 0.08, 0.8, 1.2)
+        exposure = n(1.0, 0.12, 0.75, 1.3)
+        gamma = n(1.0, 0.12, 0.75, 1.3)
         noiseGrain = u(0.006, 0.02)
         rotation = n(0, 0.025, -0.05, 0.05)
         shiftU = n(0, 0.012, -0.03, 0.03)

@@ -20,7 +20,7 @@ enum Marker {
 
     static func draw(_ text: String, corner: Int, scale: Float, into values: inout [Float], size n: Int) {
         // Single letters are lead markers (large); words are printed labels (small).
-        let cell = max(1, Int((scale * Float(n) * (text.count == 1 ? 1.5 : 0.7)).rounded()))
+        let cell = max(1, Int((scale * Float(n) * (text.count == 1 ? 1.15 : 0.6)).rounded()))
         let chars = Array(text)
         let width = chars.count * 6 * cell - cell, height = 7 * cell
         let margin = max(2, n / 32)

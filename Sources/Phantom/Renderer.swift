@@ -35,7 +35,8 @@ public enum PhantomRenderer {
         precondition(size >= 16 && size <= 4096, "PhantomRenderer: size \(size) out of range")
         var r = Drawing(a: anatomy, x: attributes, p: parameters, size: size, masks: masks)
         r.draw()
-        r.canvas.blur()
+        // The detector's unsharpness scales with the image: one pass per 160 pixels of side.
+        for _ in 0..<max(1, size / 160) { r.canvas.blur() }
         let values = r.tone()
         return Rendering(image: Image(floats: values, width: size, height: size, channels: 1, bitDepth: bitDepth),
                          masks: r.canvas.masks ?? [:])
@@ -118,9 +119,10 @@ private struct Drawing {
             let q = min(d / bodyHalf, 1)
             var t = inTorso * depth * (0.4 + 0.6 * (1 - q * q).squareRoot()) * 1.08
             if arms > 0 {
-                let armC = bodyHalf0 + 0.05, armHalf: Float = 0.06
+                // Upper arm beside the chest wall, its top rounded over the humeral head.
+                let armC = bodyHalf0 + 0.07, armHalf: Float = 0.08
                 let e = abs(d - armC) / armHalf
-                if e < 1 { t += arms * 0.75 * (1 - e * e).squareRoot() * smoothstep(0, 0.05, v - shoulder - 0.1) }
+                if e < 1 { t += arms * 0.8 * (1 - e * e).squareRoot() * smoothstep(0, 0.06, v - shoulder - 0.05 - 0.05 * e * e) }
             }
             return t
         }
@@ -140,16 +142,19 @@ private struct Drawing {
                 if d <= 0 { return 0 }
                 let t = g.tOf(v, s)
                 let i0 = g.inner(t), o0 = g.outer(t)
-                let e = min(d - i0, o0 - d, g.domeV(d, s) - v)
-                let c = smoothstep(0, edge * 2, e)
+                // The medial border fades (mediastinal fat, the retrocardiac lung): no hard line
+                // runs through the heart.
+                let e = min(o0 - d, min(g.domeV(d, s), g.diaphragmV(u - mid) + 0.01) - v)
+                let c = smoothstep(0, edge * 2, e) * smoothstep(0, 0.07, d - i0)
                 if c == 0 { return 0 }
                 let q = clamp01((d - i0) / max(o0 - i0, 1e-4))
                 let across = 0.72 + 0.28 * (4 * q * (1 - q)).squareRoot()
-                let down = (0.7 + 0.4 * smoothstep(0, 0.5, t)) * (1 - 0.18 * smoothstep(0.7, 1.05, t))
+                let down = (0.75 + 0.3 * smoothstep(0, 0.5, t)) * (1 - 0.15 * smoothstep(0.7, 1.05, t))
                 let hd = ((u - hx) * (u - hx) + (v - hy) * (v - hy)).squareRoot()
                 let hilar: Float = 0.72 + 0.28 * smoothstep(0.02, 0.24, hd)
-                let tex = hilar - 0.12 * valueNoise(u * 30, v * 30, seed) - 0.1 * valueNoise(u * 70, v * 70, seed &+ 7)
-                return -air * 0.74 * c * across * down * tex
+                let tex = hilar - 0.12 * valueNoise(u * 12, v * 12, seed &+ 3) - 0.1 * valueNoise(u * 30, v * 30, seed)
+                    - 0.08 * valueNoise(u * 70, v * 70, seed &+ 7)
+                return -air * 0.76 * c * across * down * tex
             }
             // Remember the coverage for compositing vessels (recomputed cheaply from the same formula).
             let us = canvas.u, vs = canvas.v
@@ -160,8 +165,8 @@ private struct Drawing {
                         let d = (us[i] - mid) * s
                         if d <= 0 { continue }
                         let t = tOf(vs[i], s)
-                        let e = min(d - inner(t), outer(t) - d, domeV(d, s) - vs[i])
-                        cov[i] = max(cov[i], smoothstep(0, edge * 2, e))
+                        let e = min(outer(t) - d, min(domeV(d, s), g.diaphragmV(us[i] - mid) + 0.01) - vs[i])
+                        cov[i] = max(cov[i], smoothstep(0, edge * 2, e) * smoothstep(0, 0.07, d - inner(t)))
                     }
                 }
             }
@@ -187,6 +192,7 @@ private struct Drawing {
         let n = canvas.n
         for i in 0..<(n * n) where canvas.layer[i] != 0 {
             canvas.density[i] += canvas.layer[i] * lungCoverage[i]
+            canvas.layer[i] = 0
         }
     }
 
@@ -194,13 +200,13 @@ private struct Drawing {
                          rng: inout SplitMix64) {
         let c = Float(DMath.cos(angle)), sn = Float(DMath.sin(angle))
         let end = P(start.u + s * c * length, start.v + sn * length)
-        let bend = Float(rng.uniform(-0.25, 0.25)) * length
+        let bend = Float(rng.uniform(-0.12, 0.12)) * length
         let ctrl = P((start.u + end.u) / 2 - sn * bend * s, (start.v + end.v) / 2 + c * bend)
         canvas.stroke(bezier(start, ctrl, ctrl, end, 4), radius: radius, weight: 0.07, toLayer: true)
         guard depth > 0 else { return }
         let children = rng.uniform() < 0.25 ? 3 : 2
         for j in 0..<children {
-            let spread = rng.uniform(0.25, 0.55) * (j == 0 ? -1 : 1) + (j == 2 ? rng.uniform(-0.1, 0.1) : 0)
+            let spread = rng.uniform(0.18, 0.42) * (j == 0 ? -1 : 1) * (j == 2 ? 0.2 : 1)
             branch(from: end, angle: angle + spread, side: s, length: length * Float(rng.uniform(0.62, 0.8)),
                    radius: radius * 0.72, depth: depth - 1, rng: &rng)
         }
@@ -210,9 +216,10 @@ private struct Drawing {
         let mid = self.mid, hilumV = Float(a.hilumV)
         // Vascular pedicle and great vessels between the lungs.
         canvas.fill(mid - 0.12, 0.05, mid + 0.12, hilumV + 0.12) { u, v in
-            let du = (u - mid - 0.01) / (0.06 + 0.035 * clamp01((v - 0.2) / 0.3)), dv = (v - (hilumV - 0.06)) / 0.3
+            let du = (u - mid - 0.01) / (0.06 + 0.035 * clamp01((v - 0.2) / 0.3)), dv = (v - (hilumV - 0.1)) / 0.27
             let r = du * du + dv * dv
-            return r < 1 ? 0.7 * (1 - r).squareRoot() : 0
+            // Soft edges: the mediastinal contour against the lung is the heart's and the aorta's job.
+            return r < 1 ? 0.55 * (1 - r) : 0
         }
         // Aortic knob (patient left, image right).
         let kr = Float(a.aorticKnob)
@@ -228,12 +235,12 @@ private struct Drawing {
             canvas.fill(c.u - 0.05, c.v - 0.06, c.u + 0.05, c.v + 0.06) { u, v in
                 let du = (u - c.u) / 0.035, dv = (v - c.v) / 0.055
                 let r = du * du + dv * dv
-                return r < 1 ? 0.3 * (1 - r) : 0
+                return r < 1 ? 0.4 * (1 - r) : 0
             }
         }
         // Trachea and main bronchi: an air column.
         let carina = P(mid + 0.004, hilumV - 0.075)
-        canvas.stroke([P(mid - 0.002, -0.05), P(mid, 0.15), carina], radius: 0.017, weight: -0.32)
+        canvas.stroke([P(mid - 0.002, -0.05), P(mid, 0.15), carina], radius: 0.018, weight: -0.42)
         canvas.stroke(bezier(carina, P(carina.u - 0.02, carina.v + 0.02), P(carina.u - 0.04, carina.v + 0.04),
                              P(carina.u - 0.055, carina.v + 0.06), 6), radius: 0.011, weight: -0.22)
         canvas.stroke(bezier(carina, P(carina.u + 0.02, carina.v + 0.03), P(carina.u + 0.045, carina.v + 0.05),
@@ -242,16 +249,27 @@ private struct Drawing {
 
     mutating func abdomen() {
         let mid = self.mid, edge = self.edge, g = self.g, halfW = self.halfW
-        let bodyHalf0 = halfW + Float(a.bodyMargin)
+        let bodyHalf0 = halfW + Float(a.bodyMargin), seed = a.textureSeed &+ 11
         canvas.fill(-0.2, min(domeR, domeL) - 0.05, 1.2, 1.2) { u, v in
-            let s: Float = u < mid ? -1 : 1
             let d = abs(u - mid)
             let bodyHalf = bodyWidth(bodyHalf0, v)
-            let e = v - g.domeV(d, s)
+            let e = v - g.diaphragmV(u - mid)
             let q = min(d / bodyHalf, 1)
-            return 1.1 * smoothstep(-edge, edge * 2, e) * (0.85 + 0.3 * smoothstep(0, 0.25, e))
+            let mottle = 0.9 + 0.2 * valueNoise(u * 9, v * 9, seed) + 0.1 * valueNoise(u * 25, v * 25, seed &+ 1)
+            return 1.1 * mottle * smoothstep(-edge, edge * 2, e) * (0.85 + 0.3 * smoothstep(0, 0.25, e))
                 * smoothstep(0, 0.03, bodyHalf - d) * (0.4 + 0.6 * (1 - q * q).squareRoot())
                 * (0.6 + 0.4 * smoothstep(halfW * 1.2, halfW * 0.95, d))
+        }
+        // Bowel gas: a few soft lucencies under the left dome and across the upper abdomen.
+        var gas = SplitMix64(seed: UInt64(a.textureSeed) ^ 0x9A5)
+        for _ in 0..<gas.int(2...6) {
+            let c = P(mid + Float(gas.uniform(-0.6, 0.9)) * halfW, g.domeV(0.5 * halfW, 1) + Float(gas.uniform(0.1, 0.3)))
+            let rx = Float(gas.uniform(0.015, 0.04)), ry = rx * Float(gas.uniform(0.5, 0.9))
+            canvas.fill(c.u - rx, c.v - ry, c.u + rx, c.v + ry) { u, v in
+                let du = (u - c.u) / rx, dv = (v - c.v) / ry
+                let r = du * du + dv * dv
+                return r < 1 ? -0.35 * (1 - r) : 0
+            }
         }
         let gb = Float(a.gastricBubble)
         if gb > 0 {
@@ -273,7 +291,7 @@ private struct Drawing {
             let f = cycle - cycle.rounded(.down)   // 0..1 within a vertebra
             // Vertebral body: a rounded block with end plates; the disc is the gap around f = 0.
             let plate = smoothstep(0.06, 0.16, f) * smoothstep(0.06, 0.16, 1 - f)
-            let body: Float = abs(du) < 1 ? (1 - du * du).squareRoot() * 0.55 : 0
+            let body: Float = abs(du) < 1 ? (1 - du * du) * 0.55 : 0
             let cortex: Float = abs(du) < 1 ? 0.25 * smoothstep(0.7, 0.95, abs(du)) * (1 - abs(du)) * 8 : 0
             // Pedicles: small ovals at the lateral margins, mid-body.
             let pdu = (abs(du) - 0.75) / 0.2, pdv = (f - 0.45) / 0.18
@@ -296,20 +314,30 @@ private struct Drawing {
             let reach = min(outer(max(t, 0.02)) + 0.01, halfW + 0.01) * (i == 0 ? 0.8 : 1)
             let arch = Float(a.ribArch) * (0.6 + 0.4 * min(reach / halfW, 1))
             let drop = Float(a.ribDrop) * (0.5 + 0.5 * min(reach / halfW, 1))
-            let thick = Float(a.ribThickness) * (0.8 + 0.035 * fi)
+            let thick = Float(a.ribThickness) * (0.8 + 0.035 * fi) * (1 + 12 * Float(a.ribJitter[(i + 5) % a.ribJitter.count]))
             for s: Float in [-1, 1] {
-                let yy = y + (s > 0 ? 0.004 : 0)
+                let yy = y + (s > 0 ? 0.004 + Float(a.ribJitter[(i + 3) % a.ribJitter.count]) : 0)
                 let p0 = P(mid + s * (Float(a.spineWidth) * 0.45), yy)
                 // Posterior arc: out from the spine, up a little, then hooking down along the chest wall.
                 let p3 = P(mid + s * reach * 1.0, yy + drop * 0.45)
                 let posterior = bezier(p0, P(mid + s * reach * 0.45, yy - arch * 1.1), P(mid + s * reach * 1.08, yy - arch * 1.3), p3, 20)
-                canvas.stroke(posterior, radius: thick * 0.5, weight: 0.42 * bone, profile: .bone(inner: 0.72, fill: 0.6))
+                canvas.stroke(posterior, radius: thick * 0.5, weight: 0.28 * bone, profile: .bone(inner: 0.7, fill: 0.45),
+                              toLayer: true)
                 // Anterior arc: from the lateral wall down and in towards the costal cartilage.
                 let front = bezier(p3, P(mid + s * reach * 0.96, yy + drop * 0.95),
                                    P(mid + s * reach * 0.7, yy + drop + Float(a.ribAnteriorSlope) * 0.7),
                                    P(mid + s * reach * 0.38, yy + drop + Float(a.ribAnteriorSlope) * 1.2), 16)
-                canvas.stroke(front, radius: thick * 0.55, weight: 0.1 * bone, profile: .bone(inner: 0.6, fill: 0.5))
+                canvas.stroke(front, radius: thick * 0.55, weight: 0.1 * bone, profile: .bone(inner: 0.6, fill: 0.5),
+                              toLayer: true)
             }
+        }
+        // Below the diaphragm the thick, scattering abdomen washes the lower ribs out.
+        let n = canvas.n, g = self.g, mid = self.mid
+        for i in 0..<(n * n) where canvas.layer[i] != 0 {
+            let u = canvas.u[i], v = canvas.v[i]
+            let e = v - g.diaphragmV(u - mid)
+            canvas.density[i] += canvas.layer[i] * (1 - 0.6 * smoothstep(0, 0.08, e))
+            canvas.layer[i] = 0
         }
     }
 
@@ -339,9 +367,9 @@ private struct Drawing {
                     // Signed distance to the edge, positive inside (the triangle winds by side).
                     m = min(m, s * ((u - p0.u) * ey - (v - p0.v) * ex) / l)
                 }
-                return m > -edge ? 0.2 * smoothstep(-edge, 0.02, m) : 0
+                return m > -edge ? 0.12 * smoothstep(-edge, 0.04, m) : 0
             }
-            canvas.stroke([top, bottom], radius: 0.006, weight: 0.25 * bone)
+            canvas.stroke([top, bottom], radius: 0.006, weight: 0.12 * bone)
         }
     }
 
@@ -375,7 +403,7 @@ private struct Drawing {
     }
 
     mutating func heart() {
-        let h = heartGeometry, dens = Float(a.heartDensity)
+        let h = heartGeometry, dens = Float(a.heartDensity), g = self.g, mid = self.mid
         let ext = max(h.a, h.b) + 0.01
         canvas.fill(h.c.u - ext, h.c.v - ext, h.c.u + ext, h.c.v + ext, .heart) { u, v in
             let du = u - h.c.u, dv = v - h.c.v
@@ -385,7 +413,10 @@ private struct Drawing {
             // Nearly uniform brightness with a crisp border where it meets lung; its upper part fades into
             // the mediastinum.
             let fade = 0.35 + 0.65 * smoothstep(-0.8, 0.1, pb * h.cosT + pa * h.sinT)
-            return r < 1 ? dens * fade * (0.62 * smoothstep(0, 0.12, 1 - r) + 0.3 * (1 - r).squareRoot()) : 0
+            // The heart sits on the diaphragm: nothing of it shows below the dome.
+            let dome = g.diaphragmV(u - mid)
+            let onDiaphragm = smoothstep(dome + 0.025, dome - 0.005, v)
+            return r < 1 ? dens * fade * onDiaphragm * (0.62 * smoothstep(0, 0.12, 1 - r) + 0.3 * (1 - r).squareRoot()) : 0
         }
         // The upper heart border (atria, pulmonary outflow) joining the silhouette to the mediastinum.
         let halfH = (h.a * h.a * h.sinT * h.sinT + h.b * h.b * h.cosT * h.cosT).squareRoot()
@@ -394,7 +425,7 @@ private struct Drawing {
         canvas.fill(uc.u - ua, uc.v - ub, uc.u + ua, uc.v + ub, .heart) { u, v in
             let du = (u - uc.u) / ua, dv = (v - uc.v) / ub
             let r = du * du + dv * dv
-            return r < 1 ? dens * 0.55 * (1 - r).squareRoot() : 0
+            return r < 1 ? dens * 0.35 * (1 - r).squareRoot() : 0
         }
     }
 
@@ -405,22 +436,25 @@ private struct Drawing {
         for s: Float in [-1, 1] where (s > 0 && x.effusion.left) || (s < 0 && x.effusion.right) {
             let mid = self.mid
             let level = dome(s) - vol * 0.3 * (dome(s) - apexV)
-            let climb = 0.03 + 0.07 * vol
+            let climb = 0.05 + 0.1 * vol
             let lo = s < 0 ? mid - halfW - 0.03 : mid, hi = s < 0 ? mid : mid + halfW + 0.03
-            canvas.fill(lo, level - climb - 0.02, hi, dome(s) + domeCurv * halfW * halfW + 0.05, .effusion) { u, v in
+            canvas.fill(lo, level - climb - 0.04, hi, dome(s) + domeCurv * halfW * halfW + 0.05, .effusion) { u, v in
                 let d = (u - mid) * s
                 if d <= 0 { return 0 }
                 let t = g.tOf(v, s)
                 let i0 = g.inner(t), o0 = g.outer(t)
                 let q = clamp01((d - i0) / max(o0 - i0, 1e-4))
-                let lv = level - climb * q * q
-                let inside = smoothstep(-edge, edge * 2, d - i0) * smoothstep(-0.01, 0.006, o0 + 0.008 - d)
+                let lv = level - climb * q * q.squareRoot()
+                // Fluid layers posteriorly, behind the heart too: it reaches almost to the midline.
+                let inside = smoothstep(0, 0.06, d) * smoothstep(-0.01, 0.006, o0 + 0.008 - d)
                 let depthBelow = v - lv
-                if depthBelow <= -0.012 || inside == 0 { return 0 }
-                let below = g.domeV(d, s) + 0.035 - v
+                if depthBelow <= -0.03 || inside == 0 { return 0 }
+                let below = min(g.domeV(d, s), g.diaphragmV(u - mid)) + 0.035 - v
                 if below <= 0 { return 0 }
-                let grade = smoothstep(-0.012, 0.05, depthBelow) * (0.75 + 0.25 * smoothstep(0, 0.15, depthBelow))
-                return 1.5 * grade * inside * smoothstep(0, 0.035, below)
+                let grade = smoothstep(-0.03, 0.07, depthBelow) * (0.7 + 0.3 * smoothstep(0, 0.15, depthBelow))
+                // Hand over to the abdomen at the diaphragm without a seam (no double density).
+                let under = smoothstep(-edge, edge * 2, v - g.diaphragmV(u - mid))
+                return 1.5 * grade * inside * smoothstep(0, 0.035, below) * (1 - 0.75 * under)
             }
         }
     }
@@ -527,16 +561,15 @@ private struct Drawing {
 
 /// Half width of the torso at height v: it bulges at the lower ribs and narrows towards the waist.
 @inline(__always) func bodyWidth(_ base: Float, _ v: Float) -> Float {
-    base * (0.95 + 0.07 * smoothstep(0.15, 0.6, v) - 0.08 * smoothstep(0.75, 1.05, v))
+    base * (0.92 + 0.11 * smoothstep(0.1, 0.6, v) - 0.12 * smoothstep(0.72, 1.1, v))
 }
 
 /// Soft-tissue outline of the torso: the neck between rounded shoulders, the chest wall at `bodyHalf`.
 @inline(__always) func torsoCoverage(_ d: Float, _ v: Float, bodyHalf: Float, neck: Float, shoulder: Float) -> Float {
+    // The neck rises out of the shoulders along the curved slope of the trapezius.
     let lateral = clamp01((d - neck) / (bodyHalf + 0.06 - neck))
-    let top = shoulder + 0.12 * lateral * lateral * lateral
-    let shoulders = smoothstep(0, 0.03, v - top)
-    let neckPart = smoothstep(0, 0.015, neck - d)
-    return smoothstep(0, 0.02, bodyHalf - d + 0.03 * smoothstep(0.25, 0.05, v)) * max(shoulders, neckPart)
+    let top = -0.25 + (shoulder + 0.25 + 0.12 * lateral * lateral * lateral) * smoothstep(neck * 0.85, neck + 0.08, d)
+    return smoothstep(0, 0.03, bodyHalf - d + 0.03 * smoothstep(0.25, 0.05, v)) * smoothstep(0, 0.03, v - top)
 }
 
 /// The lung fields and diaphragm, shared by the lungs, the abdomen and the effusion.
@@ -559,6 +592,16 @@ struct LungGeometry {
     func domeV(_ d: Float, _ s: Float) -> Float {
         let k = d - domePeak * halfW
         return dome(s) + domeCurv * k * k
+    }
+    /// The top of the abdomen at signed offset x from the midline: the domes without their medial dip
+    /// (the heart sits there), joined smoothly across the midline.
+    func diaphragmV(_ x: Float) -> Float {
+        let d = abs(x)
+        let k = max(d - domePeak * halfW, 0)
+        let side = dome(x < 0 ? -1 : 1) + domeCurv * k * k
+        let centre = (domeR + domeL) / 2
+        let w = smoothstep(0, 0.06, d)
+        return centre + (side - centre) * w
     }
 }
 

@@ -170,11 +170,14 @@ struct PhantomCommand: ParsableCommand {
     }
 }
 
-/// Library errors become one clean line on stderr and a non-zero exit, without a stack trace.
+/// Library errors become one clean line on stderr and exit status 1, without a usage banner or a stack
+/// trace (the usage text is for mistakes in the command line itself).
 func cliTry<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as PhantomError {
-        throw ValidationError(e.description)
+        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        throw ExitCode.failure
     } catch let e as ImagingError {
-        throw ValidationError(e.description)
+        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        throw ExitCode.failure
     }
 }
