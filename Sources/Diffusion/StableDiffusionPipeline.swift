@@ -39,13 +39,13 @@ public struct GenerationResult {
     public let images: Tensor?
 }
 
-/// Reported after each denoising step.
+/// Reported once before the first denoising step (`step` 0) and after each step.
 public struct StepProgress: Sendable {
-    /// Steps done (1-based) out of `total`.
+    /// Steps done out of `total` (0: about to start).
     public let step: Int
     public let total: Int
     public let timestep: Int
-    /// Seconds the step took.
+    /// Seconds the step took (0 before the first).
     public let seconds: Double
 }
 
@@ -218,6 +218,7 @@ public final class StableDiffusionPipeline {
             latents = latents * scheduler.initNoiseSigma
         }
 
+        progress?(StepProgress(step: 0, total: timesteps.count, timestep: timesteps.first ?? 0, seconds: 0))
         for (i, t) in timesteps.enumerated() {
             let start = Date()
             latents = denoisingStep(latents, timestep: t, embeddings: embeddings, guidanceScale: request.guidanceScale,

@@ -174,7 +174,10 @@ struct GenerateCommand: ParsableCommand {
         var bar: ProgressBar?
         var stepSeconds: [Double] = []
         let result = try pipeline(request, scheduler: scheduler) { step in
-            if bar == nil { bar = ProgressBar(total: step.total, label: "denoising", unit: "step") }
+            guard step.step > 0 else {
+                bar = ProgressBar(total: step.total, label: "denoising", unit: "step")
+                return
+            }
             stepSeconds.append(step.seconds)
             bar?.update(step.step, info: String(format: "%.2f s/step", step.seconds))
         }
