@@ -25,7 +25,7 @@ RESOLUTION = 128
 TEXT_DIM = 64
 # 128 px images, 16x16 latents (the VAE downsamples 8x, as Stable Diffusion's).
 vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 4,
-                    up_block_types=["UpDecoderBlock2D"] * 4, block_out_channels=[32, 64, 64, 64], layers_per_block=1,
+                    up_block_types=["UpDecoderBlock2D"] * 4, block_out_channels=[16, 32, 64, 64], layers_per_block=1,
                     latent_channels=args.latent_channels, norm_num_groups=16, sample_size=RESOLUTION)
 vae.save_config(out / "vae")
 unet = UNet2DConditionModel(sample_size=RESOLUTION // 8, in_channels=args.latent_channels, out_channels=args.latent_channels,
