@@ -101,7 +101,7 @@ public struct Anatomy: Codable, Equatable, Sendable {
         ribFirstV = n(0.105, 0.01, 0.08, 0.13)
         ribSpacing = n(0.056, 0.003, 0.048, 0.064)
         ribArch = u(0.06, 0.09)
-        ribThickness = n(0.019, 0.0015, 0.015, 0.024)
+        ribThickness = n(0.023, 0.0018, 0.018, 0.028)
         ribDrop = u(0.15, 0.22)
         ribAnteriorSlope = u(0.09, 0.14)
         ribJitter = (0..<12).map { _ in r.normal() * 0.004 }

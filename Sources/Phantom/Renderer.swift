@@ -117,7 +117,7 @@ private struct Drawing {
             let bodyHalf = bodyWidth(bodyHalf0, v)
             let inTorso = torsoCoverage(d, v, bodyHalf: bodyHalf, neck: neck, shoulder: shoulder)
             let q = min(d / bodyHalf, 1)
-            var t = inTorso * depth * (0.4 + 0.6 * (1 - q * q).squareRoot()) * 1.08
+            var t = inTorso * depth * (0.55 + 0.45 * (1 - q * q).squareRoot()) * 1.35
             if arms > 0 {
                 // Upper arm beside the chest wall, its top rounded over the humeral head.
                 let armC = bodyHalf0 + 0.07, armHalf: Float = 0.08
@@ -153,8 +153,8 @@ private struct Drawing {
                 let hd = ((u - hx) * (u - hx) + (v - hy) * (v - hy)).squareRoot()
                 let hilar: Float = 0.72 + 0.28 * smoothstep(0.02, 0.24, hd)
                 let tex = hilar - 0.12 * valueNoise(u * 12, v * 12, seed &+ 3) - 0.1 * valueNoise(u * 30, v * 30, seed)
-                    - 0.08 * valueNoise(u * 70, v * 70, seed &+ 7)
-                return -air * 0.76 * c * across * down * tex
+                    - 0.08 * valueNoise(u * 70, v * 70, seed &+ 7) - 0.06 * valueNoise(u * 140, v * 140, seed &+ 9)
+                return -air * 1.05 * c * across * down * tex
             }
             // Remember the coverage for compositing vessels (recomputed cheaply from the same formula).
             let us = canvas.u, vs = canvas.v
@@ -202,7 +202,7 @@ private struct Drawing {
         let end = P(start.u + s * c * length, start.v + sn * length)
         let bend = Float(rng.uniform(-0.12, 0.12)) * length
         let ctrl = P((start.u + end.u) / 2 - sn * bend * s, (start.v + end.v) / 2 + c * bend)
-        canvas.stroke(bezier(start, ctrl, ctrl, end, 4), radius: radius, weight: 0.07, toLayer: true)
+        canvas.stroke(bezier(start, ctrl, ctrl, end, 4), radius: radius, weight: 0.055, toLayer: true)
         guard depth > 0 else { return }
         let children = rng.uniform() < 0.25 ? 3 : 2
         for j in 0..<children {
@@ -319,8 +319,8 @@ private struct Drawing {
                 let yy = y + (s > 0 ? 0.004 + Float(a.ribJitter[(i + 3) % a.ribJitter.count]) : 0)
                 let p0 = P(mid + s * (Float(a.spineWidth) * 0.45), yy)
                 // Posterior arc: out from the spine, up a little, then hooking down along the chest wall.
-                let p3 = P(mid + s * reach * 1.0, yy + drop * 0.45)
-                let posterior = bezier(p0, P(mid + s * reach * 0.45, yy - arch * 1.1), P(mid + s * reach * 1.08, yy - arch * 1.3), p3, 20)
+                let p3 = P(mid + s * reach * 1.0, yy + drop * 0.6)
+                let posterior = bezier(p0, P(mid + s * reach * 0.4, yy - arch * 0.9), P(mid + s * reach * 1.0, yy - arch * 0.2), p3, 20)
                 canvas.stroke(posterior, radius: thick * 0.5, weight: 0.28 * bone, profile: .bone(inner: 0.7, fill: 0.45),
                               toLayer: true)
                 // Anterior arc: from the lateral wall down and in towards the costal cartilage.
