@@ -6,7 +6,8 @@ some layers, which would hide bugs), saves each with save_pretrained(..., safe_s
 Tests/DiffusionTests/Fixtures/<name>/ and writes reference inputs and outputs to <name>/reference.safetensors.
 
     unet-sd1/        SD 1.x layout: conv projections, attention_head_dim an int, cross_attention_dim 32;
-                     also saved as the fp16 variant (reference_fp16 = that model upcast to fp32)
+                     also saved as the fp16 variant (out_fp16_weights = that model upcast to fp32), and the
+                     gradient of a weighted output sum with respect to the encoder states
     unet-sd2/        SD 2.x layout: linear projections, per-block attention_head_dim, upcast_attention; also
                      flip_sin_to_cos=False / freq_shift=1 and an odd input size (forwarded upsample sizes)
     vae/             AutoencoderKL with 2 blocks
@@ -43,7 +44,7 @@ def fresh(name):
     return folder
 
 
-def unet_case(name, config, seed, sample_hw, seq_len, timesteps, fp16_variant=False):
+def unet_case(name, config, seed, sample_hw, seq_len, timesteps, fp16_variant=False, gradient=False):
     torch.manual_seed(seed)
     model = perturb(UNet2DConditionModel(**config), seed + 1)
     folder = fresh(name)
@@ -63,6 +64,12 @@ def unet_case(name, config, seed, sample_hw, seq_len, timesteps, fp16_variant=Fa
             half = half.half()
             half.save_pretrained(folder, safe_serialization=True, variant="fp16")
             ref["out_fp16_weights"] = half.float()(sample, timesteps, encoder_hidden_states=states).sample
+    if gradient:
+        # d/d(encoder states) of sum(out * weights): what null-text inversion back-propagates through.
+        ref["grad_weights"] = torch.randn(ref["out"].shape, generator=g)
+        leaf = states.clone().requires_grad_()
+        (model(sample, timesteps, encoder_hidden_states=leaf).sample * ref["grad_weights"]).sum().backward()
+        ref["grad_encoder_hidden_states"] = leaf.grad
     save_file({k: v.contiguous() for k, v in ref.items()}, folder / "reference.safetensors")
     return model
 
@@ -73,7 +80,7 @@ sd1 = dict(
     cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8,
 )
 unet_case("unet-sd1", sd1, seed=10, sample_hw=(16, 16), seq_len=7,
-          timesteps=torch.tensor([999, 1], dtype=torch.int64), fp16_variant=True)
+          timesteps=torch.tensor([999, 1], dtype=torch.int64), fp16_variant=True, gradient=True)
 
 sd2 = dict(
     sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,

@@ -135,6 +135,8 @@ public final class AutoencoderKL: Module {
         set { slot.processor = newValue }
     }
 
+    public var dtype: DType { store.dtype }
+    public var device: Device { store.device }
     public var scalingFactor: Double { config.scalingFactor }
     public var shiftFactor: Double? { config.shiftFactor }
 

@@ -212,6 +212,9 @@ public final class UNet2DConditionModel: Module {
     public let convOut: Conv2d
     let slot: AttentionProcessorSlot
 
+    public var dtype: DType { store.dtype }
+    public var device: Device { store.device }
+
     /// The processor every attention layer of this UNet calls; set it to observe or edit attention.
     public var attentionProcessor: AttentionProcessor {
         get { slot.processor }

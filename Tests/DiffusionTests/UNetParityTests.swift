@@ -57,6 +57,16 @@ import Torch
         expectClose(run(sd2, ref2, timesteps: ref2["timesteps"]!), ref2["out"]!, tolerance: 3e-2, "sd2 bf16")
     }
 
+    @Test func gradientsReachTheEncoderStatesWithFrozenWeights() throws {
+        let unet = try UNet2DConditionModel.load(from: fixtureURL("unet-sd1"))
+        let ref = try fixtureTensors("unet-sd1/reference.safetensors")
+        let states = ref["encoder_hidden_states"]!.clone().requiringGrad()
+        let out = unet(ref["sample"]!, timestep: ref["timesteps"]!, encoderHiddenStates: states)
+        (out * ref["grad_weights"]!).sum().backward()
+        expectClose(try #require(states.grad), ref["grad_encoder_hidden_states"]!, "d out / d states")
+        #expect(unet.convIn.weight.grad == nil && !unet.convIn.weight.requiresGrad)
+    }
+
     @Test func parameterNamesAreDiffusersKeys() throws {
         let unet = UNet2DConditionModel(config: try DiffusersFolder.config(UNet2DConditionConfig.self, in: fixtureURL("unet-sd1")))
         let names = Set(unet.store.names)
