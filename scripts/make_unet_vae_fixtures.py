@@ -10,6 +10,8 @@ Tests/DiffusionTests/Fixtures/<name>/ and writes reference inputs and outputs to
                      gradient of a weighted output sum with respect to the encoder states
     unet-sd2/        SD 2.x layout: linear projections, per-block attention_head_dim, upcast_attention; also
                      flip_sin_to_cos=False / freq_shift=1 and an odd input size (forwarded upsample sizes)
+    unet-options/    less common config fields away from their defaults (per-block lists, no mid block, other
+                     activations and kernels, centred input, time embedding options)
     vae/             AutoencoderKL with 2 blocks
     vae-legacy/      the same VAE weights under the old attention names (query/key/value/proj_attn), the
                      encoder's as 1x1-conv-shaped weights
@@ -51,7 +53,8 @@ def unet_case(name, config, seed, sample_hw, seq_len, timesteps, fp16_variant=Fa
     model.save_pretrained(folder, safe_serialization=True)
     g = torch.Generator().manual_seed(seed + 2)
     sample = torch.randn(2, config["in_channels"], *sample_hw, generator=g)
-    states = torch.randn(2, seq_len, config["cross_attention_dim"], generator=g)
+    cross_dim = config["cross_attention_dim"]
+    states = torch.randn(2, seq_len, cross_dim if isinstance(cross_dim, int) else cross_dim[0], generator=g)
     ref = {"sample": sample, "encoder_hidden_states": states, "timesteps": timesteps}
     with torch.no_grad():
         ref["out"] = model(sample, timesteps, encoder_hidden_states=states).sample
@@ -91,6 +94,17 @@ sd2 = dict(
 )
 unet_case("unet-sd2", sd2, seed=20, sample_hw=(15, 11), seq_len=5,
           timesteps=torch.tensor([500.5, 20.0], dtype=torch.float32))
+
+# Less common config fields, each away from its default.
+options = dict(
+    sample_size=8, in_channels=3, out_channels=5, block_out_channels=(4, 8), layers_per_block=[1, 2],
+    down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+    cross_attention_dim=[12, 12], attention_head_dim=2, transformer_layers_per_block=[2, 1], norm_num_groups=2,
+    norm_eps=1e-4, act_fn="gelu", center_input_sample=True, mid_block_type=None, time_embedding_dim=24,
+    time_embedding_act_fn="mish", timestep_post_act="silu", conv_in_kernel=1, conv_out_kernel=5,
+)
+unet_case("unet-options", options, seed=40, sample_hw=(8, 8), seq_len=3,
+          timesteps=torch.tensor([3, 700], dtype=torch.int64))
 
 # VAE
 vae_config = dict(

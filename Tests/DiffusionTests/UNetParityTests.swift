@@ -38,6 +38,20 @@ import Torch
         expectClose(run(unet, ref, timesteps: ref["timestep_scalar"]!), ref["out_scalar_timestep"]!, "sd2 scalar t")
     }
 
+    @Test func lessCommonConfigFieldsMatchDiffusers() throws {
+        // Per-block lists, no mid block, gelu resnets, centred input, time embedding width and activations,
+        // 1×1 conv_in and 5×5 conv_out.
+        let unet = try UNet2DConditionModel.load(from: fixtureURL("unet-options"))
+        let c = unet.config
+        #expect(c.layersPerBlock == [1, 2] && c.transformerLayersPerBlock == [2, 1] && c.midBlockType == nil)
+        #expect(c.actFn == .gelu && c.centerInputSample && c.timeEmbedDim == 24 && c.timeEmbeddingActFn == .mish)
+        #expect(c.timestepPostAct == .silu && c.convInKernel == 1 && c.convOutKernel == 5 && c.normEps == 1e-4)
+        #expect(unet.midBlock == nil)
+        let ref = try fixtureTensors("unet-options/reference.safetensors")
+        expectClose(run(unet, ref, timesteps: ref["timesteps"]!), ref["out"]!, "options out")
+        expectClose(run(unet, ref, timesteps: ref["timestep_scalar"]!), ref["out_scalar_timestep"]!, "options scalar t")
+    }
+
     @Test func fp16VariantLoadsIntoFloat32() throws {
         let unet = try UNet2DConditionModel.load(from: fixtureURL("unet-sd1"), variant: "fp16")
         #expect(unet.convIn.weight.dtype == .float32)
