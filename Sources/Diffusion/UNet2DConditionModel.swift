@@ -144,8 +144,9 @@ public struct UNet2DConditionConfig: Decodable, Sendable {
         if blockOutChannels.count != blocks {
             throw c.unsupportedField(.blockOutChannels, "\(blockOutChannels.count) values for \(blocks) down blocks")
         }
-        for (i, heads) in attentionHeadDim.enumerated() where heads <= 0 || blockOutChannels[i] % heads != 0 {
-            throw c.unsupportedField(.attentionHeadDim, "\(heads) heads do not divide \(blockOutChannels[i]) channels")
+        // Head width is channels / heads rounded down, as in diffusers.
+        for (i, heads) in attentionHeadDim.enumerated() where heads <= 0 || heads > blockOutChannels[i] {
+            throw c.unsupportedField(.attentionHeadDim, "\(heads) heads for \(blockOutChannels[i]) channels")
         }
         for channels in blockOutChannels where channels % normNumGroups != 0 {
             throw c.unsupportedField(.normNumGroups, "\(normNumGroups) groups do not divide \(channels) channels")
