@@ -161,7 +161,9 @@ public final class AutoencoderKL: Module {
         from folder: URL, dtype: DType = .float32, device: Device = .cpu, variant: String? = nil
     ) throws -> AutoencoderKL {
         let config = try DiffusersFolder.config(AutoencoderKLConfig.self, in: folder)
-        let vae = AutoencoderKL(config: config, dtype: dtype, device: device)
+        let store = ParameterStore(dtype: dtype, device: device)
+        store.skipsInitialization = true
+        let vae = AutoencoderKL(config: config, path: store.root)
         try DiffusersFolder.loadWeights(into: vae.store, from: folder, variant: variant, aliases: .legacyVAEAttention)
         vae.store.freeze()
         return vae

@@ -237,7 +237,9 @@ public final class CLIPTextModel: Module {
     ) throws -> CLIPTextModel {
         let config = try DiffusersFolder.config(CLIPTextConfig.self, in: folder)
         let file = try DiffusersFolder.weightFile(in: folder, variant: variant)
-        let model = CLIPTextModel(config, store: ParameterStore(dtype: dtype, device: device))
+        let store = ParameterStore(dtype: dtype, device: device)
+        store.skipsInitialization = true
+        let model = CLIPTextModel(config, store: store)
         try model.store.load(checkpointTensors(try Safetensors.load(file)), source: file.path)
         return model
     }

@@ -311,7 +311,9 @@ public final class UNet2DConditionModel: Module {
         from folder: URL, dtype: DType = .float32, device: Device = .cpu, variant: String? = nil
     ) throws -> UNet2DConditionModel {
         let config = try DiffusersFolder.config(UNet2DConditionConfig.self, in: folder)
-        let unet = UNet2DConditionModel(config: config, dtype: dtype, device: device)
+        let store = ParameterStore(dtype: dtype, device: device)
+        store.skipsInitialization = true
+        let unet = UNet2DConditionModel(config: config, path: store.root)
         try DiffusersFolder.loadWeights(into: unet.store, from: folder, variant: variant)
         unet.store.freeze()
         return unet
