@@ -6,9 +6,12 @@ some layers, which would hide bugs), saves each with save_pretrained(..., safe_s
 Tests/DiffusionTests/Fixtures/<name>/ and writes reference inputs and outputs to <name>/reference.safetensors.
 
     unet-sd1/        SD 1.x layout: conv projections, attention_head_dim an int, cross_attention_dim 32;
-                     also saved as the fp16 variant (reference_fp16 = that model upcast to fp32)
+                     also saved as the fp16 variant (out_fp16_weights = that model upcast to fp32), and the
+                     gradient of a weighted output sum with respect to the encoder states
     unet-sd2/        SD 2.x layout: linear projections, per-block attention_head_dim, upcast_attention; also
                      flip_sin_to_cos=False / freq_shift=1 and an odd input size (forwarded upsample sizes)
+    unet-options/    less common config fields away from their defaults (per-block lists, no mid block, other
+                     activations and kernels, centred input, time embedding options)
     vae/             AutoencoderKL with 2 blocks
     vae-legacy/      the same VAE weights under the old attention names (query/key/value/proj_attn), the
                      encoder's as 1x1-conv-shaped weights
@@ -43,14 +46,15 @@ def fresh(name):
     return folder
 
 
-def unet_case(name, config, seed, sample_hw, seq_len, timesteps, fp16_variant=False):
+def unet_case(name, config, seed, sample_hw, seq_len, timesteps, fp16_variant=False, gradient=False):
     torch.manual_seed(seed)
     model = perturb(UNet2DConditionModel(**config), seed + 1)
     folder = fresh(name)
     model.save_pretrained(folder, safe_serialization=True)
     g = torch.Generator().manual_seed(seed + 2)
     sample = torch.randn(2, config["in_channels"], *sample_hw, generator=g)
-    states = torch.randn(2, seq_len, config["cross_attention_dim"], generator=g)
+    cross_dim = config["cross_attention_dim"]
+    states = torch.randn(2, seq_len, cross_dim if isinstance(cross_dim, int) else cross_dim[0], generator=g)
     ref = {"sample": sample, "encoder_hidden_states": states, "timesteps": timesteps}
     with torch.no_grad():
         ref["out"] = model(sample, timesteps, encoder_hidden_states=states).sample
@@ -63,6 +67,12 @@ def unet_case(name, config, seed, sample_hw, seq_len, timesteps, fp16_variant=Fa
             half = half.half()
             half.save_pretrained(folder, safe_serialization=True, variant="fp16")
             ref["out_fp16_weights"] = half.float()(sample, timesteps, encoder_hidden_states=states).sample
+    if gradient:
+        # d/d(encoder states) of sum(out * weights): what null-text inversion back-propagates through.
+        ref["grad_weights"] = torch.randn(ref["out"].shape, generator=g)
+        leaf = states.clone().requires_grad_()
+        (model(sample, timesteps, encoder_hidden_states=leaf).sample * ref["grad_weights"]).sum().backward()
+        ref["grad_encoder_hidden_states"] = leaf.grad
     save_file({k: v.contiguous() for k, v in ref.items()}, folder / "reference.safetensors")
     return model
 
@@ -73,7 +83,7 @@ sd1 = dict(
     cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8,
 )
 unet_case("unet-sd1", sd1, seed=10, sample_hw=(16, 16), seq_len=7,
-          timesteps=torch.tensor([999, 1], dtype=torch.int64), fp16_variant=True)
+          timesteps=torch.tensor([999, 1], dtype=torch.int64), fp16_variant=True, gradient=True)
 
 sd2 = dict(
     sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
@@ -84,6 +94,17 @@ sd2 = dict(
 )
 unet_case("unet-sd2", sd2, seed=20, sample_hw=(15, 11), seq_len=5,
           timesteps=torch.tensor([500.5, 20.0], dtype=torch.float32))
+
+# Less common config fields, each away from its default.
+options = dict(
+    sample_size=8, in_channels=3, out_channels=5, block_out_channels=(4, 8), layers_per_block=[1, 2],
+    down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+    cross_attention_dim=[12, 12], attention_head_dim=2, transformer_layers_per_block=[2, 1], norm_num_groups=2,
+    norm_eps=1e-4, act_fn="gelu", center_input_sample=True, mid_block_type=None, time_embedding_dim=24,
+    time_embedding_act_fn="mish", timestep_post_act="silu", conv_in_kernel=1, conv_out_kernel=5,
+)
+unet_case("unet-options", options, seed=40, sample_hw=(8, 8), seq_len=3,
+          timesteps=torch.tensor([3, 700], dtype=torch.int64))
 
 # VAE
 vae_config = dict(

@@ -55,7 +55,7 @@ public struct AutoencoderKLConfig: Decodable, Sendable {
         upBlockTypes = try c.value(.upBlockTypes, default: upBlockTypes)
         blockOutChannels = try c.value(.blockOutChannels, default: blockOutChannels)
         layersPerBlock = try c.value(.layersPerBlock, default: layersPerBlock)
-        actFn = try c.activation(.actFn) ?? actFn
+        actFn = try c.activationField(.actFn) ?? actFn
         latentChannels = try c.value(.latentChannels, default: latentChannels)
         normNumGroups = try c.value(.normNumGroups, default: normNumGroups)
         if let size = try? c.decodeIfPresent(Int.self, forKey: .sampleSize) {
@@ -73,17 +73,17 @@ public struct AutoencoderKLConfig: Decodable, Sendable {
         midBlockAddAttention = try c.value(.midBlockAddAttention, default: midBlockAddAttention)
 
         for type in downBlockTypes where type != "DownEncoderBlock2D" {
-            throw c.unsupported(.downBlockTypes, "\(type) is not supported (DownEncoderBlock2D)")
+            throw c.unsupportedField(.downBlockTypes, "\(type) is not supported (DownEncoderBlock2D)")
         }
         for type in upBlockTypes where type != "UpDecoderBlock2D" {
-            throw c.unsupported(.upBlockTypes, "\(type) is not supported (UpDecoderBlock2D)")
+            throw c.unsupportedField(.upBlockTypes, "\(type) is not supported (UpDecoderBlock2D)")
         }
         if downBlockTypes.count != blockOutChannels.count || upBlockTypes.count != blockOutChannels.count {
-            throw c.unsupported(.blockOutChannels, "\(blockOutChannels.count) values for \(downBlockTypes.count) down "
+            throw c.unsupportedField(.blockOutChannels, "\(blockOutChannels.count) values for \(downBlockTypes.count) down "
                                 + "and \(upBlockTypes.count) up blocks")
         }
         for channels in blockOutChannels where channels % normNumGroups != 0 {
-            throw c.unsupported(.normNumGroups, "\(normNumGroups) groups do not divide \(channels) channels")
+            throw c.unsupportedField(.normNumGroups, "\(normNumGroups) groups do not divide \(channels) channels")
         }
     }
 }
@@ -135,6 +135,8 @@ public final class AutoencoderKL: Module {
         set { slot.processor = newValue }
     }
 
+    public var dtype: DType { store.dtype }
+    public var device: Device { store.device }
     public var scalingFactor: Double { config.scalingFactor }
     public var shiftFactor: Double? { config.shiftFactor }
 

@@ -90,65 +90,65 @@ public struct UNet2DConditionConfig: Decodable, Sendable {
         upBlockTypes = try c.value(.upBlockTypes, default: upBlockTypes)
         blockOutChannels = try c.value(.blockOutChannels, default: blockOutChannels)
         let blocks = downBlockTypes.count
-        layersPerBlock = try c.perBlock(.layersPerBlock, blocks: blocks, default: 2)
+        layersPerBlock = try c.blockValues(.layersPerBlock, blocks: blocks, default: 2)
         downsamplePadding = try c.value(.downsamplePadding, default: downsamplePadding)
         midBlockScaleFactor = try c.value(.midBlockScaleFactor, default: midBlockScaleFactor)
         dropout = try c.value(.dropout, default: dropout)
-        actFn = try c.activation(.actFn) ?? actFn
+        actFn = try c.activationField(.actFn) ?? actFn
         if c.contains(.normNumGroups), try c.decodeNil(forKey: .normNumGroups) {
-            throw c.unsupported(.normNumGroups, "null (no group norms) is not supported")
+            throw c.unsupportedField(.normNumGroups, "null (no group norms) is not supported")
         }
         normNumGroups = try c.value(.normNumGroups, default: normNumGroups)
         normEps = try c.value(.normEps, default: normEps)
-        crossAttentionDim = try c.perBlock(.crossAttentionDim, blocks: blocks, default: 1280)
+        crossAttentionDim = try c.blockValues(.crossAttentionDim, blocks: blocks, default: 1280)
         if (try? c.decodeIfPresent([[Int]].self, forKey: .transformerLayersPerBlock)) != nil {
-            throw c.unsupported(.transformerLayersPerBlock, "nested per-layer lists (asymmetric UNets) are not supported")
+            throw c.unsupportedField(.transformerLayersPerBlock, "nested per-layer lists (asymmetric UNets) are not supported")
         }
-        transformerLayersPerBlock = try c.perBlock(.transformerLayersPerBlock, blocks: blocks, default: 1)
-        attentionHeadDim = try c.perBlock(.attentionHeadDim, blocks: blocks, default: 8)
+        transformerLayersPerBlock = try c.blockValues(.transformerLayersPerBlock, blocks: blocks, default: 1)
+        attentionHeadDim = try c.blockValues(.attentionHeadDim, blocks: blocks, default: 8)
         useLinearProjection = try c.value(.useLinearProjection, default: useLinearProjection)
         upcastAttention = try c.value(.upcastAttention, default: upcastAttention)
         timeEmbeddingDim = try c.decodeIfPresent(Int.self, forKey: .timeEmbeddingDim)
-        timeEmbeddingActFn = try c.activation(.timeEmbeddingActFn)
-        timestepPostAct = try c.activation(.timestepPostAct)
+        timeEmbeddingActFn = try c.activationField(.timeEmbeddingActFn)
+        timestepPostAct = try c.activationField(.timestepPostAct)
         convInKernel = try c.value(.convInKernel, default: convInKernel)
         convOutKernel = try c.value(.convOutKernel, default: convOutKernel)
 
         // Features outside SD 1.x / 2.x: refuse rather than silently compute something else.
-        try c.requireDefault(.onlyCrossAttention, false, Bool.self, [Bool].self)
-        try c.requireDefault(.midBlockOnlyCrossAttention, false, Bool.self)
-        try c.requireDefault(.dualCrossAttention, false, Bool.self)
-        try c.requireNull(.numAttentionHeads, "diffusers 0.42 rejects it too; give the number of heads as attention_head_dim")
+        try c.requireFieldDefaultEverywhere(.onlyCrossAttention, false)
+        try c.requireFieldDefault(.midBlockOnlyCrossAttention, false)
+        try c.requireFieldDefault(.dualCrossAttention, false)
+        try c.requireFieldNull(.numAttentionHeads, "diffusers 0.42 rejects it too; give the number of heads as attention_head_dim")
         for key in [CodingKeys.classEmbedType, .additionEmbedType, .encoderHidDimType] {
-            try c.requireNull(key, "class/addition embeddings (SDXL, upscalers, unCLIP) are not supported")
+            try c.requireFieldNull(key, "class/addition embeddings (SDXL, upscalers, unCLIP) are not supported")
         }
         for key in [CodingKeys.numClassEmbeds, .encoderHidDim, .timeCondProjDim, .reverseTransformerLayersPerBlock] {
-            try c.requireNull(key, "not supported")
+            try c.requireFieldNull(key, "not supported")
         }
-        try c.requireDefault(.resnetTimeScaleShift, "default", String.self)
-        try c.requireDefault(.timeEmbeddingType, "positional", String.self)
-        try c.requireDefault(.attentionType, "default", String.self)
+        try c.requireFieldDefault(.resnetTimeScaleShift, "default")
+        try c.requireFieldDefault(.timeEmbeddingType, "positional")
+        try c.requireFieldDefault(.attentionType, "default")
 
         for type in downBlockTypes where !["CrossAttnDownBlock2D", "DownBlock2D"].contains(Self.blockName(type)) {
-            throw c.unsupported(.downBlockTypes, "\(type) is not supported (CrossAttnDownBlock2D, DownBlock2D)")
+            throw c.unsupportedField(.downBlockTypes, "\(type) is not supported (CrossAttnDownBlock2D, DownBlock2D)")
         }
         for type in upBlockTypes where !["CrossAttnUpBlock2D", "UpBlock2D"].contains(Self.blockName(type)) {
-            throw c.unsupported(.upBlockTypes, "\(type) is not supported (CrossAttnUpBlock2D, UpBlock2D)")
+            throw c.unsupportedField(.upBlockTypes, "\(type) is not supported (CrossAttnUpBlock2D, UpBlock2D)")
         }
         if let mid = midBlockType, mid != "UNetMidBlock2DCrossAttn" {
-            throw c.unsupported(.midBlockType, "\(mid) is not supported (UNetMidBlock2DCrossAttn or null)")
+            throw c.unsupportedField(.midBlockType, "\(mid) is not supported (UNetMidBlock2DCrossAttn or null)")
         }
         if upBlockTypes.count != blocks {
-            throw c.unsupported(.upBlockTypes, "\(upBlockTypes.count) up blocks for \(blocks) down blocks")
+            throw c.unsupportedField(.upBlockTypes, "\(upBlockTypes.count) up blocks for \(blocks) down blocks")
         }
         if blockOutChannels.count != blocks {
-            throw c.unsupported(.blockOutChannels, "\(blockOutChannels.count) values for \(blocks) down blocks")
+            throw c.unsupportedField(.blockOutChannels, "\(blockOutChannels.count) values for \(blocks) down blocks")
         }
         for (i, heads) in attentionHeadDim.enumerated() where heads <= 0 || blockOutChannels[i] % heads != 0 {
-            throw c.unsupported(.attentionHeadDim, "\(heads) heads do not divide \(blockOutChannels[i]) channels")
+            throw c.unsupportedField(.attentionHeadDim, "\(heads) heads do not divide \(blockOutChannels[i]) channels")
         }
         for channels in blockOutChannels where channels % normNumGroups != 0 {
-            throw c.unsupported(.normNumGroups, "\(normNumGroups) groups do not divide \(channels) channels")
+            throw c.unsupportedField(.normNumGroups, "\(normNumGroups) groups do not divide \(channels) channels")
         }
     }
 
@@ -158,42 +158,43 @@ public struct UNet2DConditionConfig: Decodable, Sendable {
 
 extension KeyedDecodingContainer {
     /// An int applying to every block, or one value per block.
-    func perBlock(_ key: Key, blocks: Int, default value: Int) throws -> [Int] {
+    func blockValues(_ key: Key, blocks: Int, default value: Int) throws -> [Int] {
         if let one = try? decodeIfPresent(Int.self, forKey: key) { return Array(repeating: one, count: blocks) }
         guard let list = try decodeIfPresent([Int].self, forKey: key) else { return Array(repeating: value, count: blocks) }
-        guard list.count == blocks else { throw unsupported(key, "\(list.count) values for \(blocks) blocks") }
+        guard list.count == blocks else { throw unsupportedField(key, "\(list.count) values for \(blocks) blocks") }
         return list
     }
 
-    func activation(_ key: Key) throws -> Activation? {
+    func activationField(_ key: Key) throws -> Activation? {
         guard let name = try decodeIfPresent(String.self, forKey: key) else { return nil }
         guard let activation = Activation(configName: name) else {
-            throw unsupported(key, "unknown activation \"\(name)\" (silu, swish, mish, gelu, relu)")
+            throw unsupportedField(key, "unknown activation \"\(name)\" (silu, swish, mish, gelu, relu)")
         }
         return activation
     }
 
-    func unsupported(_ key: Key, _ message: String) -> DecodingError {
+    func unsupportedField(_ key: Key, _ message: String) -> DecodingError {
         DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: message)
     }
 
-    /// The field must be absent, null or `expected` (decoded as one of `types`, the first being T's type).
-    func requireDefault<T: Decodable & Equatable>(_ key: Key, _ expected: T, _ type: T.Type) throws {
+    /// The field must be absent, null or `expected`.
+    func requireFieldDefault<T: Decodable & Equatable>(_ key: Key, _ expected: T) throws {
         guard contains(key), try !decodeNil(forKey: key) else { return }
         let value = try? decode(T.self, forKey: key)
-        if value != expected { throw unsupported(key, "only \(expected) is supported") }
+        if value != expected { throw unsupportedField(key, "only \(expected) is supported") }
     }
 
-    func requireDefault<T: Decodable & Equatable>(_ key: Key, _ expected: T, _ type: T.Type, _ list: [T].Type) throws {
+    /// The field must be absent, null, `expected`, or a list of `expected` (one per block).
+    func requireFieldDefaultEverywhere<T: Decodable & Equatable>(_ key: Key, _ expected: T) throws {
         guard contains(key), try !decodeNil(forKey: key) else { return }
         if let one = try? decode(T.self, forKey: key), one == expected { return }
         if let all = try? decode([T].self, forKey: key), all.allSatisfy({ $0 == expected }) { return }
-        throw unsupported(key, "only \(expected) is supported")
+        throw unsupportedField(key, "only \(expected) is supported")
     }
 
-    func requireNull(_ key: Key, _ message: String) throws {
+    func requireFieldNull(_ key: Key, _ message: String) throws {
         guard contains(key), try !decodeNil(forKey: key) else { return }
-        throw unsupported(key, "must be null: \(message)")
+        throw unsupportedField(key, "must be null: \(message)")
     }
 }
 
@@ -211,6 +212,9 @@ public final class UNet2DConditionModel: Module {
     public let convNormOut: GroupNorm
     public let convOut: Conv2d
     let slot: AttentionProcessorSlot
+
+    public var dtype: DType { store.dtype }
+    public var device: Device { store.device }
 
     /// The processor every attention layer of this UNet calls; set it to observe or edit attention.
     public var attentionProcessor: AttentionProcessor {

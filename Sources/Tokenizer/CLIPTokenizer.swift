@@ -267,13 +267,15 @@ public final class CLIPTokenizer: @unchecked Sendable {
     /// Splits out the special tokens matched at this stage (leftmost, longest first), as the `tokenizers`
     /// library's added vocabulary does.
     func splitSpecial(_ scalars: [Unicode.Scalar], normalized: Bool) -> [Segment] {
-        let candidates = specialTokens.filter { $0.normalized == normalized }.map { (Array($0.content.unicodeScalars), $0.id) }
+        let candidates = specialTokens.filter { $0.normalized == normalized && !$0.content.isEmpty }
+            .map { (Array($0.content.unicodeScalars), $0.id) }
         guard !candidates.isEmpty, !scalars.isEmpty else { return scalars.isEmpty ? [] : [.text(scalars)] }
+        let firsts = Set(candidates.map { $0.0[0] })
         var segments: [Segment] = []
         var start = 0, i = 0
         while i < scalars.count {
             var best: (length: Int, id: Int)?
-            if scalars[i] == "<" || candidates.contains(where: { $0.0.first == scalars[i] }) {
+            if firsts.contains(scalars[i]) {
                 for (content, id) in candidates where content.count > (best?.length ?? 0) && Self.hasPrefix(scalars, at: i, content) {
                     best = (content.count, id)
                 }
@@ -427,17 +429,17 @@ public final class CLIPTokenizer: @unchecked Sendable {
     /// GPT-2's reversible map from bytes to printable characters: printable Latin-1 bytes stand for
     /// themselves, the others are shifted above U+0100.
     static let byteCharacters: [Unicode.Scalar] = {
-        var printable = Array(33...126) + Array(161...172) + Array(174...255)
-        var chars = printable.map { Unicode.Scalar(UInt32($0))! }
-        var extra: UInt32 = 0
-        var table = [Unicode.Scalar](repeating: " ", count: 256)
-        for (b, c) in zip(printable, chars) { table[b] = c }
-        for b in 0..<256 where !printable.contains(b) {
-            table[b] = Unicode.Scalar(256 + extra)!
-            extra += 1
+        let printable = Set(Array(33...126) + Array(161...172) + Array(174...255))
+        var table: [Unicode.Scalar] = []
+        var shifted: UInt32 = 256
+        for b in 0..<256 {
+            if printable.contains(b) {
+                table.append(Unicode.Scalar(UInt32(b))!)
+            } else {
+                table.append(Unicode.Scalar(shifted)!)
+                shifted += 1
+            }
         }
-        printable.removeAll()
-        chars.removeAll()
         return table
     }()
 

@@ -38,6 +38,20 @@ import Torch
         expectClose(run(unet, ref, timesteps: ref["timestep_scalar"]!), ref["out_scalar_timestep"]!, "sd2 scalar t")
     }
 
+    @Test func lessCommonConfigFieldsMatchDiffusers() throws {
+        // Per-block lists, no mid block, gelu resnets, centred input, time embedding width and activations,
+        // 1×1 conv_in and 5×5 conv_out.
+        let unet = try UNet2DConditionModel.load(from: fixtureURL("unet-options"))
+        let c = unet.config
+        #expect(c.layersPerBlock == [1, 2] && c.transformerLayersPerBlock == [2, 1] && c.midBlockType == nil)
+        #expect(c.actFn == .gelu && c.centerInputSample && c.timeEmbedDim == 24 && c.timeEmbeddingActFn == .mish)
+        #expect(c.timestepPostAct == .silu && c.convInKernel == 1 && c.convOutKernel == 5 && c.normEps == 1e-4)
+        #expect(unet.midBlock == nil)
+        let ref = try fixtureTensors("unet-options/reference.safetensors")
+        expectClose(run(unet, ref, timesteps: ref["timesteps"]!), ref["out"]!, "options out")
+        expectClose(run(unet, ref, timesteps: ref["timestep_scalar"]!), ref["out_scalar_timestep"]!, "options scalar t")
+    }
+
     @Test func fp16VariantLoadsIntoFloat32() throws {
         let unet = try UNet2DConditionModel.load(from: fixtureURL("unet-sd1"), variant: "fp16")
         #expect(unet.convIn.weight.dtype == .float32)
@@ -55,6 +69,16 @@ import Torch
         let sd2 = try UNet2DConditionModel.load(from: fixtureURL("unet-sd2"), dtype: .bfloat16)
         let ref2 = try fixtureTensors("unet-sd2/reference.safetensors")
         expectClose(run(sd2, ref2, timesteps: ref2["timesteps"]!), ref2["out"]!, tolerance: 3e-2, "sd2 bf16")
+    }
+
+    @Test func gradientsReachTheEncoderStatesWithFrozenWeights() throws {
+        let unet = try UNet2DConditionModel.load(from: fixtureURL("unet-sd1"))
+        let ref = try fixtureTensors("unet-sd1/reference.safetensors")
+        let states = ref["encoder_hidden_states"]!.clone().requiringGrad()
+        let out = unet(ref["sample"]!, timestep: ref["timesteps"]!, encoderHiddenStates: states)
+        (out * ref["grad_weights"]!).sum().backward()
+        expectClose(try #require(states.grad), ref["grad_encoder_hidden_states"]!, "d out / d states")
+        #expect(unet.convIn.weight.grad == nil && !unet.convIn.weight.requiresGrad)
     }
 
     @Test func parameterNamesAreDiffusersKeys() throws {
