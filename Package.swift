@@ -24,7 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
-        .library(name: "PrismKit", targets: ["Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom"]),
+        .library(name: "PrismKit", targets: ["Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -52,10 +52,11 @@ let package = Package(
         .target(name: "Training", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
         .target(name: "Counterfactual", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Imaging"]),
+        .target(name: "Evaluation", dependencies: ["Counterfactual", "Datasets", "Imaging", "Phantom"]),
         .executableTarget(
             name: "prism",
             dependencies: [
-                "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom",
+                "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,8 +66,9 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Torch"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Imaging", "NN", "Torch"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Diffusion", "Imaging", "NN", "Torch"]),
         .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Tokenizer", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Phantom"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
     ],
     cxxLanguageStandard: .cxx17

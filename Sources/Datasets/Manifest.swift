@@ -27,7 +27,12 @@ public enum Manifest {
     }
 
     public static func load(_ url: URL, format: ManifestFormat = .auto, options: Options = Options()) throws -> [Record] {
-        let table = try CSVTable.read(url)
+        try records(CSVTable.read(url), format: format, options: options)
+    }
+
+    /// The records of a table already read (a manifest made in memory reads exactly as one from a file).
+    public static func records(_ table: CSVTable, format: ManifestFormat = .auto, options: Options = Options()) throws -> [Record] {
+        let url = URL(fileURLWithPath: table.file)
         let format = format == .auto ? try detect(table) : format
         var records: [Record]
         switch format {

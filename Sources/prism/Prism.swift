@@ -13,6 +13,7 @@ struct Prism: ParsableCommand {
             Weights are diffusers folders (safetensors); nothing is fetched from the network.
             """,
         version: "prism \(version)\nlibtorch \(Torch.version)\nCUDA available: \(Device.cudaAvailable ? "yes (\(Device.cudaDeviceCount) device(s))" : "no")",
-        subcommands: [InspectCommand.self, PhantomCommand.self, TokenizeCommand.self, CaptionCommand.self, DemoCommand.self, GenerateCommand.self, BenchCommand.self]
+        subcommands: [GenerateCommand.self, EditCommand.self, CaptionCommand.self, TokenizeCommand.self, PhantomCommand.self,
+                      InspectCommand.self, BenchCommand.self, DemoCommand.self, TrainCommand.self]
     )
 }

@@ -46,11 +46,13 @@ final class ProgressBar {
         let width = 20
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: " ", count: width - filled)
-        let rate = done > 0 ? Double(done) / elapsed : 0
+        // The first update comes right after the start: no rate yet rather than a meaningless one.
+        let rate = done > 0 && elapsed > 0.2 ? Double(done) / elapsed : 0
         let remaining = rate > 0 ? Double(total - done) / rate : 0
-        let speed = rate >= 1 || rate == 0 ? String(format: "%.2f \(unit)/s", rate) : String(format: "%.2f s/\(unit)", 1 / rate)
+        let eta = rate > 0 ? clock(remaining) : "?"
+        let speed = rate == 0 ? "? \(unit)/s" : rate >= 1 ? String(format: "%.2f \(unit)/s", rate) : String(format: "%.2f s/\(unit)", 1 / rate)
         let pct = String(format: "%3d%%", Int(fraction * 100))
-        return "\(label) \(pct)|\(bar)| \(done)/\(total) [\(clock(elapsed))<\(clock(remaining)), \(speed)]"
+        return "\(label) \(pct)|\(bar)| \(done)/\(total) [\(clock(elapsed))<\(eta), \(speed)]"
             + (info.isEmpty ? "" : " " + info)
     }
 

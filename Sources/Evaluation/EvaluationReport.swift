@@ -1,0 +1,121 @@
+import Counterfactual
+import Foundation
+
+/// The report of a phantom evaluation: `report.html` (every case, its counterfactuals beside the truth, the
+/// difference maps and masks, the numbers) and `metrics.json`.
+public enum EvaluationReport {
+    /// The targets an edit should meet (the editing issue's quality bars).
+    public static let gapTarget = 0.5
+    public static let outsideTarget = 1.0 / 255
+
+    public struct Summary: Sendable, Codable {
+        public var edit: String
+        public var mask: String
+        public var count: Int
+        public var meanGapClosed: Double
+        public var meanChangeOutside255: Double
+        public var meetingTargets: Int
+        public var meanPacemakerChange255: Double?
+    }
+
+    public static func summaries(_ cases: [ScoredCase]) -> [Summary] {
+        var order: [String] = []
+        var groups: [String: [ScoredEdit]] = [:]
+        for e in cases.flatMap(\.edits) {
+            let key = "\(e.edit)|\(e.mask == .none ? "none" : "auto")"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(e)
+        }
+        return order.map { key in
+            let edits = groups[key]!
+            let parts = key.split(separator: "|").map(String.init)
+            let pacemaker = edits.compactMap(\.pacemakerChange)
+            return Summary(
+                edit: parts[0], mask: parts[1], count: edits.count,
+                meanGapClosed: edits.map(\.score.gapClosed).reduce(0, +) / Double(edits.count),
+                meanChangeOutside255: 255 * edits.map(\.score.changeOutside).reduce(0, +) / Double(edits.count),
+                meetingTargets: edits.filter { $0.score.gapClosed >= gapTarget && ($0.mask == .none || $0.score.changeOutside <= outsideTarget) }.count,
+                meanPacemakerChange255: pacemaker.isEmpty ? nil : 255 * pacemaker.reduce(0, +) / Double(pacemaker.count))
+        }
+    }
+
+    /// Writes report.html and metrics.json into `folder`; returns the report's URL.
+    @discardableResult
+    public static func write(_ cases: [ScoredCase], to folder: URL, model: String, settings: EditSettings,
+                             totalSeconds: Double) throws -> URL {
+        let summary = summaries(cases)
+        func f(_ x: Double, _ digits: Int = 2) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "∞" }
+        func mark(_ ok: Bool) -> String { ok ? "<span class=\"pass\">✓</span>" : "<span class=\"fail\">✗</span>" }
+        let rows = summary.map { s -> [String] in
+            [HTMLReport.escape(s.edit), s.mask, "\(s.count)", f(s.meanGapClosed) + " " + mark(s.meanGapClosed >= gapTarget),
+             f(s.meanChangeOutside255) + (s.mask == "auto" ? " " + mark(s.meanChangeOutside255 <= 1) : ""),
+             "\(s.meetingTargets)/\(s.count)", s.meanPacemakerChange255.map { f($0, 1) } ?? "–"]
+        }
+        let reportCases = cases.map { c -> HTMLReport.Case in
+            HTMLReport.Case(
+                title: "Case \(c.id)", subtitle: c.caption + " · reconstruction PSNR \(f(c.reconstructionPSNR, 1)) dB",
+                input: .init("input", c.inputFile),
+                rows: c.edits.map { e in
+                    var pictures = [HTMLReport.Picture("counterfactual", e.files["edit"]!),
+                                    HTMLReport.Picture("ground truth", e.files["truth"]!),
+                                    HTMLReport.Picture("difference (red brighter, blue darker)", e.files["difference"]!)]
+                    pictures.append(e.files["mask"].map { HTMLReport.Picture("mask", $0) }
+                                    ?? HTMLReport.Picture("true change", e.files["change"]!))
+                    var metrics: [(String, String)] = [
+                        ("gap closed", f(e.score.gapClosed) + " " + mark(e.score.gapClosed >= gapTarget)),
+                        ("change outside (×255)", f(255 * e.score.changeOutside)
+                            + (e.mask == .auto ? " " + mark(e.score.changeOutside <= outsideTarget) : "")),
+                        ("change inside (×255)", f(255 * e.score.changeInside)),
+                        ("true change area", f(100 * e.score.changeArea, 1) + "%"),
+                        ("seconds", f(e.seconds, 1)),
+                    ]
+                    if let p = e.pacemakerChange { metrics.append(("pacemaker change (×255)", f(255 * p, 1))) }
+                    return HTMLReport.Row(title: "\(e.edit)\(e.mask == .none ? " — no mask" : "") → “\(e.target)”",
+                                          pictures: pictures, metrics: metrics)
+                })
+        }
+        let report = HTMLReport(
+            title: "Prism: counterfactual chest X-rays",
+            introduction: """
+                Each phantom chest X-ray below was edited by changing its caption, with the model <code>\(HTMLReport.escape(model))</code> \
+                (\(settings.method.rawValue) inversion, \(settings.steps) steps, guidance \(f(settings.guidance, 1))). The phantom's causal \
+                model gives the true counterfactual of the same patient. <b>Gap closed</b>: how much of the way from the input to the \
+                truth the edit went inside the true change (target ≥ \(f(gapTarget))). <b>Change outside</b>: mean absolute change \
+                more than 8 px from the true change, in grey levels (target ≤ 1). The “no mask” rows let the model change anything: \
+                a large pacemaker change there means the model removes the pacemaker along with the cardiomegaly, the hidden \
+                relationship in its training data.
+                """,
+            summaryHeader: ["edit", "mask", "cases", "gap closed", "change outside (×255)", "meeting targets", "pacemaker change (×255)"],
+            summaryRows: rows, cases: reportCases,
+            footer: "Written by prism demo in \(f(totalSeconds, 0)) s. Pictures are the files beside this page.")
+        let url = try report.write(to: folder)
+
+        let json: [String: Any] = [
+            "model": model,
+            "settings": ["inversion": settings.method.rawValue, "steps": settings.steps, "guidance": settings.guidance,
+                         "mask_threshold": settings.maskThreshold, "blend_start": settings.blendStart] as [String: Any],
+            "seconds": totalSeconds,
+            "summary": summary.map { s -> [String: Any] in
+                var d: [String: Any] = ["edit": s.edit, "mask": s.mask, "count": s.count, "mean_gap_closed": s.meanGapClosed,
+                                        "mean_change_outside_255": s.meanChangeOutside255, "meeting_targets": s.meetingTargets]
+                if let p = s.meanPacemakerChange255 { d["mean_pacemaker_change_255"] = p }
+                return d
+            },
+            "cases": cases.map { c -> [String: Any] in
+                ["id": c.id, "caption": c.caption, "reconstruction_psnr_db": c.reconstructionPSNR.isFinite ? c.reconstructionPSNR : 999,
+                 "inversion_seconds": c.inversionSeconds,
+                 "edits": c.edits.map { e -> [String: Any] in
+                     var d: [String: Any] = ["edit": e.edit, "mask": e.mask == .none ? "none" : "auto", "target": e.target,
+                                             "gap_closed": e.score.gapClosed, "change_outside": e.score.changeOutside,
+                                             "change_inside": e.score.changeInside, "change_area": e.score.changeArea,
+                                             "seconds": e.seconds, "files": e.files]
+                     if let p = e.pacemakerChange { d["pacemaker_change"] = p }
+                     return d
+                 }]
+            },
+        ]
+        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: folder.appendingPathComponent("metrics.json"), options: .atomic)
+        return url
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Imaging
+
+/// A loss curve as a small grayscale PNG: the per-step loss in light gray, its running mean (window of about a
+/// twentieth of the steps) in black, a frame with tick marks, and the step and loss ranges written in a 3×5
+/// pixel font at the corners (first/last step under the axis, top/bottom loss beside it).
+public struct LossCurve: Sendable {
+    public var points: [(x: Double, y: Double)]
+    public var width = 640
+    public var height = 360
+    /// A log-scale loss axis (useful when the loss falls by orders of magnitude).
+    public var logScale = false
+
+    public init(points: [(Double, Double)], logScale: Bool = false) {
+        self.points = points.map { (x: $0.0, y: $0.1) }.filter { $0.y.isFinite }
+        self.logScale = logScale
+    }
+
+    /// The running mean over `window` points (centred where possible).
+    public static func smoothed(_ values: [Double], window: Int) -> [Double] {
+        guard window > 1, !values.isEmpty else { return values }
+        var prefix = [0.0]
+        for v in values { prefix.append(prefix.last! + v) }
+        return values.indices.map { i in
+            let lo = max(0, i - window / 2), hi = min(values.count, lo + window)
+            return (prefix[hi] - prefix[lo]) / Double(hi - lo)
+        }
+    }
+
+    public func image() -> Image {
+        var canvas = Canvas(width: width, height: height)
+        let left = 56, right = width - 12, top = 12, bottom = height - 28
+        guard !points.isEmpty else { return canvas.image() }
+        let transform: (Double) -> Double = logScale ? { log10(max($0, 1e-12)) } : { $0 }
+        let ys = points.map { transform($0.y) }
+        let x0 = points.first!.x, x1 = max(points.last!.x, x0 + 1)
+        var y0 = ys.min()!, y1 = ys.max()!
+        if y1 - y0 < 1e-12 { y0 -= 0.5; y1 += 0.5 }
+        let pad = (y1 - y0) * 0.05
+        y0 -= pad; y1 += pad
+        func px(_ x: Double) -> Int { left + Int(((x - x0) / (x1 - x0) * Double(right - left)).rounded()) }
+        func py(_ y: Double) -> Int { bottom - Int(((y - y0) / (y1 - y0) * Double(bottom - top)).rounded()) }
+
+        // Grid lines and frame.
+        for k in 1..<4 {
+            let gy = top + (bottom - top) * k / 4
+            for x in stride(from: left, to: right, by: 4) { canvas.set(x, gy, 0.85) }
+        }
+        canvas.rect(left, top, right, bottom, 0)
+
+        let raw = points.map { (px($0.x), py(transform($0.y))) }
+        for (a, b) in zip(raw, raw.dropFirst()) { canvas.line(a.0, a.1, b.0, b.1, 0.75) }
+        let window = max(1, points.count / 20)
+        let smooth = Self.smoothed(points.map(\.y), window: window).map(transform)
+        let line = zip(points, smooth).map { (px($0.x), py($1)) }
+        for (a, b) in zip(line, line.dropFirst()) { canvas.line(a.0, a.1, b.0, b.1, 0, thick: true) }
+
+        // Labels: loss range at the top and bottom of the axis, step range under it.
+        func label(_ v: Double) -> String {
+            let value = logScale ? pow(10, v) : v
+            return abs(value) >= 0.01 && abs(value) < 1000 ? String(format: "%.3f", value) : String(format: "%.1e", value)
+        }
+        canvas.text(label(y1), x: 2, y: top, scale: 2)
+        canvas.text(label(y0), x: 2, y: bottom - 10, scale: 2)
+        canvas.text(String(Int(x0)), x: left, y: bottom + 6, scale: 2)
+        let last = String(Int(x1))
+        canvas.text(last, x: right - last.count * 8, y: bottom + 6, scale: 2)
+        canvas.text(logScale ? "LOSS (LOG)  VS  STEP" : "LOSS  VS  STEP", x: (left + right) / 2 - 56, y: bottom + 6, scale: 2)
+        return canvas.image()
+    }
+}
+
+/// A gray drawing surface (1 = white).
+struct Canvas {
+    let width: Int, height: Int
+    var pixels: [Float]
+
+    init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+        pixels = [Float](repeating: 1, count: width * height)
+    }
+
+    mutating func set(_ x: Int, _ y: Int, _ v: Float) {
+        guard x >= 0, y >= 0, x < width, y < height else { return }
+        pixels[y * width + x] = min(pixels[y * width + x], v)
+    }
+
+    mutating func rect(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ v: Float) {
+        for x in x0...x1 { set(x, y0, v); set(x, y1, v) }
+        for y in y0...y1 { set(x0, y, v); set(x1, y, v) }
+    }
+
+    /// Bresenham's line.
+    mutating func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ v: Float, thick: Bool = false) {
+        var x = x0, y = y0
+        let dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
+        var err = dx + dy
+        while true {
+            set(x, y, v)
+            if thick { set(x, y + 1, v); set(x + 1, y, v) }
+            if x == x1 && y == y1 { break }
+            let e2 = 2 * err
+            if e2 >= dy { err += dy; x += sx }
+            if e2 <= dx { err += dx; y += sy }
+        }
+    }
+
+    /// Text in a 3×5 pixel font (digits, a few letters and signs), each pixel `scale` wide.
+    mutating func text(_ s: String, x: Int, y: Int, scale: Int) {
+        var cx = x
+        for ch in s.uppercased() {
+            if let rows = Self.font[ch] {
+                for (r, bits) in rows.enumerated() {
+                    for c in 0..<3 where bits & (4 >> c) != 0 {
+                        for dy in 0..<scale { for dx in 0..<scale { set(cx + c * scale + dx, y + r * scale + dy, 0) } }
+                    }
+                }
+            }
+            cx += 4 * scale
+        }
+    }
+
+    static let font: [Character: [Int]] = [
+        "0": [7, 5, 5, 5, 7], "1": [2, 6, 2, 2, 7], "2": [7, 1, 7, 4, 7], "3": [7, 1, 7, 1, 7], "4": [5, 5, 7, 1, 1],
+        "5": [7, 4, 7, 1, 7], "6": [7, 4, 7, 5, 7], "7": [7, 1, 1, 2, 2], "8": [7, 5, 7, 5, 7], "9": [7, 5, 7, 1, 7],
+        ".": [0, 0, 0, 0, 2], "-": [0, 0, 7, 0, 0], "+": [0, 2, 7, 2, 0], "(": [1, 2, 2, 2, 1], ")": [4, 2, 2, 2, 4],
+        "E": [7, 4, 6, 4, 7], "L": [4, 4, 4, 4, 7], "O": [7, 5, 5, 5, 7], "S": [7, 4, 7, 1, 7], "T": [7, 2, 2, 2, 2],
+        "P": [7, 5, 7, 4, 4], "V": [5, 5, 5, 5, 2], "G": [7, 4, 5, 5, 7],
+    ]
+
+    func image() -> Image { Image(floats: pixels, width: width, height: height, channels: 1) }
+}

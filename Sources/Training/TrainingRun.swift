@@ -1,0 +1,586 @@
+import Datasets
+import Diffusion
+import Foundation
+import Imaging
+import NN
+import Tokenizer
+import Torch
+
+/// Everything a training run is made of, as `prism train` gathers it from its options.
+public struct TrainingRunOptions: Sendable {
+    /// What the run trains.
+    public enum Component: String, Sendable, CaseIterable {
+        case unet
+        case unetText = "unet+text"
+        case vae
+    }
+
+    /// Where the model comes from.
+    public enum Source: Sendable {
+        /// Fine-tune a diffusers model folder: tokenizer, VAE, scheduler (and the text encoder unless trained)
+        /// come from it unchanged.
+        case base(URL)
+        /// Train from scratch: a folder of diffusers component configs (`unet/config.json`, `vae/config.json`,
+        /// `text_encoder/config.json`, `tokenizer/`, `scheduler/scheduler_config.json`). A UNet trains on the
+        /// latents of the already-trained VAE in `vae` (a vae folder or a model folder holding `vae/`).
+        case config(URL, vae: URL?)
+    }
+
+    public var source: Source
+    public var records: [Record]
+    public var imageRoot: URL
+    public var template: CaptionTemplate
+    public var output: URL
+    public var component = Component.unet
+    public var resolution = 512
+    public var settings = TrainingSettings()
+    /// Epochs to train when `settings.totalSteps` should follow from the data (nil: use totalSteps).
+    public var epochs: Int?
+    public var unet = UNetTrainingTask.Options()
+    /// β of the VAE's KL term.
+    public var klWeight = 1e-6
+    /// Mixed precision: the forward pass under autocast to this type (weights and optimizer stay fp32).
+    public var autocast: DType?
+    /// The dtype of the published weights (nil: fp32).
+    public var saveDType: DType?
+    public var device = Device.cpu
+    /// Write samples every this many steps (nil: never).
+    public var sampleEvery: Int?
+    /// Prompts of the sample grid (UNet runs); empty: a few captions from the data.
+    public var samplePrompts: [String] = []
+    public var sampleSteps = 20
+    public var sampleGuidance = 5.0
+    /// Continue from the newest checkpoint in `output`.
+    public var resume = false
+
+    public init(source: Source, records: [Record], imageRoot: URL, template: CaptionTemplate, output: URL) {
+        self.source = source
+        self.records = records
+        self.imageRoot = imageRoot
+        self.template = template
+        self.output = output
+    }
+}
+
+public struct TrainingRunError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What a run needs of its trainer whatever its task: the generic ``Trainer`` seen through one protocol.
+protocol RunTrainer: AnyObject {
+    var step: Int { get }
+    var totalSteps: Int { get }
+    func resume() throws -> Int?
+    func run(report: (TrainingStepReport) -> Void, afterStep: (Int) throws -> Void) throws
+    func saveCheckpoint() throws
+    func history() -> [(step: Int, loss: Double)]
+    /// Runs `body` with the EMA weights in the model (the trained weights otherwise), then puts the trained ones back.
+    func withPublishedWeights<R>(_ body: () throws -> R) rethrows -> R
+}
+
+extension Trainer: RunTrainer {
+    var step: Int { state.step }
+    var totalSteps: Int { settings.totalSteps }
+    func history() -> [(step: Int, loss: Double)] { lossHistory() }
+
+    func withPublishedWeights<R>(_ body: () throws -> R) rethrows -> R {
+        guard ema != nil else { return try body() }
+        let trained = withNoGrad { task.parameters.map { $0.detach().clone() } }
+        applyEMA()
+        defer { withNoGrad { for (p, t) in zip(task.parameters, trained) { p.copyFrom(t) } } }
+        return try body()
+    }
+}
+
+/// A task as the run trains it: mixed precision around the loss, and checkpoints whose `model/` folder is a
+/// complete diffusers model (the frozen components linked from the published folder).
+final class RunTask<Inner: TrainingTask>: TrainingTask {
+    typealias Sample = Inner.Sample
+    let inner: Inner
+    let autocast: DType?
+    let device: Device
+    let complete: (URL) throws -> Void
+
+    init(_ inner: Inner, autocast: DType?, device: Device, complete: @escaping (URL) throws -> Void) {
+        self.inner = inner
+        self.autocast = autocast
+        self.device = device
+        self.complete = complete
+    }
+
+    var parameters: [Tensor] { inner.parameters }
+
+    func loss(_ batch: [Sample], generator: Generator) -> Tensor {
+        guard let autocast else { return inner.loss(batch, generator: generator) }
+        return withAutocast(autocast, device: device) { inner.loss(batch, generator: generator) }.to(.float32)
+    }
+
+    func saveModel(to folder: URL) throws {
+        try inner.saveModel(to: folder)
+        try complete(folder)
+    }
+
+    func loadModel(from folder: URL) throws { try inner.loadModel(from: folder) }
+}
+
+/// Latents of the dataset's images under a frozen VAE, each encoded once (on first use, on a loader thread)
+/// and kept in memory. The posterior is sampled with a generator seeded by the run's seed and the image's index,
+/// so an image always gets the same latents, whichever thread encodes it and whenever (a resumed run sees the
+/// same numbers). diffusers' train_text_to_image draws a new posterior sample every step instead.
+final class LatentCache: @unchecked Sendable {
+    let dataset: CaptionedImageDataset
+    let vae: AutoencoderKL
+    let seed: UInt64
+    let tokenIDs: [[Int]]
+    private let lock = NSLock()
+    private var latents: [Int: [Float]] = [:]
+    private(set) var shape: [Int] = []
+
+    init(dataset: CaptionedImageDataset, vae: AutoencoderKL, seed: UInt64, tokenIDs: [[Int]]) {
+        self.dataset = dataset
+        self.vae = vae
+        self.seed = seed
+        self.tokenIDs = tokenIDs
+    }
+
+    func sample(_ i: Int) throws -> CaptionedLatents {
+        lock.lock()
+        let cached = latents[i]
+        let s = shape
+        lock.unlock()
+        if let cached { return CaptionedLatents(latents: cached, shape: s, tokenIDs: tokenIDs[i]) }
+        let pixels = try dataset.pixels(i)
+        let r = dataset.resolution
+        let z: Tensor = withNoGrad {
+            let x = Tensor(pixels, shape: [1, dataset.channels, r, r]).to(vae.store.dtype, vae.store.device)
+            let g = Generator(seed: seed &+ 0x1A7E_0000 &+ UInt64(i))
+            return vae.scaleLatents(vae.encode(x).sample(generator: g)).to(.float32, .cpu)
+        }
+        let values = z.floats(), zShape = Array(z.shape.dropFirst())
+        lock.lock()
+        latents[i] = values
+        shape = zShape
+        lock.unlock()
+        return CaptionedLatents(latents: values, shape: zShape, tokenIDs: tokenIDs[i])
+    }
+}
+
+/// A training run assembled from ``TrainingRunOptions``: the models, the task, the trainer, the data, and the
+/// published model folder in `output` (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/),
+/// which is rewritten at every checkpoint and at the end so that `prism generate --model output` and diffusers'
+/// `from_pretrained(output)` load the newest weights (the EMA weights when there is an EMA).
+public final class TrainingRun {
+    public let options: TrainingRunOptions
+    public let dataset: CaptionedImageDataset
+    public let tokenizer: CLIPTokenizer
+    public let unet: UNet2DConditionModel?
+    public let textEncoder: CLIPTextModel?
+    public let vae: AutoencoderKL
+    public let schedulerConfigJSON: Data
+    let unetConfigJSON: Data?
+    let textEncoderConfigJSON: Data?
+    let vaeConfigJSON: Data
+    let trainer: any RunTrainer
+    /// The step the run started from (non-zero after a resume).
+    public private(set) var startStep = 0
+
+    public var output: URL { options.output }
+    public var totalSteps: Int { trainer.totalSteps }
+    public var step: Int { trainer.step }
+    public var samplesFolder: URL { output.appendingPathComponent("samples") }
+    public var lossCurveURL: URL { output.appendingPathComponent("loss.png") }
+    public var logURL: URL { output.appendingPathComponent("log.csv") }
+    public var checkpoints: CheckpointFolder { CheckpointFolder(root: output.appendingPathComponent("checkpoints")) }
+
+    /// Loads or builds the models and checks the data and the output folder; nothing is trained yet.
+    public init(_ options: TrainingRunOptions) throws {
+        var options = options
+        guard !options.records.isEmpty else { throw TrainingRunError("the label file has no rows to train on") }
+        let dataset = CaptionedImageDataset(records: options.records, imageRoot: options.imageRoot,
+                                            resolution: options.resolution, template: options.template)
+        try dataset.checkFilesExist()
+        self.dataset = dataset
+        try Self.checkOutput(options)
+
+        let seed = options.settings.seed
+        let componentRoot: URL
+        switch options.source {
+        case .base(let base):
+            _ = try StableDiffusionFolder(base)
+            componentRoot = base
+            guard options.component != .vae else {
+                throw TrainingRunError("--train vae trains a VAE from a config (--config); fine-tuning a base model's VAE is not supported")
+            }
+        case .config(let folder, _):
+            componentRoot = folder
+        }
+        func configData(_ component: String, _ file: String = "config.json") throws -> Data {
+            let url = componentRoot.appendingPathComponent(component).appendingPathComponent(file)
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw TrainingRunError("\(url.path): missing (the model needs \(component)/\(file))")
+            }
+            return data
+        }
+        tokenizer = try CLIPTokenizer(folder: componentRoot.appendingPathComponent("tokenizer"))
+        schedulerConfigJSON = try configData("scheduler", "scheduler_config.json")
+        let dtype = DType.float32, device = options.device
+
+        // The UNet and text encoder: loaded from the base or new from their configs, seeded.
+        let teFolder = componentRoot.appendingPathComponent("text_encoder")
+        let unetFolder = componentRoot.appendingPathComponent("unet")
+        if case .base = options.source {
+            textEncoder = try CLIPTextModel.load(from: teFolder, dtype: dtype, device: device)
+            unet = try UNet2DConditionModel.load(from: unetFolder, dtype: dtype, device: device)
+        } else {
+            let teConfig = try DiffusersFolder.config(CLIPTextConfig.self, in: teFolder)
+            textEncoder = CLIPTextModel(teConfig, store: ParameterStore(dtype: dtype, device: device, seed: seed &+ 2))
+            let unetConfig = try DiffusersFolder.config(UNet2DConditionConfig.self, in: unetFolder)
+            unet = UNet2DConditionModel(config: unetConfig, path: ParameterStore(dtype: dtype, device: device, seed: seed &+ 1).root)
+        }
+        unetConfigJSON = try configData("unet")
+        textEncoderConfigJSON = try configData("text_encoder")
+
+        // The VAE: trained from its config, or frozen from the base or --vae.
+        switch (options.source, options.component) {
+        case (.config(let folder, _), .vae):
+            let config = try DiffusersFolder.config(AutoencoderKLConfig.self, in: folder.appendingPathComponent("vae"))
+            vae = AutoencoderKL(config: config, path: ParameterStore(dtype: dtype, device: device, seed: seed &+ 3).root)
+            vaeConfigJSON = try configData("vae")
+        case (.config(_, let vaeSource), _):
+            guard let vaeSource else {
+                throw TrainingRunError("training a UNet from a config needs a trained VAE: give --vae (a vae folder or a model folder with vae/), "
+                                       + "for instance the output of a --train vae run")
+            }
+            let vaeFolder = FileManager.default.fileExists(atPath: vaeSource.appendingPathComponent("vae/config.json").path)
+                ? vaeSource.appendingPathComponent("vae") : vaeSource
+            vae = try AutoencoderKL.load(from: vaeFolder, dtype: dtype, device: device)
+            guard let data = FileManager.default.contents(atPath: vaeFolder.appendingPathComponent("config.json").path) else {
+                throw TrainingRunError("\(vaeFolder.path)/config.json: missing")
+            }
+            vaeConfigJSON = data
+        case (.base(let base), _):
+            vae = try AutoencoderKL.load(from: base.appendingPathComponent("vae"), dtype: dtype, device: device)
+            vaeConfigJSON = try configData("vae")
+        }
+        if options.resolution % vae.downscaleFactor != 0 {
+            throw TrainingRunError("--resolution \(options.resolution) is not a multiple of the VAE's downscale factor \(vae.downscaleFactor)")
+        }
+
+        // Steps from epochs.
+        let perStep = options.settings.batchSize * options.settings.gradientAccumulation
+        if let epochs = options.epochs {
+            options.settings.totalSteps = max(1, (epochs * dataset.count + perStep - 1) / perStep)
+        }
+
+        let publishedRoot = options.output
+        let index = Self.modelIndex(schedulerConfigJSON: schedulerConfigJSON)
+        let frozenNames: [String] = switch options.component {
+        case .vae: ["unet", "text_encoder", "tokenizer", "scheduler"]
+        case .unet: ["vae", "text_encoder", "tokenizer", "scheduler"]
+        case .unetText: ["vae", "tokenizer", "scheduler"]
+        }
+        // A checkpoint's model/ folder gets the frozen components as hard links to the published ones.
+        let complete: (URL) throws -> Void = { folder in
+            for name in frozenNames {
+                try Self.linkTree(publishedRoot.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+            }
+            try index.write(to: folder.appendingPathComponent(ModelIndex.fileName))
+        }
+
+        switch options.component {
+        case .vae:
+            let task = RunTask(VAETrainingTask(vae: vae, configJSON: vaeConfigJSON, klWeight: options.klWeight),
+                               autocast: options.autocast, device: device, complete: complete)
+            let channels = vae.config.inChannels, r = options.resolution
+            trainer = Trainer(task: task, settings: options.settings, output: options.output, dataCount: dataset.count) {
+                [dataset] i in ImageSample(pixels: try dataset.pixels(i), shape: [channels, r, r])
+            }
+        case .unet, .unetText:
+            var unetOptions = options.unet
+            unetOptions.trainTextEncoder = options.component == .unetText
+            let tok = tokenizer, length = tokenizer.modelMaxLength
+            let empty = tok.encode("", maxLength: length, padding: true).ids
+            let ids = (0..<dataset.count).map { tok.encode(dataset.caption($0), maxLength: length, padding: true).ids }
+            let inner = UNetTrainingTask(unet: unet!, unetConfigJSON: unetConfigJSON!, textEncoder: textEncoder!,
+                                         textEncoderConfigJSON: textEncoderConfigJSON,
+                                         schedule: try Self.noiseSchedule(schedulerConfigJSON), emptyPromptIDs: empty, options: unetOptions)
+            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, tokenIDs: ids)
+            trainer = Trainer(task: RunTask(inner, autocast: options.autocast, device: device, complete: complete),
+                              settings: options.settings, output: options.output, dataCount: dataset.count) { try cache.sample($0) }
+        }
+        self.options = options
+    }
+
+    /// Refuses to start over a previous run unless resuming.
+    static func checkOutput(_ options: TrainingRunOptions) throws {
+        let fm = FileManager.default
+        let existing = CheckpointFolder(root: options.output.appendingPathComponent("checkpoints")).steps()
+        let hasLog = fm.fileExists(atPath: options.output.appendingPathComponent("log.csv").path)
+        if !options.resume && (!existing.isEmpty || hasLog) {
+            let what = existing.last.map { "a checkpoint at step \($0)" } ?? "a training log"
+            throw TrainingRunError("\(options.output.path) already holds a training run (\(what)): pass --resume to continue it, "
+                                   + "or choose another --output")
+        }
+    }
+
+    /// The noise schedule of the model's scheduler config (training always uses the DDPM forward process).
+    static func noiseSchedule(_ json: Data) throws -> NoiseSchedule {
+        let config = try JSONDecoder().decode(SchedulerConfig.self, from: json)
+        return try DDPMScheduler(config: config).schedule
+    }
+
+    static func modelIndex(schedulerConfigJSON: Data) -> ModelIndexFile {
+        let object = (try? JSONSerialization.jsonObject(with: schedulerConfigJSON)) as? [String: Any]
+        return ModelIndexFile(schedulerClass: object?["_class_name"] as? String ?? "DDPMScheduler")
+    }
+
+    /// Hard-links every file of `source` into `destination` (copying where links are impossible).
+    static func linkTree(_ source: URL, to destination: URL) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: destination, withIntermediateDirectories: true)
+        for name in try fm.contentsOfDirectory(atPath: source.path) where !name.hasPrefix(".") {
+            let from = source.appendingPathComponent(name), to = destination.appendingPathComponent(name)
+            try? fm.removeItem(at: to)
+            do { try fm.linkItem(at: from, to: to) } catch { try fm.copyItem(at: from, to: to) }
+        }
+    }
+
+    // MARK: Running
+
+    /// Resumes when asked to (from the newest checkpoint; a fresh start when there is none), writes the frozen
+    /// components of the published folder, trains to the last step, and publishes the model.
+    /// `afterStep` runs after each step's own work (checkpoint, samples); throwing from it stops the run.
+    public func run(report: (TrainingStepReport) -> Void = { _ in }, message: (String) -> Void = { _ in },
+                    afterStep: (Int) throws -> Void = { _ in }) throws {
+        if options.resume {
+            if let step = try trainer.resume() {
+                startStep = step
+                message("resuming from \(checkpoints.url(step: step).path) (step \(step) of \(totalSteps))")
+            } else {
+                message("no checkpoint in \(checkpoints.root.path): starting from step 0")
+            }
+        }
+        try publishFrozenComponents()
+        if startStep == 0, let every = options.sampleEvery, every > 0 { try writeSamples() }
+        try trainer.run(report: report) { step in
+            if step % options.settings.checkpointEvery == 0 || step == totalSteps {
+                try publish()
+                try writeLossCurve()
+            }
+            if let every = options.sampleEvery, every > 0, step % every == 0 || step == totalSteps { try writeSamples() }
+            try afterStep(step)
+        }
+        if trainer.step >= totalSteps, startStep >= totalSteps {
+            try publish()
+            try writeLossCurve()
+        }
+    }
+
+    /// The components the run does not train, written once into the published folder.
+    public func publishFrozenComponents() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: output, withIntermediateDirectories: true)
+        let root: URL
+        switch options.source {
+        case .base(let url): root = url
+        case .config(let url, _): root = url
+        }
+        try replaceFolder("tokenizer") { folder in
+            for name in try fm.contentsOfDirectory(atPath: root.appendingPathComponent("tokenizer").path) where !name.hasPrefix(".") {
+                try fm.copyItem(at: root.appendingPathComponent("tokenizer").appendingPathComponent(name),
+                                to: folder.appendingPathComponent(name))
+            }
+        }
+        try replaceFolder("scheduler") { try schedulerConfigJSON.write(to: $0.appendingPathComponent("scheduler_config.json")) }
+        switch options.component {
+        case .vae:
+            try saveUNet()
+            try saveTextEncoder()
+        case .unet:
+            try saveVAE()
+            try saveTextEncoder()
+        case .unetText:
+            try saveVAE()
+        }
+        try Self.modelIndex(schedulerConfigJSON: schedulerConfigJSON).write(to: output.appendingPathComponent(ModelIndex.fileName))
+    }
+
+    /// Writes the trained components (EMA weights when there is an EMA) into the published folder.
+    public func publish() throws {
+        try trainer.withPublishedWeights {
+            switch options.component {
+            case .vae: try saveVAE()
+            case .unet: try saveUNet()
+            case .unetText:
+                try saveUNet()
+                try saveTextEncoder()
+            }
+        }
+        try Self.modelIndex(schedulerConfigJSON: schedulerConfigJSON).write(to: output.appendingPathComponent(ModelIndex.fileName))
+    }
+
+    func saveUNet() throws {
+        try replaceFolder("unet") { folder in
+            try unetConfigJSON!.write(to: folder.appendingPathComponent("config.json"))
+            try unet!.store.save(to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"), dtype: options.saveDType)
+        }
+    }
+
+    func saveTextEncoder() throws {
+        try replaceFolder("text_encoder") { folder in
+            try textEncoderConfigJSON!.write(to: folder.appendingPathComponent("config.json"))
+            try textEncoder!.store.save(to: folder.appendingPathComponent("model.safetensors"), dtype: options.saveDType)
+        }
+    }
+
+    func saveVAE() throws {
+        try replaceFolder("vae") { folder in
+            try vaeConfigJSON.write(to: folder.appendingPathComponent("config.json"))
+            try vae.store.save(to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"), dtype: options.saveDType)
+        }
+    }
+
+    /// Fills a temporary folder beside `output/name`, then swaps it in: a reader sees the old or the new component.
+    func replaceFolder(_ name: String, _ write: (URL) throws -> Void) throws {
+        let fm = FileManager.default
+        let final = output.appendingPathComponent(name)
+        let pid = ProcessInfo.processInfo.processIdentifier
+        let tmp = output.appendingPathComponent(".\(name).partial-\(pid)")
+        let old = output.appendingPathComponent(".\(name).old-\(pid)")
+        try? fm.removeItem(at: tmp)
+        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+        do { try write(tmp) } catch {
+            try? fm.removeItem(at: tmp)
+            throw error
+        }
+        if fm.fileExists(atPath: final.path) {
+            try? fm.removeItem(at: old)
+            try fm.moveItem(at: final, to: old)
+            try fm.moveItem(at: tmp, to: final)
+            try? fm.removeItem(at: old)
+        } else {
+            try fm.moveItem(at: tmp, to: final)
+        }
+    }
+
+    // MARK: Samples and the loss curve
+
+    /// The prompts of the sample grid: the given ones, or the captions of a few spread-out rows.
+    public var samplePrompts: [String] {
+        if !options.samplePrompts.isEmpty { return options.samplePrompts }
+        let n = min(4, dataset.count)
+        var seen = Set<String>(), prompts: [String] = []
+        for k in 0..<dataset.count where prompts.count < n {
+            let c = dataset.caption((k * 7919) % dataset.count)
+            if seen.insert(c).inserted { prompts.append(c) }
+        }
+        return prompts
+    }
+
+    /// Writes `samples/step-NNNNNN.png`: for a UNet run, one image per sample prompt (fixed seed) in a row; for a
+    /// VAE run, a few fixed images (top) over their reconstructions (bottom).
+    public func writeSamples() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: samplesFolder, withIntermediateDirectories: true)
+        let url = samplesFolder.appendingPathComponent(String(format: "step-%06d.png", trainer.step))
+        let r = options.resolution
+        let tiles: [[Float]] = try trainer.withPublishedWeights {
+            try withEvaluationMode {
+                try withNoGrad {
+                    switch options.component {
+                    case .vae:
+                        let indices = (0..<min(4, dataset.count)).map { ($0 * 7919) % dataset.count }
+                        var originals: [[Float]] = [], reconstructions: [[Float]] = []
+                        for i in indices {
+                            let pixels = try dataset.pixels(i)
+                            let x = Tensor(pixels, shape: [1, vae.config.inChannels, r, r]).to(vae.store.dtype, vae.store.device)
+                            let y = vae.decode(vae.encode(x).mode())
+                            originals.append(Array(pixels.prefix(r * r)))
+                            reconstructions.append(Self.grayPlane(y))
+                        }
+                        return originals + reconstructions
+                    case .unet, .unetText:
+                        let pipeline = StableDiffusionPipeline(tokenizer: tokenizer, textEncoder: textEncoder!, unet: unet!, vae: vae,
+                                                               schedulerConfig: try JSONDecoder().decode(SchedulerConfig.self, from: schedulerConfigJSON),
+                                                               dtype: .float32, device: options.device)
+                        return try samplePrompts.map { prompt in
+                            var request = GenerationRequest(prompt: prompt)
+                            request.steps = options.sampleSteps
+                            request.guidanceScale = options.sampleGuidance
+                            request.height = r
+                            request.width = r
+                            request.seed = 1234
+                            return Self.grayPlane(try pipeline(request).images!)
+                        }
+                    }
+                }
+            }
+        }
+        let columns = options.component == .vae ? max(1, tiles.count / 2) : tiles.count
+        try Self.grid(tiles, side: r, columns: columns).writePNG(to: url)
+    }
+
+    /// Runs `body` with dropout and other training-only behaviour off.
+    func withEvaluationMode<R>(_ body: () throws -> R) rethrows -> R {
+        let stores = [unet?.store, textEncoder?.store, vae.store].compactMap { $0 }
+        let previous = stores.map(\.isTraining)
+        for s in stores { s.isTraining = false }
+        defer { for (s, p) in zip(stores, previous) { s.isTraining = p } }
+        return try body()
+    }
+
+    /// The first channel of a [1, C, H, W] image in [-1, 1], as [0, 1] floats.
+    static func grayPlane(_ image: Tensor) -> [Float] {
+        let h = image.size(2), w = image.size(3)
+        return Array(image.to(.float32, .cpu).floats().prefix(h * w)).map { ($0 + 1) / 2 }
+    }
+
+    /// Tiles of side `side` ([-1, 1] or [0, 1] floats as given: originals are mapped below) in a grid with a
+    /// 2-pixel gap.
+    static func grid(_ tiles: [[Float]], side: Int, columns: Int) -> Image {
+        let gap = 2
+        let rows = (tiles.count + columns - 1) / columns
+        let width = columns * side + (columns - 1) * gap, height = rows * side + (rows - 1) * gap
+        var out = [Float](repeating: 1, count: width * height)
+        for (k, tile) in tiles.enumerated() {
+            let x0 = (k % columns) * (side + gap), y0 = (k / columns) * (side + gap)
+            for y in 0..<side {
+                for x in 0..<side { out[(y0 + y) * width + x0 + x] = tile[y * side + x] }
+            }
+        }
+        return Image(floats: out, width: width, height: height, channels: 1)
+    }
+
+    /// Draws `loss.png` from the log.
+    public func writeLossCurve() throws {
+        let history = trainer.history()
+        guard !history.isEmpty else { return }
+        try LossCurve(points: history.map { (Double($0.step), $0.loss) }).image().writePNG(to: lossCurveURL)
+    }
+}
+
+/// The model_index.json of a Stable Diffusion folder Prism writes.
+struct ModelIndexFile: Sendable {
+    var schedulerClass: String
+
+    func write(to url: URL) throws {
+        let text = """
+            {
+              "_class_name": "StableDiffusionPipeline",
+              "_diffusers_version": "0.42.1",
+              "feature_extractor": [null, null],
+              "image_encoder": [null, null],
+              "requires_safety_checker": false,
+              "safety_checker": [null, null],
+              "scheduler": ["diffusers", "\(schedulerClass)"],
+              "text_encoder": ["transformers", "CLIPTextModel"],
+              "tokenizer": ["transformers", "CLIPTokenizer"],
+              "unet": ["diffusers", "UNet2DConditionModel"],
+              "vae": ["diffusers", "AutoencoderKL"]
+            }
+
+            """
+        try writeAtomically(Data(text.utf8), to: url)
+    }
+}

@@ -1,0 +1,66 @@
+import Diffusion
+import Foundation
+import NN
+import Torch
+
+/// One image as a VAE trains on it: CHW floats in [-1, 1].
+public struct ImageSample: Sendable {
+    public var pixels: [Float]
+    public var shape: [Int]
+
+    public init(pixels: [Float], shape: [Int]) {
+        self.pixels = pixels
+        self.shape = shape
+    }
+}
+
+/// Training of an `AutoencoderKL` as in latent diffusion's first stage: L1 reconstruction of the image from a
+/// posterior sample, plus β times the KL divergence of the posterior from the standard normal (β = 1e-6 in LDM's
+/// KL-f8 configs). LDM sums both terms over the pixels; here both are divided by the pixel count, which gives
+/// the same optimum and gradient direction but a loss on the scale of a mean absolute error. The perceptual
+/// (LPIPS) and adversarial terms of LDM's `LPIPSWithDiscriminator` are left out: they need a pretrained VGG.
+public final class VAETrainingTask: TrainingTask {
+    public typealias Sample = ImageSample
+
+    public let vae: AutoencoderKL
+    /// β, the weight of the KL term.
+    public let klWeight: Double
+    let configJSON: Data
+
+    public init(vae: AutoencoderKL, configJSON: Data, klWeight: Double = 1e-6) {
+        self.vae = vae
+        self.klWeight = klWeight
+        self.configJSON = configJSON
+        vae.store.unfreeze()
+        vae.store.isTraining = true
+    }
+
+    public var parameters: [Tensor] { vae.store.trainableParameters }
+
+    public func loss(_ batch: [ImageSample], generator: Generator) -> Tensor {
+        let shape = [batch.count] + batch[0].shape
+        let x = Tensor(batch.flatMap(\.pixels), shape: shape).to(vae.store.dtype, vae.store.device)
+        let posterior = vae.encode(x)
+        let reconstruction = vae.decode(posterior.sample(generator: generator))
+        let l1 = (reconstruction.to(.float32) - x.to(.float32)).abs().mean()
+        let kl = Self.klDivergence(posterior).mean()
+        return l1 + kl * (klWeight / Double(batch[0].shape.reduce(1, *)))
+    }
+
+    /// KL(q(z|x) ‖ N(0, I)) per sample, summed over the latent (LDM's `DiagonalGaussianDistribution.kl()`).
+    public static func klDivergence(_ p: DiagonalGaussianDistribution) -> Tensor {
+        let mean = p.mean.to(.float32), logvar = p.logvar.to(.float32)
+        return ((mean.square() + logvar.exp() - 1 - logvar) * 0.5).sum(dims: [1, 2, 3])
+    }
+
+    public func saveModel(to folder: URL) throws {
+        let vaeFolder = folder.appendingPathComponent("vae")
+        try FileManager.default.createDirectory(at: vaeFolder, withIntermediateDirectories: true)
+        try configJSON.write(to: vaeFolder.appendingPathComponent("config.json"))
+        try vae.store.save(to: vaeFolder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+    }
+
+    public func loadModel(from folder: URL) throws {
+        try DiffusersFolder.loadWeights(into: vae.store, from: folder.appendingPathComponent("vae"), aliases: .legacyVAEAttention)
+    }
+}

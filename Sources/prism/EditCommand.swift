@@ -1,0 +1,280 @@
+import ArgumentParser
+import Counterfactual
+import Datasets
+import Foundation
+import Imaging
+import Torch
+
+extension InversionMethod: ExpressibleByArgument {}
+extension ControllerKind: ExpressibleByArgument {}
+
+struct EditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edit",
+        abstract: "Edit a chest X-ray by editing its caption: the same patient, with only that attribute changed.",
+        discussion: """
+            The image is inverted once (direct inversion by default: exact
+            reconstruction, no optimisation), then every target is generated in
+            one batch under prompt-to-prompt attention control. With --mask auto
+            (the default) each edit is confined to where the words that changed
+            attend, and put back into the input: outside the mask the output is
+            the input, pixel for pixel. --mask PATH adds a region of your own (a
+            PNG, bright = may change). --mask none leaves the model free, which is
+            how hidden relationships show: remove the cardiomegaly and watch
+            whether the pacemaker goes too.
+
+            Say what the image shows with --labels (the caption is built with the
+            template the model was trained with) or --source; say what it should
+            show with --remove, --add or --set (one counterfactual each) or with
+            --target (repeatable).
+
+            Examples:
+              prism edit --image cxr.png \\
+                  --labels "Cardiomegaly=1,Support Devices=1,Sex=F,Age=70" \\
+                  --remove "support devices" --remove cardiomegaly \\
+                  --add "pleural effusion" --output out/
+              prism edit --image cxr.png --mask none --output free/ \\
+                  --source "Chest X-ray of a 70-year-old female with cardiomegaly" \\
+                  --target "Chest X-ray of a 70-year-old female with no findings"
+              prism edit --image cxr.png --labels "Cardiomegaly=1,Sex=M,Age=60" \\
+                  --set age=85 --inversion null-text --output older/
+
+            Writes, per target, SLUG.png (at the input's size and mode),
+            SLUG-mask.png and SLUG-difference.png (red: brighter, blue: darker),
+            plus reconstruction.png and result.json (settings, prompts, timings,
+            reconstruction PSNR, mask areas). Inversions are cached (--cache): more
+            edits of the same image with the same settings skip the inversion.
+            """
+    )
+
+    @Option(help: "The X-ray to edit: PNG or JPEG, any size, gray, RGB or RGBA.")
+    var image: String
+
+    @Option(help: "A diffusers model folder (default: the bundled phantom model).")
+    var model: String?
+
+    @Option(help: "What the image shows, as labels: \"Cardiomegaly=1,Support Devices=1,Sex=F,Age=70\".")
+    var labels: String?
+
+    @Option(help: "What the image shows, as a caption (instead of --labels).")
+    var source: String?
+
+    @Option(help: "A target caption (repeatable).")
+    var target: [String] = []
+
+    @Option(help: "Remove a finding, e.g. \"support devices\" (repeatable; each is one counterfactual). Needs --labels.")
+    var remove: [String] = []
+
+    @Option(help: "Add a finding, e.g. \"pleural effusion\" (repeatable). Needs --labels.")
+    var add: [String] = []
+
+    @Option(help: "Set a label, e.g. age=80 or sex=M (repeatable). Needs --labels.")
+    var set: [String] = []
+
+    @Flag(help: "Apply all --remove/--add/--set together as one counterfactual instead of one each.")
+    var combine = false
+
+    @OptionGroup var captions: CaptionOptions
+
+    @Option(help: "direct, null-text or ddim.")
+    var inversion: InversionMethod = .direct
+
+    @Option(help: "Denoising steps.")
+    var steps = 50
+
+    @Option(help: "Classifier-free guidance scale.")
+    var guidance = 7.5
+
+    @Option(help: "Fraction of steps whose cross-attention is taken from the source.")
+    var crossReplace = 0.8
+
+    @Option(help: "Fraction of steps whose self-attention is taken from the source.")
+    var selfReplace = 0.5
+
+    @Option(help: "auto, replace (word swaps, same word count) or refine (any prompts).")
+    var controller: ControllerKind = .auto
+
+    @Option(help: "Scale a target word's attention, WORD=SCALE (repeatable).")
+    var reweight: [String] = []
+
+    @Option(help: "auto (from the changed words' attention), none, or a PNG whose bright pixels may change.")
+    var mask = "auto"
+
+    @Option(help: "Threshold of the normalised attention mask.")
+    var maskThreshold = 0.3
+
+    @Option(help: "Fraction of steps before the latents are blended with the mask.")
+    var blendStart = 0.2
+
+    @Option(help: "Pixels over which the edit fades out around its mask.")
+    var feather = 6
+
+    @Option(help: "fp32 or bf16.")
+    var dtype = "fp32"
+
+    @Option(help: "Folder of cached inversions (default ~/.cache/prism/inversions); \"none\" disables the cache.")
+    var cache: String?
+
+    @Option(help: "Folder for the results.")
+    var output: String
+
+    @Flag(help: "Print result.json on standard output.")
+    var json = false
+
+    func validate() throws {
+        if (labels == nil) == (source == nil) { throw ValidationError("give what the image shows: --labels or --source") }
+        let labelEdits = remove.count + add.count + set.count
+        if labelEdits > 0 && labels == nil { throw ValidationError("--remove/--add/--set rewrite --labels; give --labels") }
+        if labelEdits + target.count == 0 { throw ValidationError("give at least one --target, --remove, --add or --set") }
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        for r in reweight where r.split(separator: "=").count != 2 || Double(r.split(separator: "=")[1]) == nil {
+            throw ValidationError("--reweight \(r): use WORD=SCALE, e.g. effusion=2")
+        }
+    }
+
+    func run() throws {
+        let template = try captions.load()
+        let (sourceCaption, targets) = try prompts(template)
+        let input = try Image(contentsOf: URL(fileURLWithPath: image))
+        let gray = Plane(gray: input)
+        var settings = EditSettings()
+        settings.method = inversion
+        settings.steps = steps
+        settings.guidance = guidance
+        settings.crossReplace = crossReplace
+        settings.selfReplace = selfReplace
+        settings.controller = controller
+        settings.reweight = reweight.map { r in
+            let p = r.split(separator: "=")
+            return (String(p[0]), Double(p[1])!)
+        }
+        settings.maskThreshold = maskThreshold
+        settings.blendStart = blendStart
+        settings.feather = feather
+        var userMask: Plane?
+        switch mask {
+        case "auto": settings.mask = .auto
+        case "none": settings.mask = .none
+        default:
+            settings.mask = .auto
+            userMask = Plane(gray: try Image(contentsOf: URL(fileURLWithPath: mask))).resized(width: gray.width, height: gray.height)
+        }
+
+        let modelURL = try DefaultModel.resolve(model)
+        let loadStart = Date()
+        let editingModel = try StableDiffusionEditingModel.load(from: modelURL, dtype: try parseDType(dtype))
+        log("model \(modelURL.path) loaded in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s")
+        let cacheFolder: InversionCache? = cache == "none" ? nil
+            : InversionCache(folder: cache.map { URL(fileURLWithPath: $0) } ?? InversionCache.defaultFolder)
+        let editor = CounterfactualEditor(model: editingModel, cache: cacheFolder)
+
+        log("source: \(sourceCaption)")
+        for (slug, t) in targets { log("target \(slug): \(t)") }
+        var bars: [String: ProgressBar] = [:]
+        let outcome = try editor.edit(image: gray, source: sourceCaption, targets: targets.map(\.1), settings: settings,
+                                      userMask: userMask) { phase, done, total in
+            let bar = bars[phase] ?? ProgressBar(total: total, label: phase.padding(toLength: 9, withPad: " ", startingAt: 0), unit: "step")
+            bars[phase] = bar
+            bar.update(done)
+            if done == total { bar.finish() }
+        }
+        if outcome.inversionFromCache { log("inversion: from the cache") }
+        try write(outcome, slugs: targets.map(\.0), input: input, settings: settings, modelURL: modelURL)
+    }
+
+    /// The source caption and (slug, target caption) pairs.
+    func prompts(_ template: CaptionTemplate) throws -> (String, [(String, String)]) {
+        var targets: [(String, String)] = []
+        var used = Set<String>()
+        func unique(_ slug: String) -> String {
+            var s = slug.isEmpty ? "target" : String(slug.prefix(60)), n = 2
+            while used.contains(s) { s = "\(slug.prefix(60))-\(n)"; n += 1 }
+            used.insert(s)
+            return s
+        }
+        let source: String
+        if let labels {
+            let record = try LabelEdit.record(fromLabels: labels, template: template)
+            source = template.caption(for: record)
+            let edits = try remove.map { LabelEdit.remove($0) } + add.map { LabelEdit.add($0) } + set.map(LabelEdit.parseSet)
+            if combine && !edits.isEmpty {
+                let r = try edits.reduce(record) { try $1.apply(to: $0, template: template) }
+                targets.append((unique(edits.map(\.slug).joined(separator: "+")), template.caption(for: r)))
+            } else {
+                for e in edits { targets.append((unique(e.slug), template.caption(for: try e.apply(to: record, template: template)))) }
+            }
+        } else {
+            source = self.source!
+        }
+        for t in target { targets.append((unique(LabelEdit.slugify(t)), t)) }
+        return (source, targets)
+    }
+
+    func write(_ outcome: EditOutcome, slugs: [String], input: Image, settings: EditSettings, modelURL: URL) throws {
+        let folder = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Self.asInput(outcome.reconstruction, like: input).writePNG(to: folder.appendingPathComponent("reconstruction.png"))
+        var targetsJSON: [[String: Any]] = []
+        for (slug, edit) in zip(slugs, outcome.edits) {
+            try Self.asInput(edit.image, like: input).writePNG(to: folder.appendingPathComponent("\(slug).png"))
+            try Visualize.difference(before: outcome.input, after: edit.image)
+                .writePNG(to: folder.appendingPathComponent("\(slug)-difference.png"))
+            var entry: [String: Any] = [
+                "slug": slug, "target": edit.target, "image": "\(slug).png", "difference": "\(slug)-difference.png",
+                "seconds": edit.seconds,
+                "mean_absolute_change": EditMetrics.meanAbsolute(edit.image, outcome.input),
+            ]
+            if let m = edit.mask {
+                try Visualize.mask(m, over: outcome.input).writePNG(to: folder.appendingPathComponent("\(slug)-mask.png"))
+                entry["mask"] = "\(slug)-mask.png"
+                entry["mask_area"] = m.area
+            }
+            targetsJSON.append(entry)
+        }
+        let psnr = EditMetrics.psnr(outcome.reconstruction, outcome.input)
+        let result: [String: Any] = [
+            "image": image, "model": modelURL.path, "source": outcome.source, "targets": targetsJSON,
+            "settings": [
+                "inversion": settings.method.rawValue, "steps": settings.steps, "guidance": settings.guidance,
+                "cross_replace": settings.crossReplace, "self_replace": settings.selfReplace,
+                "controller": settings.controller.rawValue, "mask": mask, "mask_threshold": settings.maskThreshold,
+                "blend_start": settings.blendStart, "feather": settings.feather, "dtype": dtype,
+            ] as [String: Any],
+            "timings": ["inversion_seconds": outcome.inversionSeconds, "inversion_from_cache": outcome.inversionFromCache,
+                        "edit_seconds_per_target": outcome.edits.first?.seconds ?? 0] as [String: Any],
+            "reconstruction": ["image": "reconstruction.png", "psnr_db": psnr.isFinite ? psnr : 999] as [String: Any],
+            "null_text_losses": outcome.nullTextLosses,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
+        try writeAtomically(data, to: folder.appendingPathComponent("result.json"))
+        if json { print(String(decoding: data, as: UTF8.self)) }
+        log("wrote \(outcome.edits.count) counterfactual(s) to \(folder.path) (reconstruction PSNR \(String(format: "%.1f", psnr)) dB)")
+    }
+
+    /// A gray result in the input's mode: its bit depth, gray or RGB, and its alpha.
+    static func asInput(_ plane: Plane, like input: Image) -> Image {
+        let gray = Image(floats: plane.values, width: plane.width, height: plane.height, bitDepth: input.bitDepth)
+        switch input.channels {
+        case 1: return gray
+        case 3: return gray.rgb()
+        default:
+            var out = input.channels == 2 ? Image(width: gray.width, height: gray.height, channels: 2, bitDepth: input.bitDepth)
+                : Image(width: gray.width, height: gray.height, channels: 4, bitDepth: input.bitDepth)
+            for i in 0..<gray.pixelCount {
+                for c in 0..<(input.channels - 1) { out.samples[i * input.channels + c] = gray.samples[i] }
+                out.samples[i * input.channels + input.channels - 1] = input.samples[i * input.channels + input.channels - 1]
+            }
+            return out
+        }
+    }
+
+    func log(_ message: String) { FileHandle.standardError.write(Data(("prism edit: " + message + "\n").utf8)) }
+}
+
+func parseDType(_ text: String) throws -> DType {
+    switch text.lowercased() {
+    case "fp32", "float32": return .float32
+    case "bf16", "bfloat16": return .bfloat16
+    default: throw ValidationError("--dtype \(text): use fp32 or bf16")
+    }
+}

@@ -1,0 +1,228 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import NN
+import Torch
+import Training
+
+extension TrainingRunOptions.Component: ExpressibleByArgument {}
+extension UNetTrainingTask.Prediction: ExpressibleByArgument {}
+extension LearningRateSchedule.Shape: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train or fine-tune a Stable Diffusion model (or its VAE) on captioned X-rays.",
+        discussion: """
+            Fine-tune a diffusers model's UNet (and text encoder with --train unet+text):
+              prism train --data train.csv --images ROOT --base sd-v1-5 --output runs/ft \\
+                          --resolution 512 --batch 8 --grad-accum 4 --lr 1e-5 --steps 10000 --ema 0.9999
+            Train from scratch from a folder of component configs: first the VAE, then the UNet on its latents:
+              prism train --data labels.csv --images images --config configs/smoke --train vae \\
+                          --output runs/vae --resolution 128 --batch 8 --lr 1e-4 --steps 300
+              prism train --data labels.csv --images images --config configs/smoke --vae runs/vae \\
+                          --train unet+text --output runs/ldm --resolution 128 --lr 1e-4 --steps 500
+
+            OUTPUT receives: checkpoints/checkpoint-NNNNNN/ (model/, optimizer, EMA and RNG state,
+            training_state.json; written to a temporary name, then renamed), log.csv, loss.png,
+            samples/step-NNNNNN.png, and a complete diffusers model folder (model_index.json, unet/, vae/,
+            text_encoder/, tokenizer/, scheduler/) refreshed at every checkpoint, with the EMA weights when
+            --ema is given: `prism generate --model OUTPUT` and diffusers' from_pretrained(OUTPUT) load it.
+            --resume continues from the newest checkpoint exactly (weights, optimizer, EMA, data order, RNG).
+            """
+    )
+
+    @OptionGroup var data: DataOptions
+    @OptionGroup var captions: CaptionOptions
+
+    @Option(help: ArgumentHelp("The folder the label file's image paths are relative to.", valueName: "dir"))
+    var images: String
+
+    @Option(help: ArgumentHelp("A diffusers model folder to fine-tune.", valueName: "model-dir"))
+    var base: String?
+
+    @Option(help: ArgumentHelp("A folder of component configs to train from scratch (unet/, vae/, text_encoder/ config.json, tokenizer/, scheduler/).", valueName: "dir"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("With --config and --train unet/unet+text: the trained VAE (a vae folder or a model folder).", valueName: "dir"))
+    var vae: String?
+
+    @Option(help: ArgumentHelp("The run's folder (checkpoints, log, samples, the published model).", valueName: "dir"))
+    var output: String
+
+    @Option(help: "What to train: unet | unet+text | vae (vae needs --config).")
+    var train: TrainingRunOptions.Component = .unet
+
+    @Option(help: "Image side in pixels (images are made gray, centre-cropped square and resized).")
+    var resolution = 512
+
+    @Option(help: "Images per micro-batch.")
+    var batch = 8
+
+    @Option(help: "Micro-batches per optimizer step (the effective batch is batch × grad-accum).")
+    var gradAccum = 4
+
+    @Option(help: "Peak learning rate of AdamW.")
+    var lr = 1e-5
+
+    @Option(help: "Learning-rate schedule after warm-up: constant | linear | cosine.")
+    var lrSchedule: LearningRateSchedule.Shape = .constant
+
+    @Option(help: "Steps of linear learning-rate warm-up.")
+    var warmup = 500
+
+    @Option(help: "Optimizer steps to train (or give --epochs).")
+    var steps: Int?
+
+    @Option(help: "Passes over the data to train (instead of --steps).")
+    var epochs: Int?
+
+    @Option(help: "UNet target: epsilon | v.")
+    var prediction: UNetTrainingTask.Prediction = .epsilon
+
+    @Option(help: "Min-SNR-γ loss weighting (5 is the paper's choice); off when not given.")
+    var snrGamma: Double?
+
+    @Option(help: "Noise offset (0.05–0.1 helps very dark/bright images); 0 is off.")
+    var noiseOffset = 0.0
+
+    @Option(help: "Probability of training on the empty caption (for classifier-free guidance).")
+    var captionDropout = 0.1
+
+    @Option(help: "β of the VAE's KL term (--train vae).")
+    var klWeight = 1e-6
+
+    @Option(help: "EMA decay of the weights (e.g. 0.9999); no EMA when not given. The published model gets the EMA weights.")
+    var ema: Double?
+
+    @Option(help: "Forward-pass precision: fp32 | bf16 (bf16 is mixed precision: fp32 weights, bf16 autocast).")
+    var dtype = "fp32"
+
+    @Option(help: "Precision of the published weights: fp32 | fp16.")
+    var saveDtype = "fp32"
+
+    @Option(help: "Write a checkpoint (and refresh the published model) every N steps.")
+    var checkpointEvery = 500
+
+    @Option(help: "Checkpoints kept (the newest).")
+    var keepCheckpoints = 3
+
+    @Option(help: "Write a sample grid every N steps (off when not given).")
+    var sampleEvery: Int?
+
+    @Option(name: .customLong("sample-prompt"), help: "A prompt of the sample grid (repeatable; default: a few captions from the data).")
+    var samplePrompts: [String] = []
+
+    @Option(help: "Denoising steps of the samples.")
+    var sampleSteps = 20
+
+    @Option(help: "Guidance scale of the samples.")
+    var sampleGuidance = 5.0
+
+    @Option(help: "Gradient clipping: the largest global gradient norm.")
+    var maxGradNorm = 1.0
+
+    @Option(help: "AdamW weight decay.")
+    var weightDecay = 1e-2
+
+    @Option(help: "Threads that load and prepare images ahead of the training loop.")
+    var loaderThreads = 2
+
+    @Option(help: "Train on a part of the patient-level split: all | train | validation | test.")
+    var split = "all"
+
+    @Option(help: ArgumentHelp("The patient split file (patient_id,split), made if absent (default: OUTPUT/split.csv).", valueName: "csv"))
+    var splitFile: String?
+
+    @Flag(help: "Continue the run in --output from its newest checkpoint.")
+    var resume = false
+
+    @Option(help: "Seed of the initialisation, noise, data order and caption dropout.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        guard (base != nil) != (config != nil) else { throw ValidationError("give --base MODEL_DIR (fine-tune) or --config DIR (from scratch), not both") }
+        guard (steps != nil) != (epochs != nil) else { throw ValidationError("give --steps N or --epochs E") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        guard batch >= 1, gradAccum >= 1 else { throw ValidationError("--batch and --grad-accum must be at least 1") }
+        guard resolution >= 8 else { throw ValidationError("--resolution must be at least 8") }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
+        guard ["fp32", "bf16"].contains(dtype) else { throw ValidationError("--dtype is fp32 or bf16") }
+        guard ["fp32", "fp16"].contains(saveDtype) else { throw ValidationError("--save-dtype is fp32 or fp16") }
+        guard ["all", "train", "validation", "test"].contains(split) else { throw ValidationError("--split is all, train, validation or test") }
+        if let ema, !(0..<1).contains(ema) { throw ValidationError("--ema is a decay in [0, 1), such as 0.9999") }
+        if train == .vae, base != nil { throw ValidationError("--train vae trains a VAE from --config") }
+        if vae != nil, config == nil { throw ValidationError("--vae goes with --config (a --base model has its own VAE)") }
+        guard (0...1).contains(captionDropout) else { throw ValidationError("--caption-dropout is a probability in [0, 1]") }
+    }
+
+    func run() throws {
+        let outputURL = URL(fileURLWithPath: output)
+        var records = try data.load()
+        if split != "all" {
+            let file = splitFile.map { URL(fileURLWithPath: $0) } ?? outputURL.appendingPathComponent("split.csv")
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let s = try PatientSplit.loadOrCreate(at: file, for: records, seed: seed)
+            records = records.filter { s.split(of: $0.patientID)?.rawValue == split }
+        }
+        let source: TrainingRunOptions.Source = base.map { .base(URL(fileURLWithPath: $0)) }
+            ?? .config(URL(fileURLWithPath: config!), vae: vae.map { URL(fileURLWithPath: $0) })
+        var options = TrainingRunOptions(source: source, records: records, imageRoot: URL(fileURLWithPath: images),
+                                         template: try captions.load(), output: outputURL)
+        options.component = train
+        options.resolution = resolution
+        options.settings.batchSize = batch
+        options.settings.gradientAccumulation = gradAccum
+        options.settings.learningRate = lr
+        options.settings.schedule = lrSchedule
+        options.settings.warmupSteps = warmup
+        options.settings.totalSteps = steps ?? 1
+        options.settings.maxGradNorm = maxGradNorm
+        options.settings.weightDecay = weightDecay
+        options.settings.emaDecay = ema
+        options.settings.checkpointEvery = checkpointEvery
+        options.settings.keepCheckpoints = keepCheckpoints
+        options.settings.seed = seed
+        options.settings.loaderThreads = loaderThreads
+        options.epochs = epochs
+        options.unet.prediction = prediction
+        options.unet.snrGamma = snrGamma
+        options.unet.noiseOffset = noiseOffset
+        options.unet.captionDropout = captionDropout
+        options.klWeight = klWeight
+        options.autocast = dtype == "bf16" ? .bfloat16 : nil
+        options.saveDType = saveDtype == "fp16" ? .float16 : nil
+        options.sampleEvery = sampleEvery
+        options.samplePrompts = samplePrompts
+        options.sampleSteps = sampleSteps
+        options.sampleGuidance = sampleGuidance
+        options.resume = resume
+
+        let run: TrainingRun
+        do { run = try TrainingRun(options) } catch { throw CLIError("\(error)") }
+        log("training \(train.rawValue) on \(records.count) images at \(resolution) px, \(run.totalSteps) steps of "
+            + "\(batch)×\(gradAccum) images, into \(output)")
+        var bar: ProgressBar?
+        var first = 0
+        do {
+            try run.run(report: { r in
+                if bar == nil {
+                    first = r.step - 1
+                    bar = ProgressBar(total: r.totalSteps - first, label: "train", unit: "step")
+                }
+                bar?.update(r.step - first, info: String(format: "step %d/%d loss %.4f lr %.2e %.2f samples/s",
+                                                         r.step, r.totalSteps, r.loss, r.learningRate, r.samplesPerSecond))
+            }, message: log)
+        } catch let error as TrainingRunError {
+            throw CLIError(error.description)
+        }
+        bar?.finish()
+        log("done: step \(run.step); model in \(output) (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/), "
+            + "log \(run.logURL.path), loss curve \(run.lossCurveURL.path)")
+    }
+
+    func log(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}

@@ -1,0 +1,143 @@
+import Diffusion
+import Foundation
+import Testing
+import Tokenizer
+import Torch
+@testable import Counterfactual
+
+/// A tiny stand-in for Stable Diffusion: 8×8 average-pool "VAE", one cross-attention "layer" over the prompt.
+final class ToyEditingModel: EditingModel {
+    let clip: CLIPTokenizer
+    let table = Tensor.randn([49408, 4], generator: Generator(seed: 9))
+    var control: PromptToPromptControl?
+    var calls = 0
+
+    init() throws {
+        let vocab = sharedFolder().appendingPathComponent("data/clip-vocab")
+        clip = try CLIPTokenizer(vocabulary: vocab.appendingPathComponent("vocab.json"), merges: vocab.appendingPathComponent("merges.txt"))
+    }
+
+    var tokenizer: PromptTokenizing { clip }
+    var resolution: Int { 64 }
+    var identity: String { "toy" }
+
+    func textEmbeddings(_ prompts: [String]) -> Tensor {
+        Tensor.stack(prompts.map { table.indexSelect(dim: 0, index: Tensor(ints: clip.encode($0).ids)) })
+    }
+
+    func predict(_ latents: Tensor, timestep: Int, context: Tensor) -> Tensor {
+        calls += 1
+        let (b, c, h, w) = (latents.size(0), latents.size(1), latents.size(2), latents.size(3))
+        let q = latents.flatten(start: 2).transpose(1, 2).unsqueeze(1)
+        let kv = context.unsqueeze(1)
+        let attended = control?.attend(query: q, key: kv, value: kv, isCross: true, queryHeight: h, queryWidth: w, upcast: false)
+            ?? F.scaledDotProductAttention(query: q, key: kv, value: kv)
+        let back = attended.squeeze(1).transpose(1, 2).reshape([b, c, h, w])
+        return (latents * 0.5 + back).tanh()
+    }
+
+    func install(_ control: PromptToPromptControl?) { self.control = control }
+    func encode(_ images: Tensor) -> Tensor { F.avgPool2d(images, kernelSize: 8).repeated([1, 2, 1, 1]).slice(dim: 1, start: 0, end: 4) }
+    func decode(_ latents: Tensor) -> Tensor {
+        F.interpolate(latents.slice(dim: 1, start: 0, end: 3), size: (64, 64), mode: .nearest)
+    }
+    func stepper(steps: Int) throws -> DDIMStepper {
+        var c = DDIMScheduler.Configuration()
+        c.betaStart = 0.00085
+        c.betaEnd = 0.012
+        c.betaSchedule = .scaledLinear
+        c.clipSample = false
+        c.setAlphaToOne = false
+        c.stepsOffset = 1
+        return try DDIMStepper(scheduler: DDIMScheduler(configuration: c), steps: steps)
+    }
+    func crossAttentionResolutions(latentSize: Int) -> [Int] { [latentSize] }
+}
+
+@Suite struct EditorTests {
+    let source = "Chest X-ray of a 70-year-old female with cardiomegaly and support devices"
+    let target = "Chest X-ray of a 70-year-old female with cardiomegaly"
+
+    func image() -> Plane {
+        Plane(width: 64, height: 64, values: (0..<4096).map { i in Float((i % 64) + (i / 64)) / 126 })
+    }
+
+    func settings(_ method: InversionMethod, mask: MaskMode = .auto) -> EditSettings {
+        var s = EditSettings()
+        s.method = method
+        s.steps = 6
+        s.mask = mask
+        s.nullTextInnerSteps = 2
+        // The stand-in's attention is diffuse: a high threshold keeps its mask from covering everything.
+        s.maskThreshold = 0.9
+        s.feather = 0
+        return s
+    }
+
+    @Test func directInversionReconstructsThroughTheVAEAndSharesOneBatch() throws {
+        let model = try ToyEditingModel()
+        let editor = CounterfactualEditor(model: model, cache: nil)
+        let out = try editor.edit(image: image(), source: source, targets: [target, source], settings: settings(.direct))
+        // The source branch is put back on the pivot, so the reconstruction is the VAE's.
+        let vae = CounterfactualEditor.plane(model.decode(model.encode(CounterfactualEditor.tensor(image())))[0])
+        #expect(out.reconstruction == vae)
+        #expect(out.edits.count == 2)
+        // 6 inversion calls + 6 editing calls, each editing call batching source and both edits.
+        #expect(model.calls == 12)
+        // A target equal to the source differs in no word: its mask is empty and the output is the input.
+        #expect(out.edits[1].mask!.values.allSatisfy { $0 == 0 })
+        #expect(out.edits[1].image == image())
+        // Outside its mask an edit is the input exactly; inside, it is the model's edit.
+        let edit = out.edits[0]
+        let outside = image().values.indices.filter { edit.mask!.values[$0] == 0 }
+        let inside = image().values.indices.filter { edit.mask!.values[$0] == 1 }
+        #expect(!outside.isEmpty && !inside.isEmpty)
+        #expect(outside.allSatisfy { edit.image.values[$0] == image().values[$0] })
+        #expect(inside.allSatisfy { abs(edit.image.values[$0] - edit.raw.values[$0]) < 1e-6 })
+        #expect(model.control == nil, "the control is removed after editing")
+    }
+
+    @Test func anyInputSizeComesBackAtThatSizeUntouchedOutsideTheMask() throws {
+        let input = Plane(width: 90, height: 70, values: (0..<6300).map { Float($0 % 90) / 89 })
+        let model = try ToyEditingModel()
+        let out = try CounterfactualEditor(model: model, cache: nil).edit(image: input, source: source, targets: [target],
+                                                                            settings: settings(.direct))
+        let edit = out.edits[0]
+        #expect(edit.image.width == 90 && edit.image.height == 70 && out.reconstruction.width == 90)
+        let outside = input.values.indices.filter { edit.mask!.values[$0] == 0 }
+        #expect(!outside.isEmpty && outside.allSatisfy { edit.image.values[$0] == input.values[$0] })
+    }
+
+    @Test func withoutAMaskTheEditIsFree() throws {
+        let model = try ToyEditingModel()
+        let out = try CounterfactualEditor(model: model, cache: nil).edit(image: image(), source: source, targets: [target],
+                                                                            settings: settings(.ddim, mask: .none))
+        #expect(out.edits[0].mask == nil)
+        #expect(out.edits[0].image == out.edits[0].raw)
+        #expect(out.edits[0].image != out.reconstruction)
+    }
+
+    @Test func inversionsAreCachedPerSetting() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-edit-cache-\(UUID().uuidString)")
+        let model = try ToyEditingModel()
+        let editor = CounterfactualEditor(model: model, cache: InversionCache(folder: folder))
+        let first = try editor.edit(image: image(), source: source, targets: [target], settings: settings(.nullText))
+        #expect(!first.inversionFromCache && first.nullTextLosses.count == 6)
+        let again = try editor.edit(image: image(), source: source, targets: [source], settings: settings(.nullText))
+        #expect(again.inversionFromCache && again.nullTextLosses == first.nullTextLosses)
+        let other = try editor.edit(image: image(), source: source, targets: [target], settings: settings(.direct))
+        #expect(!other.inversionFromCache)
+    }
+
+    @Test func differingTokensAreTheWordsAnEditChanges() throws {
+        let model = try ToyEditingModel()
+        let tokens = CounterfactualEditor.differingTokens(prompts: [source, target, source.replacingOccurrences(of: "female", with: "male")],
+                                                          model.tokenizer)
+        let ids = model.clip.tokenIDs(source)
+        #expect(tokens[0].source.map { model.clip.tokenText(ids[$0]) } == ["and", "support", "devices"])
+        #expect(tokens[0].target.isEmpty, "removing words adds none to the target")
+        #expect(tokens[1].source.map { model.clip.tokenText(ids[$0]) } == ["female"])
+        let swapped = model.clip.tokenIDs(source.replacingOccurrences(of: "female", with: "male"))
+        #expect(tokens[1].target.map { model.clip.tokenText(swapped[$0]) } == ["male"])
+    }
+}

@@ -1,0 +1,50 @@
+import Counterfactual
+import Foundation
+import Phantom
+import Testing
+@testable import Evaluation
+
+@Suite struct PhantomEvaluationTests {
+    let tinyModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny")
+
+    @Test func casesShowThePacemakerAndTheEditsThatApply() {
+        let cases = PhantomEvaluation.cases(seed: 90_001, count: 3, size: 64)
+        #expect(cases.count == 3)
+        #expect(cases.prefix(2).allSatisfy { $0.attributes.pacemaker && $0.attributes.cardiomegaly($0.parameters) })
+        #expect(cases.allSatisfy { $0.attributes.supportDevices })
+        #expect(cases.map(\.id) == PhantomEvaluation.cases(seed: 90_001, count: 3, size: 64).map(\.id), "deterministic")
+    }
+
+    @Test func recordsCaptionAsTheTrainingManifestDoes() throws {
+        let c = PhantomEvaluation.cases(seed: 90_001, count: 1, size: 64)[0]
+        let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: try StableDiffusionEditingModel.load(from: tinyModel), cache: nil),
+                                           settings: EditSettings())
+        let caption = evaluation.template.caption(for: try evaluation.record(c, c.attributes))
+        #expect(caption.hasPrefix("Chest X-ray of a") && caption.contains("cardiomegaly") && caption.contains("support devices"))
+        let noDevices = c.counterfactualAttributes([.supportDevices(false)])
+        #expect(!evaluation.template.caption(for: try evaluation.record(c, noDevices)).contains("support devices"))
+    }
+
+    @Test func aRunWritesEveryPictureTheReportLinks() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-eval-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var settings = EditSettings()
+        settings.steps = 2
+        let model = try StableDiffusionEditingModel.load(from: tinyModel)
+        let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: model, cache: nil), settings: settings)
+        let cases = PhantomEvaluation.cases(seed: 90_001, count: 1, size: model.resolution)
+        let results = try evaluation.run(cases, folder: folder)
+        #expect(results.count == 1)
+        // Remove devices, remove cardiomegaly, add effusion (unless present), and cardiomegaly again without a mask.
+        #expect(results[0].edits.count >= 3 && results[0].edits.last?.mask == MaskMode.none)
+        #expect(results[0].edits.allSatisfy { $0.pacemakerChange != nil })
+        let url = try EvaluationReport.write(results, to: folder, model: "tiny", settings: settings, totalSeconds: 1)
+        let html = try String(contentsOf: url, encoding: .utf8)
+        let linked = html.components(separatedBy: "src=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }
+        #expect(linked.count >= 13)
+        for file in linked { #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path), "\(file)") }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("metrics.json"))) as? [String: Any]
+        #expect((json?["summary"] as? [Any])?.count == results[0].edits.count)
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import Phantom
-
-@Test func phantomBuilds() {}

@@ -1,0 +1,193 @@
+import Datasets
+import Diffusion
+import Foundation
+import Imaging
+import NN
+import Testing
+import Torch
+@testable import Training
+
+/// A handful of small gray PNGs (a bright disc of varying size and place on a dark gradient) and their records,
+/// each with a different combination of label states.
+struct TinyImageData {
+    let root: URL
+    let records: [Record]
+
+    init(count: Int = 6, side: Int = 32) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("prism-run-data-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let states: [LabelState] = [.positive, .negative, .uncertain]
+        var records: [Record] = []
+        for i in 0..<count {
+            let cx = Double(side) * (0.3 + 0.4 * Double(i % 3) / 2), cy = Double(side) * (0.35 + 0.3 * Double(i % 2))
+            let radius = Double(side) * (0.12 + 0.04 * Double(i % 4))
+            var pixels = [Float](repeating: 0, count: side * side)
+            for y in 0..<side {
+                for x in 0..<side {
+                    let d = ((Double(x) - cx) * (Double(x) - cx) + (Double(y) - cy) * (Double(y) - cy)).squareRoot()
+                    pixels[y * side + x] = d < radius ? 0.9 : Float(0.1 + 0.3 * Double(y) / Double(side))
+                }
+            }
+            let name = String(format: "img%02d.png", i)
+            try Image(floats: pixels, width: side, height: side).writePNG(to: root.appendingPathComponent(name))
+            records.append(Record(path: name, patientID: "p\(i / 2)", sex: i % 2 == 0 ? .female : .male, age: 40 + i,
+                                  view: "PA", labels: ["Cardiomegaly": states[i % 3], "Pleural Effusion": states[(i + 1) % 3]],
+                                  line: i + 2))
+        }
+        self.records = records
+    }
+}
+
+@Suite struct TrainingRunTests {
+    static let tiny = diffusionFixture("pipeline-tiny")
+
+    func output() -> URL { FileManager.default.temporaryDirectory.appendingPathComponent("prism-run-\(UUID().uuidString)") }
+
+    func unetOptions(_ data: TinyImageData, output: URL, steps: Int) -> TrainingRunOptions {
+        var o = TrainingRunOptions(source: .config(Self.tiny, vae: Self.tiny), records: data.records, imageRoot: data.root,
+                                   template: CaptionTemplate(), output: output)
+        o.component = .unetText
+        o.resolution = 32
+        o.settings.batchSize = 2
+        o.settings.gradientAccumulation = 2
+        o.settings.learningRate = 1e-3
+        o.settings.warmupSteps = 2
+        o.settings.totalSteps = steps
+        o.settings.checkpointEvery = 3
+        o.settings.emaDecay = 0.9
+        o.settings.seed = 5
+        o.unet.snrGamma = 5
+        o.unet.captionDropout = 0.3
+        return o
+    }
+
+    @Test func vaeLossFalls() throws {
+        let data = try TinyImageData(count: 4, side: 16)
+        let vae = AutoencoderKL(config: try DiffusersFolder.config(AutoencoderKLConfig.self, in: diffusionFixture("vae")),
+                                path: ParameterStore(seed: 1).root)
+        let task = VAETrainingTask(vae: vae, configJSON: Data("{}".utf8))
+        let dataset = CaptionedImageDataset(records: data.records, imageRoot: data.root, resolution: 16, template: CaptionTemplate())
+        let samples = try (0..<dataset.count).map { ImageSample(pixels: try dataset.pixels($0), shape: [3, 16, 16]) }
+        var settings = TrainingSettings()
+        settings.batchSize = 4
+        settings.learningRate = 3e-3
+        settings.totalSteps = 40
+        settings.checkpointEvery = 1000
+        let trainer = Trainer(task: task, settings: settings, output: output(), dataCount: samples.count) { samples[$0] }
+        var losses: [Double] = []
+        try trainer.run(report: { losses.append($0.loss) })
+        let early = losses.prefix(5).reduce(0, +), late = losses.suffix(5).reduce(0, +)
+        #expect(late < 0.6 * early, "VAE loss \(losses)")
+
+        // The KL term is LDM's: zero for the standard normal posterior, positive otherwise.
+        let standard = DiagonalGaussianDistribution(Tensor.zeros([1, 8, 2, 2]))
+        #expect(VAETrainingTask.klDivergence(standard).item() == 0)
+        let shifted = DiagonalGaussianDistribution(Tensor.cat([Tensor.ones([1, 4, 2, 2]), Tensor.zeros([1, 4, 2, 2])], dim: 1))
+        #expect(abs(VAETrainingTask.klDivergence(shifted).item() - 8) < 1e-5)   // ½·Σ mean² over 16 values
+    }
+
+    @Test func killedAndResumedRunEqualsUninterrupted() throws {
+        let data = try TinyImageData()
+        let straightOut = output(), out = output()
+        defer { for u in [straightOut, out, data.root] { try? FileManager.default.removeItem(at: u) } }
+        let straight = try TrainingRun(unetOptions(data, output: straightOut, steps: 5))
+        try straight.run()
+
+        let first = try TrainingRun(unetOptions(data, output: out, steps: 5))
+        #expect(throws: Killed.self) { try first.run(afterStep: { if $0 == 4 { throw Killed() } }) }
+        #expect(first.checkpoints.steps() == [3])
+
+        // Starting again without --resume is refused; with it, the run continues from step 3.
+        #expect(throws: TrainingRunError.self) { try TrainingRun(unetOptions(data, output: out, steps: 5)) }
+        var options = unetOptions(data, output: out, steps: 5)
+        options.resume = true
+        let resumed = try TrainingRun(options)
+        var messages: [String] = []
+        try resumed.run(message: { messages.append($0) })
+        #expect(resumed.startStep == 3, "\(messages)")
+        for (a, b) in [(straight.unet!.store, resumed.unet!.store), (straight.textEncoder!.store, resumed.textEncoder!.store)] {
+            for name in a.names {
+                #expect(a[name]!.floats() == b[name]!.floats(), "\(name) differs after 5 steps")
+            }
+        }
+        // The published folders (EMA weights) agree too.
+        let p1 = try Safetensors.load(straightOut.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
+        let p2 = try Safetensors.load(out.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
+        #expect(p1.keys.sorted() == p2.keys.sorted())
+        for (k, v) in p1 { #expect(v.floats() == p2[k]!.floats(), "published \(k) differs") }
+    }
+
+    @Test func publishedFolderLoadsAndGenerates() throws {
+        let data = try TinyImageData()
+        let out = output()
+        defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
+        var options = unetOptions(data, output: out, steps: 3)
+        options.sampleEvery = 3
+        options.sampleSteps = 2
+        options.samplePrompts = ["Chest X-ray of a woman with cardiomegaly", "Chest X-ray of a man with no findings"]
+        options.saveDType = .float16
+        let run = try TrainingRun(options)
+        try run.run()
+
+        for folder in [out, run.checkpoints.url(step: 3).appendingPathComponent("model")] {
+            let pipeline = try StableDiffusionPipeline.load(from: folder)
+            var request = GenerationRequest(prompt: "Chest X-ray of a woman with cardiomegaly")
+            request.steps = 2
+            request.height = 32
+            request.width = 32
+            request.seed = 1
+            let image = try pipeline(request).images!
+            #expect(image.shape == [1, 3, 32, 32])
+            let values = image.floats()
+            #expect(values.allSatisfy { $0.isFinite })
+        }
+        let published = try Safetensors.load(out.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
+        #expect(published.values.allSatisfy { $0.dtype == .float16 })
+        #expect(published.keys.sorted() == run.unet!.store.names.sorted())
+
+        let grid = try Image(contentsOf: run.samplesFolder.appendingPathComponent("step-000003.png"))
+        #expect(grid.width == 2 * 32 + 2 && grid.height == 32)
+        let curve = try Image(contentsOf: run.lossCurveURL)
+        #expect(curve.width == 640 && curve.height == 360)
+        #expect(run.step == 3)
+    }
+
+    @Test func everyLabelStateBecomesTheTemplatesCaptionTokens() throws {
+        let data = try TinyImageData()
+        defer { try? FileManager.default.removeItem(at: data.root) }
+        for policy in UncertainPolicy.allCases {
+            var template = CaptionTemplate()
+            template.uncertain = policy.rawValue
+            template.stateAbsent = true
+            var options = unetOptions(data, output: output(), steps: 1)
+            options.template = template
+            let run = try TrainingRun(options)
+            for i in 0..<data.records.count {
+                let caption = template.caption(for: data.records[i])
+                let cardiomegaly = data.records[i].labels["Cardiomegaly"]!
+                let present = cardiomegaly == .positive || (cardiomegaly == .uncertain && policy == .positive)
+                let absent = cardiomegaly == .negative || (cardiomegaly == .uncertain && policy == .negative)
+                let parts = caption.components(separatedBy: ", without ")
+                #expect(parts[0].contains("cardiomegaly") == present, "\(policy) \(cardiomegaly): \(caption)")
+                #expect((parts.count > 1 && parts[1].contains("cardiomegaly")) == absent, "\(policy) \(cardiomegaly): \(caption)")
+                #expect(run.dataset.caption(i) == caption)
+                let ids = run.tokenizer.encode(caption, maxLength: 77, padding: true).ids
+                #expect(ids.count == 77 && ids[0] == run.tokenizer.bosTokenID && ids.contains(run.tokenizer.eosTokenID))
+            }
+        }
+    }
+
+    @Test func missingImagesAndBadSourcesAreReported() throws {
+        let data = try TinyImageData(count: 2)
+        defer { try? FileManager.default.removeItem(at: data.root) }
+        var options = unetOptions(data, output: output(), steps: 1)
+        options.records.append(Record(path: "nowhere.png", patientID: "x", line: 9))
+        let missing = #expect(throws: CheckpointError.self) { try TrainingRun(options) }
+        #expect(missing?.description.contains("manifest line 9") == true)
+
+        var noVAE = unetOptions(data, output: output(), steps: 1)
+        noVAE.source = .config(Self.tiny, vae: nil)
+        let error = #expect(throws: TrainingRunError.self) { try TrainingRun(noVAE) }
+        #expect(error?.description.contains("--vae") == true)
+    }
+}
