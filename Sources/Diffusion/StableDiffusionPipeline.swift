@@ -12,7 +12,8 @@ public struct GenerationRequest: Sendable {
     public var steps = 50
     /// Classifier-free guidance weight; guidance is on when it is above 1 (diffusers' `do_classifier_free_guidance`).
     public var guidanceScale = 7.5
-    /// Image size in pixels; nil takes the UNet's `sample_size` × the VAE's downscale factor (512 for SD 1.5).
+    /// Image size in pixels; nil takes the given latents' size, else the UNet's `sample_size` × the VAE's downscale
+    /// factor (512 for SD 1.5).
     public var height: Int?
     public var width: Int?
     public var numImagesPerPrompt = 1
@@ -251,10 +252,13 @@ public final class StableDiffusionPipeline {
         return scheduler.addNoise(original: initLatents, noise: noise, timesteps: Array(repeating: timestep, count: batch))
     }
 
-    /// The requested image size, or the model's default, checked against the VAE's downscale factor.
+    /// The requested image size, else the given latents' size, else the model's default; checked against the
+    /// VAE's downscale factor.
     func imageSize(_ request: GenerationRequest) throws -> (height: Int, width: Int) {
-        let height = request.height ?? defaultImageSize, width = request.width ?? defaultImageSize
         let f = vae.downscaleFactor
+        let fromLatents = request.latents.flatMap { $0.rank == 4 ? ($0.size(2) * f, $0.size(3) * f) : nil }
+        let height = request.height ?? fromLatents?.0 ?? defaultImageSize
+        let width = request.width ?? fromLatents?.1 ?? defaultImageSize
         guard height > 0, width > 0, height % f == 0, width % f == 0 else {
             throw PipelineError("image size \(width)×\(height): both sides must be positive multiples of \(f) "
                 + "(the VAE's downscale factor)")

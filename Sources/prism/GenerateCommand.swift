@@ -141,6 +141,13 @@ struct GenerateCommand: ParsableCommand {
         let pipeline = try StableDiffusionPipeline.load(
             from: URL(fileURLWithPath: model), dtype: dtype, device: device, variant: variant)
         let loadSeconds = Date().timeIntervalSince(started)
+        for (flag, text) in [("--prompt", prompt), ("--negative-prompt", negativePrompt ?? "")] {
+            let encoding = pipeline.tokenizer.encode(text)
+            if encoding.truncated {
+                log("warning: \(flag) is \(encoding.fullLength) tokens long and only \(pipeline.tokenizer.modelMaxLength) "
+                    + "fit; the text encoder ignores the rest, as in diffusers")
+            }
+        }
 
         var request = GenerationRequest(prompt: prompt, negativePrompt: negativePrompt)
         request.steps = steps

@@ -34,7 +34,7 @@ struct PipelineParityTests {
         var r = GenerationRequest(prompt: Self.prompt, negativePrompt: Self.negative)
         r.steps = 4
         r.guidanceScale = 7.5
-        r.latents = try reference()["input_latents"]!
+        r.latents = try reference()["input_latents"]!  // 8 × 8 latents: the size follows them (64 × 64 pixels)
         return r
     }
 
