@@ -41,16 +41,7 @@ final class ToyEditingModel: EditingModel {
     func decode(_ latents: Tensor) -> Tensor {
         F.interpolate(latents.slice(dim: 1, start: 0, end: 3), size: (64, 64), mode: .nearest)
     }
-    func stepper(steps: Int) throws -> DDIMStepper {
-        var c = DDIMScheduler.Configuration()
-        c.betaStart = 0.00085
-        c.betaEnd = 0.012
-        c.betaSchedule = .scaledLinear
-        c.clipSample = false
-        c.setAlphaToOne = false
-        c.stepsOffset = 1
-        return try DDIMStepper(scheduler: DDIMScheduler(configuration: c), steps: steps)
-    }
+    func stepper(steps: Int) throws -> DDIMStepper { try stableDiffusionStepper(steps) }
     func crossAttentionResolutions(latentSize: Int) -> [Int] { [latentSize] }
 }
 

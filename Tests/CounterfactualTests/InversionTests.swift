@@ -10,16 +10,7 @@ import Torch
         (x * 0.5 + context.mean() * 0.3).tanh() + Double(t) / 2000
     }
 
-    func stepper(_ steps: Int) throws -> DDIMStepper {
-        var c = DDIMScheduler.Configuration()
-        c.betaStart = 0.00085
-        c.betaEnd = 0.012
-        c.betaSchedule = .scaledLinear
-        c.clipSample = false
-        c.setAlphaToOne = false
-        c.stepsOffset = 1
-        return try DDIMStepper(scheduler: DDIMScheduler(configuration: c), steps: steps)
-    }
+    func stepper(_ steps: Int) throws -> DDIMStepper { try stableDiffusionStepper(steps) }
 
     @Test func ddimAndNullTextInversionMatchTheReference() throws {
         let f = try fixture("inversion.safetensors")
@@ -65,4 +56,16 @@ import Torch
         #expect(back.nullEmbeddings?.count == 2 && back.nullEmbeddings?[0].shape == [1, 77, 8])
         #expect(back.losses == [0.5, 0.25])
     }
+}
+
+/// DDIM steps with Stable Diffusion 1.x's schedule (what prompt-to-prompt's notebooks use).
+func stableDiffusionStepper(_ steps: Int) throws -> DDIMStepper {
+    var c = DDIMScheduler.Configuration()
+    c.betaStart = 0.00085
+    c.betaEnd = 0.012
+    c.betaSchedule = .scaledLinear
+    c.clipSample = false
+    c.setAlphaToOne = false
+    c.stepsOffset = 1
+    return try DDIMStepper(scheduler: DDIMScheduler(configuration: c), steps: steps)
 }
