@@ -28,7 +28,7 @@ struct BenchCommand: ParsableCommand {
             scripts/bench_unet.py compares `prism bench unet` with diffusers on the same
             weights; see docs/benchmarks.md.
             """,
-        subcommands: [UNet.self, VAEDecode.self, VAEEncode.self, TextEncoder.self]
+        subcommands: [UNet.self, VAEDecode.self, VAEEncode.self, TextEncoder.self, Edit.self]
     )
 
     struct Common: ParsableArguments {

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Counterfactual
+import Evaluation
+import Foundation
+import Imaging
+import Phantom
+
+extension BenchCommand {
+    /// Wall time of counterfactuals with one model: direct inversion + edit against null-text + prompt-to-prompt.
+    struct Edit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "edit",
+            abstract: "Time counterfactual edits: direct inversion + edit, extra targets, null-text + prompt-to-prompt.",
+            discussion: """
+                Edits one image (a phantom case with a pacemaker and cardiomegaly at the
+                model's resolution, or --image) to "remove support devices" and "remove
+                cardiomegaly", and reports, on the same model in one run: direct
+                inversion plus one edit; one edit and two edits on the cached inversion
+                (their difference is the cost of each extra target); null-text inversion
+                plus prompt-to-prompt. UNet evaluations are counted (a batch of B latents
+                is B evaluations): direct inversion plus one edit costs about
+                1 + 3 per step.
+
+                Example:
+                  prism bench edit --model MODEL --steps 50 --json
+                """
+        )
+
+        @Option(help: "A diffusers model folder (default: the bundled phantom model).")
+        var model: String?
+
+        @Option(help: "An image to edit (default: a phantom case at the model's resolution).")
+        var image: String?
+
+        @Option(help: "Denoising steps.")
+        var steps = 50
+
+        @Flag(help: "Print one JSON object instead of text.")
+        var json = false
+
+        func run() throws {
+            let modelURL = try DefaultModel.resolve(model)
+            let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
+            let phantom = PhantomEvaluation.cases(seed: 90_001, count: 1, size: editingModel.resolution)[0]
+            let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil), settings: EditSettings())
+            let record = try evaluation.record(phantom, phantom.attributes)
+            let source = evaluation.template.caption(for: record)
+            let targets = try [PhantomEdit.removeSupportDevices, .removeCardiomegaly].map {
+                evaluation.template.caption(for: try $0.label.apply(to: record, template: evaluation.template))
+            }
+            let input = try image.map { Plane(gray: try Image(contentsOf: URL(fileURLWithPath: $0))) }
+                ?? Plane(gray: phantom.render().image)
+            let rows = try EditBenchmark.run(model: editingModel, image: input, source: source, targets: targets, steps: steps,
+                                             log: { if !json { print($0) } })
+            if json {
+                let object: [String: Any] = [
+                    "model": modelURL.path, "resolution": editingModel.resolution, "steps": steps,
+                    "rows": rows.map { ["name": $0.name, "seconds": $0.seconds, "unet_evaluations": $0.unetEvaluations,
+                                        "unet_evaluations_per_step": $0.unetEvaluationsPerStep] },
+                ]
+                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]),
+                             as: UTF8.self))
+            }
+        }
+    }
+}
