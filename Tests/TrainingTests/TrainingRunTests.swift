@@ -101,6 +101,10 @@ struct TinyImageData {
         #expect(throws: TrainingRunError.self) { try TrainingRun(unetOptions(data, output: out, steps: 5)) }
         var options = unetOptions(data, output: out, steps: 5)
         options.resume = true
+        var other = options
+        other.unet.prediction = .v
+        let changed = #expect(throws: TrainingRunError.self) { try TrainingRun(other) }
+        #expect(changed?.description.contains("prediction: epsilon → v") == true)
         let resumed = try TrainingRun(options)
         var messages: [String] = []
         try resumed.run(message: { messages.append($0) })
