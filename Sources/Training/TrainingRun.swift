@@ -541,7 +541,7 @@ public final class TrainingRun {
                             let pixels = try dataset.pixels(i)
                             let x = Tensor(pixels, shape: [1, vae.config.inChannels, r, r]).to(vae.store.dtype, vae.store.device)
                             let y = vae.decode(vae.encode(x).mode())
-                            originals.append(Array(pixels.prefix(r * r)))
+                            originals.append(pixels.prefix(r * r).map { ($0 + 1) / 2 })
                             reconstructions.append(Self.grayPlane(y))
                         }
                         return originals + reconstructions
@@ -581,8 +581,7 @@ public final class TrainingRun {
         return Array(image.to(.float32, .cpu).floats().prefix(h * w)).map { ($0 + 1) / 2 }
     }
 
-    /// Tiles of side `side` ([-1, 1] or [0, 1] floats as given: originals are mapped below) in a grid with a
-    /// 2-pixel gap.
+    /// Gray tiles of side `side` ([0, 1] floats) in a grid with a 2-pixel white gap.
     static func grid(_ tiles: [[Float]], side: Int, columns: Int) -> Image {
         let gap = 2
         let rows = (tiles.count + columns - 1) / columns
