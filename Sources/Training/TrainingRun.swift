@@ -182,6 +182,8 @@ public final class TrainingRun {
     let textEncoderConfigJSON: Data?
     let vaeConfigJSON: Data
     let trainer: any RunTrainer
+    /// The VAE task of a `--train vae` run (its calibrated config is what gets published).
+    var vaeTask: VAETrainingTask?
     /// The step the run started from (non-zero after a resume).
     public private(set) var startStep = 0
 
@@ -263,6 +265,7 @@ public final class TrainingRun {
             vae = try AutoencoderKL.load(from: base.appendingPathComponent("vae"), dtype: dtype, device: device)
             vaeConfigJSON = try configData("vae")
         }
+        if options.resume { try Self.checkRunDescription(options) }
         if options.resolution % vae.downscaleFactor != 0 {
             throw TrainingRunError("--resolution \(options.resolution) is not a multiple of the VAE's downscale factor \(vae.downscaleFactor)")
         }
@@ -290,9 +293,13 @@ public final class TrainingRun {
 
         switch options.component {
         case .vae:
-            let task = RunTask(VAETrainingTask(vae: vae, configJSON: vaeConfigJSON, klWeight: options.klWeight),
-                               autocast: options.autocast, device: device, complete: complete)
+            let vaeTask = VAETrainingTask(vae: vae, configJSON: vaeConfigJSON, klWeight: options.klWeight)
             let channels = vae.config.inChannels, r = options.resolution
+            vaeTask.calibrationImages = try (0..<min(16, dataset.count)).map { k in
+                ImageSample(pixels: try dataset.pixels((k * 7919) % dataset.count), shape: [channels, r, r])
+            }
+            self.vaeTask = vaeTask
+            let task = RunTask(vaeTask, autocast: options.autocast, device: device, complete: complete)
             trainer = Trainer(task: task, settings: options.settings, output: options.output, dataCount: dataset.count) {
                 [dataset] i in ImageSample(pixels: try dataset.pixels(i), shape: [channels, r, r])
             }
@@ -321,6 +328,40 @@ public final class TrainingRun {
             let what = existing.last.map { "a checkpoint at step \($0)" } ?? "a training log"
             throw TrainingRunError("\(options.output.path) already holds a training run (\(what)): pass --resume to continue it, "
                                    + "or choose another --output")
+        }
+    }
+
+    /// What a resumed run must share with the run it continues, besides the trainer's settings.
+    static func runDescription(_ o: TrainingRunOptions) -> [String: String] {
+        let source: String = switch o.source {
+        case .base(let url): "base \(url.standardizedFileURL.path)"
+        case .config(let url, let vae): "config \(url.standardizedFileURL.path)" + (vae.map { " vae \($0.standardizedFileURL.path)" } ?? "")
+        }
+        var d = ["train": o.component.rawValue, "source": source, "resolution": "\(o.resolution)", "images": "\(o.records.count)"]
+        if o.component == .vae {
+            d["kl_weight"] = "\(o.klWeight)"
+        } else {
+            d["prediction"] = o.unet.prediction.rawValue
+            d["snr_gamma"] = o.unet.snrGamma.map { "\($0)" } ?? "none"
+            d["noise_offset"] = "\(o.unet.noiseOffset)"
+            d["caption_dropout"] = "\(o.unet.captionDropout)"
+        }
+        return d
+    }
+
+    static func runDescriptionURL(_ o: TrainingRunOptions) -> URL { o.output.appendingPathComponent("run.json") }
+
+    /// On resume: the run's kind, model source, data size and task options must be the ones it started with.
+    static func checkRunDescription(_ o: TrainingRunOptions) throws {
+        let url = runDescriptionURL(o)
+        guard let data = FileManager.default.contents(atPath: url.path),
+              let saved = try? JSONDecoder().decode([String: String].self, from: data) else { return }
+        let now = runDescription(o)
+        let changed = Set(saved.keys).union(now.keys).filter { saved[$0] != now[$0] }.sorted()
+        guard changed.isEmpty else {
+            throw TrainingRunError("\(url.path): the run was started differently (" + changed.map {
+                "\($0): \(saved[$0] ?? "none") → \(now[$0] ?? "none")" }.joined(separator: ", ")
+                + "); resume with the same options, or start in a new --output")
         }
     }
 
@@ -361,6 +402,10 @@ public final class TrainingRun {
                 message("no checkpoint in \(checkpoints.root.path): starting from step 0")
             }
         }
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try encoder.encode(Self.runDescription(options)), to: Self.runDescriptionURL(options))
         try publishFrozenComponents()
         if startStep == 0, let every = options.sampleEvery, every > 0 { try writeSamples() }
         try trainer.run(report: report) { step in
@@ -436,7 +481,7 @@ public final class TrainingRun {
 
     func saveVAE() throws {
         try replaceFolder("vae") { folder in
-            try vaeConfigJSON.write(to: folder.appendingPathComponent("config.json"))
+            try (vaeTask?.calibratedConfigJSON() ?? vaeConfigJSON).write(to: folder.appendingPathComponent("config.json"))
             try vae.store.save(to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"), dtype: options.saveDType)
         }
     }
@@ -496,7 +541,7 @@ public final class TrainingRun {
                             let pixels = try dataset.pixels(i)
                             let x = Tensor(pixels, shape: [1, vae.config.inChannels, r, r]).to(vae.store.dtype, vae.store.device)
                             let y = vae.decode(vae.encode(x).mode())
-                            originals.append(Array(pixels.prefix(r * r)))
+                            originals.append(pixels.prefix(r * r).map { ($0 + 1) / 2 })
                             reconstructions.append(Self.grayPlane(y))
                         }
                         return originals + reconstructions
@@ -536,8 +581,7 @@ public final class TrainingRun {
         return Array(image.to(.float32, .cpu).floats().prefix(h * w)).map { ($0 + 1) / 2 }
     }
 
-    /// Tiles of side `side` ([-1, 1] or [0, 1] floats as given: originals are mapped below) in a grid with a
-    /// 2-pixel gap.
+    /// Gray tiles of side `side` ([0, 1] floats) in a grid with a 2-pixel white gap.
     static func grid(_ tiles: [[Float]], side: Int, columns: Int) -> Image {
         let gap = 2
         let rows = (tiles.count + columns - 1) / columns

@@ -26,6 +26,10 @@ public final class VAETrainingTask: TrainingTask {
     /// β, the weight of the KL term.
     public let klWeight: Double
     let configJSON: Data
+    /// Images whose latents set the published `scaling_factor` to 1 / their standard deviation (as Stable
+    /// Diffusion's 0.18215 was chosen), so that the UNet later sees latents of unit variance; empty: keep the
+    /// config's factor.
+    public var calibrationImages: [ImageSample] = []
 
     public init(vae: AutoencoderKL, configJSON: Data, klWeight: Double = 1e-6) {
         self.vae = vae
@@ -56,8 +60,30 @@ public final class VAETrainingTask: TrainingTask {
     public func saveModel(to folder: URL) throws {
         let vaeFolder = folder.appendingPathComponent("vae")
         try FileManager.default.createDirectory(at: vaeFolder, withIntermediateDirectories: true)
-        try configJSON.write(to: vaeFolder.appendingPathComponent("config.json"))
+        try calibratedConfigJSON().write(to: vaeFolder.appendingPathComponent("config.json"))
         try vae.store.save(to: vaeFolder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+    }
+
+    /// The latents' scaling factor for the current weights: 1 / std of posterior samples of the calibration images.
+    public func calibratedScalingFactor() -> Double? {
+        guard !calibrationImages.isEmpty else { return nil }
+        let values: [Float] = withNoGrad {
+            let x = Tensor(calibrationImages.flatMap(\.pixels), shape: [calibrationImages.count] + calibrationImages[0].shape)
+                .to(vae.store.dtype, vae.store.device)
+            return vae.encode(x).sample(generator: Generator(seed: 0)).floats()
+        }
+        let n = Double(values.count)
+        let mean = values.reduce(0.0) { $0 + Double($1) } / n
+        let variance = values.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / max(n - 1, 1)
+        return variance > 0 ? 1 / variance.squareRoot() : nil
+    }
+
+    /// config.json with the calibrated scaling factor.
+    public func calibratedConfigJSON() -> Data {
+        guard let factor = calibratedScalingFactor(),
+              var object = (try? JSONSerialization.jsonObject(with: configJSON)) as? [String: Any] else { return configJSON }
+        object["scaling_factor"] = factor
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? configJSON
     }
 
     public func loadModel(from folder: URL) throws {

@@ -134,6 +134,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The patient split file (patient_id,split), made if absent (default: OUTPUT/split.csv).", valueName: "csv"))
     var splitFile: String?
 
+    @Option(help: "libtorch compute threads (default: libtorch's choice, one per core). On a machine shared with other jobs, fewer threads than cores is often faster.")
+    var threads: Int?
+
     @Flag(help: "Continue the run in --output from its newest checkpoint.")
     var resume = false
 
@@ -158,6 +161,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let threads { Torch.threadCount = max(1, threads) }
         let outputURL = URL(fileURLWithPath: output)
         var records = try data.load()
         if split != "all" {

@@ -101,6 +101,10 @@ struct TinyImageData {
         #expect(throws: TrainingRunError.self) { try TrainingRun(unetOptions(data, output: out, steps: 5)) }
         var options = unetOptions(data, output: out, steps: 5)
         options.resume = true
+        var other = options
+        other.unet.prediction = .v
+        let changed = #expect(throws: TrainingRunError.self) { try TrainingRun(other) }
+        #expect(changed?.description.contains("prediction: epsilon → v") == true)
         let resumed = try TrainingRun(options)
         var messages: [String] = []
         try resumed.run(message: { messages.append($0) })
@@ -150,6 +154,37 @@ struct TinyImageData {
         let curve = try Image(contentsOf: run.lossCurveURL)
         #expect(curve.width == 640 && curve.height == 360)
         #expect(run.step == 3)
+    }
+
+    @Test func vaeRunPublishesACalibratedVAEAndReconstructions() throws {
+        let data = try TinyImageData(count: 4)
+        let out = output()
+        defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
+        var options = TrainingRunOptions(source: .config(Self.tiny, vae: nil), records: data.records, imageRoot: data.root,
+                                         template: CaptionTemplate(), output: out)
+        options.component = .vae
+        options.resolution = 32
+        options.settings.batchSize = 2
+        options.settings.totalSteps = 2
+        options.settings.checkpointEvery = 2
+        options.sampleEvery = 2
+        let run = try TrainingRun(options)
+        try run.run()
+
+        // The published VAE's scaling factor makes the calibration latents unit-variance.
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("vae/config.json"))) as! [String: Any]
+        let factor = try #require(config["scaling_factor"] as? Double)
+        #expect(abs(factor - run.vaeTask!.calibratedScalingFactor()!) < 1e-12)
+        #expect(factor != 0.18215)
+        _ = try StableDiffusionPipeline.load(from: out)
+
+        // Top row: the images themselves (gray, [0, 1]); bottom row: their reconstructions.
+        let grid = try Image(contentsOf: run.samplesFolder.appendingPathComponent("step-000002.png"))
+        #expect(grid.width == 4 * 32 + 3 * 2 && grid.height == 2 * 32 + 2)
+        let first = try Image(contentsOf: data.root.appendingPathComponent(data.records[0].path))
+        let top = (0..<32).flatMap { y in (0..<32).map { x in Int(grid[x, y, 0]) } }
+        let original = (0..<32).flatMap { y in (0..<32).map { x in Int(first[x, y, 0]) } }
+        #expect(zip(top, original).allSatisfy { abs($0 - $1) <= 1 })
     }
 
     @Test func everyLabelStateBecomesTheTemplatesCaptionTokens() throws {
