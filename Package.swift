@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
         .target(name: "Counterfactual", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Imaging"]),
-        .target(name: "Evaluation", dependencies: ["Counterfactual", "Datasets", "Imaging", "Phantom"]),
+        .target(name: "Evaluation", dependencies: ["Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch"]),
         .executableTarget(
             name: "prism",
             dependencies: [
@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Diffusion", "Imaging", "NN", "Torch"]),
         .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Tokenizer", "Torch"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Phantom"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Diffusion", "Phantom"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -14,6 +14,6 @@ struct Prism: ParsableCommand {
             """,
         version: "prism \(version)\nlibtorch \(Torch.version)\nCUDA available: \(Device.cudaAvailable ? "yes (\(Device.cudaDeviceCount) device(s))" : "no")",
         subcommands: [GenerateCommand.self, EditCommand.self, CaptionCommand.self, TokenizeCommand.self, PhantomCommand.self,
-                      InspectCommand.self, BenchCommand.self, DemoCommand.self, TrainCommand.self]
+                      InspectCommand.self, BenchCommand.self, TrainCommand.self, EvaluateCommand.self, DemoCommand.self]
     )
 }

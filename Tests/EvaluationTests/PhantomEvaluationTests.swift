@@ -1,4 +1,5 @@
 import Counterfactual
+import Diffusion
 import Foundation
 import Phantom
 import Testing
@@ -46,5 +47,17 @@ import Testing
         for file in linked { #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path), "\(file)") }
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("metrics.json"))) as? [String: Any]
         #expect((json?["summary"] as? [Any])?.count == results[0].edits.count)
+    }
+}
+
+@Suite struct ReconstructionEvaluationTests {
+    @Test func psnrOfAnIdentityLikeVAEIsMeasuredPerCase() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny/vae")
+        let vae = try AutoencoderKL.load(from: folder)
+        var seen = 0
+        let r = ReconstructionEvaluation.run(vae: vae, resolution: 64, seed: 90_001, count: 3, batch: 2) { done, _ in seen = done }
+        #expect(r.count == 3 && seen == 3)
+        #expect(r.minPSNR <= r.meanPSNR && r.meanPSNR <= r.maxPSNR && r.minPSNR.isFinite && r.minPSNR > 0)
     }
 }

@@ -1,0 +1,37 @@
+import Counterfactual
+import Diffusion
+import Foundation
+import Phantom
+import Torch
+
+/// How well a model's VAE reproduces phantom X-rays it never saw: PSNR of decode(encode(x)) against x.
+public enum ReconstructionEvaluation {
+    public struct Result: Sendable, Codable {
+        public var count: Int
+        public var meanPSNR: Double
+        public var minPSNR: Double
+        public var maxPSNR: Double
+    }
+
+    /// Cases 0..<count of phantom set `seed`, at the VAE's resolution, `batch` at a time.
+    public static func run(vae: AutoencoderKL, resolution: Int, seed: UInt64, count: Int, batch: Int = 8,
+                           progress: (Int, Int) -> Void = { _, _ in }) -> Result {
+        var psnrs: [Double] = []
+        var index = 0
+        while index < count {
+            let n = min(batch, count - index)
+            let planes = (index..<(index + n)).map { Plane(gray: PhantomCase(seed: seed, index: $0, size: resolution).render().image) }
+            let x = Tensor(planes.flatMap { $0.values.map { $0 * 2 - 1 } }, shape: [n, 1, resolution, resolution])
+                .expand([n, 3, resolution, resolution]).contiguous()
+            let y = withNoGrad { vae.decode(vae.encode(x).mean).to(.float32).to(.cpu) }
+            for i in 0..<n {
+                let gray = ((y[i].mean(dim: 0) + 1) / 2).clamp(min: 0, max: 1)
+                psnrs.append(EditMetrics.psnr(Plane(width: resolution, height: resolution, values: gray.floats()), planes[i]))
+            }
+            index += n
+            progress(index, count)
+        }
+        return Result(count: psnrs.count, meanPSNR: psnrs.reduce(0, +) / Double(psnrs.count), minPSNR: psnrs.min() ?? 0,
+                      maxPSNR: psnrs.max() ?? 0)
+    }
+}
