@@ -61,3 +61,21 @@ import Testing
         #expect(r.minPSNR <= r.meanPSNR && r.meanPSNR <= r.maxPSNR && r.minPSNR.isFinite && r.minPSNR > 0)
     }
 }
+
+@Suite struct EditBenchmarkTests {
+    @Test func directEditingCostsOneInversionAndThreeEditingEvaluationsPerStep() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny")
+        let model = try StableDiffusionEditingModel.load(from: folder)
+        let image = Plane(width: 64, height: 64, values: (0..<4096).map { Float($0 % 64) / 63 })
+        let source = "Chest X-ray of a 70-year-old female with cardiomegaly and support devices"
+        let rows = try EditBenchmark.run(model: model, image: image, source: source,
+                                         targets: ["Chest X-ray of a 70-year-old female with cardiomegaly",
+                                                   "Chest X-ray of a 70-year-old female with support devices"], steps: 3)
+        let perStep = Dictionary(uniqueKeysWithValues: rows.map { ($0.name, $0.unetEvaluationsPerStep) })
+        #expect(perStep["direct inversion + 1 edit"] == 4)
+        #expect(perStep["1 edit on the cached inversion"] == 3)
+        #expect(perStep["2 edits on the cached inversion"] == 5)
+        #expect(perStep["null-text inversion + prompt-to-prompt, 1 edit"]! > 4)
+    }
+}
