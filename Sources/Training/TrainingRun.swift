@@ -1,6 +1,11 @@
 import Datasets
 import Diffusion
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Imaging
 import NN
 import Tokenizer
@@ -331,6 +336,24 @@ public final class TrainingRun {
         }
     }
 
+    /// Takes an exclusive lock on `output/.lock` for as long as the returned descriptor stays open, so that two
+    /// processes never train into one folder (the kernel drops the lock when a process dies, even by SIGKILL).
+    static func lockOutput(_ output: URL) throws -> Int32 {
+        let path = output.appendingPathComponent(".lock").path
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw TrainingRunError("\(path): cannot open (\(String(cString: strerror(errno))))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(fd)
+            throw TrainingRunError("\(output.path): another training process (pid \(holder)) is writing to this folder; "
+                                   + "wait for it or stop it before resuming")
+        }
+        let pid = Data("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, pid.count, 0) }
+        return fd
+    }
+
     /// What a resumed run must share with the run it continues, besides the trainer's settings.
     static func runDescription(_ o: TrainingRunOptions) -> [String: String] {
         let source: String = switch o.source {
@@ -394,6 +417,9 @@ public final class TrainingRun {
     /// `afterStep` runs after each step's own work (checkpoint, samples); throwing from it stops the run.
     public func run(report: (TrainingStepReport) -> Void = { _ in }, message: (String) -> Void = { _ in },
                     afterStep: (Int) throws -> Void = { _ in }) throws {
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let lock = try Self.lockOutput(output)
+        defer { close(lock) }
         if options.resume {
             if let step = try trainer.resume() {
                 startStep = step

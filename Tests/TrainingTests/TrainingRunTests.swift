@@ -220,6 +220,14 @@ struct TinyImageData {
         let missing = #expect(throws: CheckpointError.self) { try TrainingRun(options) }
         #expect(missing?.description.contains("manifest line 9") == true)
 
+        // Two processes never train into one folder.
+        let busy = output()
+        try FileManager.default.createDirectory(at: busy, withIntermediateDirectories: true)
+        let held = try TrainingRun.lockOutput(busy)
+        defer { close(held) }
+        let locked = #expect(throws: TrainingRunError.self) { try TrainingRun.lockOutput(busy) }
+        #expect(locked?.description.contains("another training process (pid \(getpid()))") == true)
+
         var noVAE = unetOptions(data, output: output(), steps: 1)
         noVAE.source = .config(Self.tiny, vae: nil)
         let error = #expect(throws: TrainingRunError.self) { try TrainingRun(noVAE) }
