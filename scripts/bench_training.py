@@ -39,6 +39,8 @@ def build_model(config, folder):
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(folder)
+    # transformers 5 saves only tokenizer.json; Prism reads the vocab.json + merges.txt pair.
+    shutil.copytree(os.path.join(config, "tokenizer"), os.path.join(folder, "tokenizer"), dirs_exist_ok=True)
     return pipe
 
 
