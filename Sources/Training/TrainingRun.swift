@@ -230,7 +230,9 @@ public final class TrainingRun {
             return data
         }
         tokenizer = try CLIPTokenizer(folder: componentRoot.appendingPathComponent("tokenizer"))
-        schedulerConfigJSON = try configData("scheduler", "scheduler_config.json")
+        let schedulerJSON = try configData("scheduler", "scheduler_config.json")
+        schedulerConfigJSON = options.component == .vae ? schedulerJSON
+            : Self.settingPredictionType(options.unet.prediction, in: schedulerJSON)
         let dtype = DType.float32, device = options.device
 
         // The UNet and text encoder: loaded from the base or new from their configs, seeded.
@@ -386,6 +388,16 @@ public final class TrainingRun {
                 "\($0): \(saved[$0] ?? "none") → \(now[$0] ?? "none")" }.joined(separator: ", ")
                 + "); resume with the same options, or start in a new --output")
         }
+    }
+
+    /// The scheduler config with `prediction_type` saying what the trained UNet predicts, so that samples, `prism
+    /// generate` and diffusers read its output right.
+    static func settingPredictionType(_ prediction: UNetTrainingTask.Prediction, in json: Data) -> Data {
+        guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else { return json }
+        let value = prediction == .v ? "v_prediction" : "epsilon"
+        guard object["prediction_type"] as? String != value else { return json }
+        object["prediction_type"] = value
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? json
     }
 
     /// The noise schedule of the model's scheduler config (training always uses the DDPM forward process).

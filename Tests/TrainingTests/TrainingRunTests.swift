@@ -212,6 +212,19 @@ struct TinyImageData {
         }
     }
 
+    @Test func theSchedulerConfigSaysWhatTheUNetPredicts() throws {
+        let data = try TinyImageData(count: 2)
+        defer { try? FileManager.default.removeItem(at: data.root) }
+        for (prediction, name) in [(UNetTrainingTask.Prediction.v, "v_prediction"), (.epsilon, "epsilon")] {
+            var options = unetOptions(data, output: output(), steps: 1)
+            options.unet.prediction = prediction
+            let run = try TrainingRun(options)
+            let config = try JSONDecoder().decode(SchedulerConfig.self, from: run.schedulerConfigJSON)
+            #expect(config.predictionType == name)
+            #expect(config.betaSchedule == "scaled_linear")
+        }
+    }
+
     @Test func missingImagesAndBadSourcesAreReported() throws {
         let data = try TinyImageData(count: 2)
         defer { try? FileManager.default.removeItem(at: data.root) }
