@@ -55,6 +55,9 @@ public struct TrainingRunOptions: Sendable {
     public var samplePrompts: [String] = []
     public var sampleSteps = 20
     public var sampleGuidance = 5.0
+    /// Keep each image's latents in memory after its first encoding (4·(resolution/8)²·4 bytes an image for an
+    /// SD VAE); false encodes them again each time, with the same per-image draw, so the results are the same.
+    public var cacheLatents = true
     /// Continue from the newest checkpoint in `output`.
     public var resume = false
 
@@ -138,11 +141,13 @@ final class LatentCache: @unchecked Sendable {
     let vae: AutoencoderKL
     let seed: UInt64
     let tokenIDs: [[Int]]
+    let keep: Bool
     private let lock = NSLock()
     private var latents: [Int: [Float]] = [:]
     private(set) var shape: [Int] = []
 
-    init(dataset: CaptionedImageDataset, vae: AutoencoderKL, seed: UInt64, tokenIDs: [[Int]]) {
+    init(dataset: CaptionedImageDataset, vae: AutoencoderKL, seed: UInt64, tokenIDs: [[Int]], keep: Bool = true) {
+        self.keep = keep
         self.dataset = dataset
         self.vae = vae
         self.seed = seed
@@ -164,7 +169,7 @@ final class LatentCache: @unchecked Sendable {
         }
         let values = z.floats(), zShape = Array(z.shape.dropFirst())
         lock.lock()
-        latents[i] = values
+        if keep { latents[i] = values }
         shape = zShape
         lock.unlock()
         return CaptionedLatents(latents: values, shape: zShape, tokenIDs: tokenIDs[i])
@@ -319,7 +324,7 @@ public final class TrainingRun {
             let inner = UNetTrainingTask(unet: unet!, unetConfigJSON: unetConfigJSON!, textEncoder: textEncoder!,
                                          textEncoderConfigJSON: textEncoderConfigJSON,
                                          schedule: try Self.noiseSchedule(schedulerConfigJSON), emptyPromptIDs: empty, options: unetOptions)
-            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, tokenIDs: ids)
+            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, tokenIDs: ids, keep: options.cacheLatents)
             trainer = Trainer(task: RunTask(inner, autocast: options.autocast, device: device, complete: complete),
                               settings: options.settings, output: options.output, dataCount: dataset.count) { try cache.sample($0) }
         }
