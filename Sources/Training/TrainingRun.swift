@@ -443,6 +443,8 @@ public final class TrainingRun {
                 message("resuming from \(checkpoints.url(step: step).path) (step \(step) of \(totalSteps))")
             } else {
                 message("no checkpoint in \(checkpoints.root.path): starting from step 0")
+                // Rows a run killed before its first checkpoint logged will be trained again.
+                try? FileManager.default.removeItem(at: logURL)
             }
         }
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
