@@ -3,7 +3,7 @@
 
 Run (after `swift build -c release --product prism`):
     /work/venv/bin/python scripts/bench_training.py [--prism .build/release/prism] [--config configs/smoke]
-        [--data /work/shared/data/nih-cxr14-sample] [--batch 8] [--steps 12] [--resolution 128]
+        [--data /work/shared/data/nih-cxr14-sample] [--batch 8] [--steps 30] [--resolution 128] [--threads N]
 
 1. Builds a model folder from --config (random weights, seeded) with diffusers' save_pretrained.
 2. diffusers: the training step of examples/text_to_image/train_text_to_image.py on that UNet (noise, timesteps,
@@ -11,8 +11,8 @@ Run (after `swift build -c release --product prism`):
    zero_grad) on fixed latents and captions; 2 warm-up steps, then --steps timed steps.
 3. Prism: `prism train --base MODEL --train unet --batch B --grad-accum 1` on --batch*2 images, so that every
    image's latents are cached after the first two steps; the time of the later steps is read from log.csv.
-Prints samples/s of both and their ratio. Both use every core torch sees (the machine may be shared: run it
-when it is quiet, and read the numbers as a ratio).
+Prints samples/s of both and their ratio. Both use --threads compute threads (default: torch's default, one per
+core); on a shared machine run it when it is quiet, and read the numbers as a ratio.
 """
 
 import argparse
@@ -39,6 +39,8 @@ def build_model(config, folder):
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(folder)
+    # transformers 5 saves only tokenizer.json; Prism reads the vocab.json + merges.txt pair.
+    shutil.copytree(os.path.join(config, "tokenizer"), os.path.join(folder, "tokenizer"), dirs_exist_ok=True)
     return pipe
 
 
@@ -75,7 +77,7 @@ def diffusers_step_rate(pipe, batch, steps, resolution):
     return batch * steps / (time.perf_counter() - start)
 
 
-def prism_step_rate(prism, model, data, batch, steps, resolution, work):
+def prism_step_rate(prism, model, data, batch, steps, resolution, work, threads):
     rows = list(csv.reader(open(os.path.join(data, "labels.csv"))))
     labels = os.path.join(work, "labels.csv")
     with open(labels, "w", newline="") as f:
@@ -84,7 +86,7 @@ def prism_step_rate(prism, model, data, batch, steps, resolution, work):
     command = [prism, "train", "--data", labels, "--images", os.path.join(data, "images-256"), "--base", model,
                "--train", "unet", "--output", output, "--resolution", str(resolution), "--batch", str(batch),
                "--grad-accum", "1", "--lr", "1e-5", "--warmup", "0", "--steps", str(steps + 2),
-               "--checkpoint-every", "100000", "--caption-dropout", "0"]
+               "--checkpoint-every", "100000", "--caption-dropout", "0", "--threads", str(threads)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = list(csv.DictReader(open(os.path.join(output, "log.csv"))))
     # Steps 3.. see cached latents only; elapsed_seconds is rounded to 0.1 s, so time many steps.
@@ -98,9 +100,11 @@ def main():
     parser.add_argument("--config", default="configs/smoke")
     parser.add_argument("--data", default="/work/shared/data/nih-cxr14-sample")
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     work = tempfile.mkdtemp(prefix="prism-bench-train-")
     try:
         model = os.path.join(work, "model")
@@ -108,7 +112,7 @@ def main():
         params = sum(p.numel() for p in pipe.unet.parameters())
         print(f"UNet of {args.config}: {params:,} parameters; batch {args.batch} at {args.resolution} px "
               f"(latents {args.resolution // pipe.vae_scale_factor}²); torch threads {torch.get_num_threads()}")
-        ours = prism_step_rate(args.prism, model, args.data, args.batch, args.steps, args.resolution, work)
+        ours = prism_step_rate(args.prism, model, args.data, args.batch, args.steps, args.resolution, work, args.threads)
         print(f"prism train : {ours:7.2f} samples/s")
         theirs = diffusers_step_rate(pipe, args.batch, args.steps, args.resolution)
         print(f"diffusers   : {theirs:7.2f} samples/s")

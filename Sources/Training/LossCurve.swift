@@ -16,13 +16,13 @@ public struct LossCurve: Sendable {
         self.logScale = logScale
     }
 
-    /// The running mean over `window` points (centred where possible).
+    /// The running mean over `window` points centred on each point (fewer at the ends).
     public static func smoothed(_ values: [Double], window: Int) -> [Double] {
         guard window > 1, !values.isEmpty else { return values }
         var prefix = [0.0]
         for v in values { prefix.append(prefix.last! + v) }
         return values.indices.map { i in
-            let lo = max(0, i - window / 2), hi = min(values.count, lo + window)
+            let lo = max(0, i - window / 2), hi = min(values.count, i + window / 2 + 1)
             return (prefix[hi] - prefix[lo]) / Double(hi - lo)
         }
     }

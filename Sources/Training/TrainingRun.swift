@@ -1,6 +1,11 @@
 import Datasets
 import Diffusion
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Imaging
 import NN
 import Tokenizer
@@ -50,6 +55,9 @@ public struct TrainingRunOptions: Sendable {
     public var samplePrompts: [String] = []
     public var sampleSteps = 20
     public var sampleGuidance = 5.0
+    /// Keep each image's latents in memory after its first encoding (4·(resolution/8)²·4 bytes an image for an
+    /// SD VAE); false encodes them again each time, with the same per-image draw, so the results are the same.
+    public var cacheLatents = true
     /// Continue from the newest checkpoint in `output`.
     public var resume = false
 
@@ -133,11 +141,13 @@ final class LatentCache: @unchecked Sendable {
     let vae: AutoencoderKL
     let seed: UInt64
     let tokenIDs: [[Int]]
+    let keep: Bool
     private let lock = NSLock()
     private var latents: [Int: [Float]] = [:]
     private(set) var shape: [Int] = []
 
-    init(dataset: CaptionedImageDataset, vae: AutoencoderKL, seed: UInt64, tokenIDs: [[Int]]) {
+    init(dataset: CaptionedImageDataset, vae: AutoencoderKL, seed: UInt64, tokenIDs: [[Int]], keep: Bool = true) {
+        self.keep = keep
         self.dataset = dataset
         self.vae = vae
         self.seed = seed
@@ -159,7 +169,7 @@ final class LatentCache: @unchecked Sendable {
         }
         let values = z.floats(), zShape = Array(z.shape.dropFirst())
         lock.lock()
-        latents[i] = values
+        if keep { latents[i] = values }
         shape = zShape
         lock.unlock()
         return CaptionedLatents(latents: values, shape: zShape, tokenIDs: tokenIDs[i])
@@ -225,7 +235,9 @@ public final class TrainingRun {
             return data
         }
         tokenizer = try CLIPTokenizer(folder: componentRoot.appendingPathComponent("tokenizer"))
-        schedulerConfigJSON = try configData("scheduler", "scheduler_config.json")
+        let schedulerJSON = try configData("scheduler", "scheduler_config.json")
+        schedulerConfigJSON = options.component == .vae ? schedulerJSON
+            : Self.settingPredictionType(options.unet.prediction, in: schedulerJSON)
         let dtype = DType.float32, device = options.device
 
         // The UNet and text encoder: loaded from the base or new from their configs, seeded.
@@ -312,7 +324,7 @@ public final class TrainingRun {
             let inner = UNetTrainingTask(unet: unet!, unetConfigJSON: unetConfigJSON!, textEncoder: textEncoder!,
                                          textEncoderConfigJSON: textEncoderConfigJSON,
                                          schedule: try Self.noiseSchedule(schedulerConfigJSON), emptyPromptIDs: empty, options: unetOptions)
-            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, tokenIDs: ids)
+            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, tokenIDs: ids, keep: options.cacheLatents)
             trainer = Trainer(task: RunTask(inner, autocast: options.autocast, device: device, complete: complete),
                               settings: options.settings, output: options.output, dataCount: dataset.count) { try cache.sample($0) }
         }
@@ -329,6 +341,24 @@ public final class TrainingRun {
             throw TrainingRunError("\(options.output.path) already holds a training run (\(what)): pass --resume to continue it, "
                                    + "or choose another --output")
         }
+    }
+
+    /// Takes an exclusive lock on `output/.lock` for as long as the returned descriptor stays open, so that two
+    /// processes never train into one folder (the kernel drops the lock when a process dies, even by SIGKILL).
+    static func lockOutput(_ output: URL) throws -> Int32 {
+        let path = output.appendingPathComponent(".lock").path
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw TrainingRunError("\(path): cannot open (\(String(cString: strerror(errno))))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(fd)
+            throw TrainingRunError("\(output.path): another training process (pid \(holder)) is writing to this folder; "
+                                   + "wait for it or stop it before resuming")
+        }
+        let pid = Data("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, pid.count, 0) }
+        return fd
     }
 
     /// What a resumed run must share with the run it continues, besides the trainer's settings.
@@ -365,6 +395,16 @@ public final class TrainingRun {
         }
     }
 
+    /// The scheduler config with `prediction_type` saying what the trained UNet predicts, so that samples, `prism
+    /// generate` and diffusers read its output right.
+    static func settingPredictionType(_ prediction: UNetTrainingTask.Prediction, in json: Data) -> Data {
+        guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else { return json }
+        let value = prediction == .v ? "v_prediction" : "epsilon"
+        guard object["prediction_type"] as? String != value else { return json }
+        object["prediction_type"] = value
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? json
+    }
+
     /// The noise schedule of the model's scheduler config (training always uses the DDPM forward process).
     static func noiseSchedule(_ json: Data) throws -> NoiseSchedule {
         let config = try JSONDecoder().decode(SchedulerConfig.self, from: json)
@@ -394,12 +434,17 @@ public final class TrainingRun {
     /// `afterStep` runs after each step's own work (checkpoint, samples); throwing from it stops the run.
     public func run(report: (TrainingStepReport) -> Void = { _ in }, message: (String) -> Void = { _ in },
                     afterStep: (Int) throws -> Void = { _ in }) throws {
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let lock = try Self.lockOutput(output)
+        defer { close(lock) }
         if options.resume {
             if let step = try trainer.resume() {
                 startStep = step
                 message("resuming from \(checkpoints.url(step: step).path) (step \(step) of \(totalSteps))")
             } else {
                 message("no checkpoint in \(checkpoints.root.path): starting from step 0")
+                // Rows a run killed before its first checkpoint logged will be trained again.
+                try? FileManager.default.removeItem(at: logURL)
             }
         }
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)

@@ -134,6 +134,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The patient split file (patient_id,split), made if absent (default: OUTPUT/split.csv).", valueName: "csv"))
     var splitFile: String?
 
+    @Flag(help: "Encode the images' latents again each time they are used instead of keeping them in memory (same results; for datasets whose latents do not fit: 64 KB an image at 512 px).")
+    var noLatentCache = false
+
     @Option(help: "libtorch compute threads (default: libtorch's choice, one per core). On a machine shared with other jobs, fewer threads than cores is often faster.")
     var threads: Int?
 
@@ -202,6 +205,7 @@ struct TrainCommand: ParsableCommand {
         options.sampleSteps = sampleSteps
         options.sampleGuidance = sampleGuidance
         options.resume = resume
+        options.cacheLatents = !noLatentCache
 
         let run: TrainingRun
         do { run = try TrainingRun(options) } catch { throw CLIError("\(error)") }

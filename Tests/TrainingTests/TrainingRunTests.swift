@@ -90,7 +90,10 @@ struct TinyImageData {
         let data = try TinyImageData()
         let straightOut = output(), out = output()
         defer { for u in [straightOut, out, data.root] { try? FileManager.default.removeItem(at: u) } }
-        let straight = try TrainingRun(unetOptions(data, output: straightOut, steps: 5))
+        // Latents re-encoded on every use give the same run as cached ones.
+        var uncached = unetOptions(data, output: straightOut, steps: 5)
+        uncached.cacheLatents = false
+        let straight = try TrainingRun(uncached)
         try straight.run()
 
         let first = try TrainingRun(unetOptions(data, output: out, steps: 5))
@@ -212,6 +215,19 @@ struct TinyImageData {
         }
     }
 
+    @Test func theSchedulerConfigSaysWhatTheUNetPredicts() throws {
+        let data = try TinyImageData(count: 2)
+        defer { try? FileManager.default.removeItem(at: data.root) }
+        for (prediction, name) in [(UNetTrainingTask.Prediction.v, "v_prediction"), (.epsilon, "epsilon")] {
+            var options = unetOptions(data, output: output(), steps: 1)
+            options.unet.prediction = prediction
+            let run = try TrainingRun(options)
+            let config = try JSONDecoder().decode(SchedulerConfig.self, from: run.schedulerConfigJSON)
+            #expect(config.predictionType == name)
+            #expect(config.betaSchedule == "scaled_linear")
+        }
+    }
+
     @Test func missingImagesAndBadSourcesAreReported() throws {
         let data = try TinyImageData(count: 2)
         defer { try? FileManager.default.removeItem(at: data.root) }
@@ -219,6 +235,14 @@ struct TinyImageData {
         options.records.append(Record(path: "nowhere.png", patientID: "x", line: 9))
         let missing = #expect(throws: CheckpointError.self) { try TrainingRun(options) }
         #expect(missing?.description.contains("manifest line 9") == true)
+
+        // Two processes never train into one folder.
+        let busy = output()
+        try FileManager.default.createDirectory(at: busy, withIntermediateDirectories: true)
+        let held = try TrainingRun.lockOutput(busy)
+        defer { close(held) }
+        let locked = #expect(throws: TrainingRunError.self) { try TrainingRun.lockOutput(busy) }
+        #expect(locked?.description.contains("another training process (pid \(getpid()))") == true)
 
         var noVAE = unetOptions(data, output: output(), steps: 1)
         noVAE.source = .config(Self.tiny, vae: nil)
