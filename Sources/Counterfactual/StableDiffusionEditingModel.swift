@@ -28,7 +28,10 @@ public final class StableDiffusionEditingModel: EditingModel {
 
     public var tokenizer: PromptTokenizing { pipeline.tokenizer }
 
-    public var resolution: Int { pipeline.defaultImageSize }
+    /// The pixel size edits run at: the model's own unless set (a multiple of the VAE's downscale factor).
+    public var resolutionOverride: Int?
+
+    public var resolution: Int { resolutionOverride ?? pipeline.defaultImageSize }
 
     public func textEmbeddings(_ prompts: [String]) -> Tensor { pipeline.encodePrompts(prompts) }
 

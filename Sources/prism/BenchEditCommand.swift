@@ -35,12 +35,16 @@ extension BenchCommand {
         @Option(help: "Denoising steps.")
         var steps = 50
 
+        @Option(help: "Pixel size of the edit (default: the model's; 256 for an SD 1.5 model at 32×32 latents).")
+        var resolution: Int?
+
         @Flag(help: "Print one JSON object instead of text.")
         var json = false
 
         func run() throws {
             let modelURL = try DefaultModel.resolve(model)
             let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
+            editingModel.resolutionOverride = resolution
             let phantom = PhantomEvaluation.cases(seed: 90_001, count: 1, size: editingModel.resolution)[0]
             let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil), settings: EditSettings())
             let record = try evaluation.record(phantom, phantom.attributes)
