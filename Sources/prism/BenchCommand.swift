@@ -6,7 +6,7 @@ import Torch
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time one Stable Diffusion component's forward pass (median seconds, peak memory).",
+        abstract: "Time Stable Diffusion components (median seconds, peak memory) and counterfactual edits.",
         discussion: """
             Each benchmark loads one component of a diffusers model, runs one warm-up
             forward, then --repeat timed forwards under no-grad on seeded random inputs,
