@@ -57,11 +57,7 @@ struct BenchCommand: ParsableCommand {
         }
 
         func computeDType() throws -> DType {
-            switch dtype.lowercased() {
-            case "fp32", "float32": return .float32
-            case "bf16", "bfloat16": return .bfloat16
-            default: throw ValidationError("--dtype \(dtype): use fp32 or bf16")
-            }
+            try parseDType(dtype)
         }
 
         /// MODEL/name, or MODEL itself when it holds a config.json.

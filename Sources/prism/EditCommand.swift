@@ -127,6 +127,7 @@ struct EditCommand: ParsableCommand {
         if labelEdits > 0 && labels == nil { throw ValidationError("--remove/--add/--set rewrite --labels; give --labels") }
         if labelEdits + target.count == 0 { throw ValidationError("give at least one --target, --remove, --add or --set") }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        _ = try parseDType(dtype)
         for r in reweight where r.split(separator: "=").count != 2 || Double(r.split(separator: "=")[1]) == nil {
             throw ValidationError("--reweight \(r): use WORD=SCALE, e.g. effusion=2")
         }
@@ -269,12 +270,4 @@ struct EditCommand: ParsableCommand {
     }
 
     func log(_ message: String) { FileHandle.standardError.write(Data(("prism edit: " + message + "\n").utf8)) }
-}
-
-func parseDType(_ text: String) throws -> DType {
-    switch text.lowercased() {
-    case "fp32", "float32": return .float32
-    case "bf16", "bfloat16": return .bfloat16
-    default: throw ValidationError("--dtype \(text): use fp32 or bf16")
-    }
 }

@@ -119,11 +119,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func computeDType() throws -> DType {
-        switch dtype.lowercased() {
-        case "fp32", "float32": return .float32
-        case "bf16", "bfloat16": return .bfloat16
-        default: throw ValidationError("--dtype \(dtype): use fp32 or bf16")
-        }
+        try parseDType(dtype)
     }
 
     func schedulerKind() throws -> SchedulerKind? {
