@@ -39,10 +39,16 @@ public enum EvaluationReport {
         }
     }
 
+    /// The mean reconstruction PSNR of the cases (a lossless reconstruction counts as 99 dB).
+    public static func meanReconstructionPSNR(_ cases: [ScoredCase]) -> Double {
+        guard !cases.isEmpty else { return 0 }
+        return cases.map { min($0.reconstructionPSNR, 99) }.reduce(0, +) / Double(cases.count)
+    }
+
     /// Writes report.html and metrics.json into `folder`; returns the report's URL.
     @discardableResult
     public static func write(_ cases: [ScoredCase], to folder: URL, model: String, settings: EditSettings,
-                             totalSeconds: Double) throws -> URL {
+                             totalSeconds: Double, writtenBy: String = "prism demo") throws -> URL {
         let summary = summaries(cases)
         func f(_ x: Double, _ digits: Int = 2) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "∞" }
         func mark(_ ok: Bool) -> String { ok ? "<span class=\"pass\">✓</span>" : "<span class=\"fail\">✗</span>" }
@@ -87,7 +93,7 @@ public enum EvaluationReport {
                 """,
             summaryHeader: ["edit", "mask", "cases", "gap closed", "change outside (×255)", "meeting targets", "pacemaker change (×255)"],
             summaryRows: rows, cases: reportCases,
-            footer: "Written by prism demo in \(f(totalSeconds, 0)) s. Pictures are the files beside this page.")
+            footer: "Written by \(writtenBy) in \(f(totalSeconds, 0)) s. Pictures are the files beside this page.")
         let url = try report.write(to: folder)
 
         let json: [String: Any] = [
@@ -95,6 +101,7 @@ public enum EvaluationReport {
             "settings": ["inversion": settings.method.rawValue, "steps": settings.steps, "guidance": settings.guidance,
                          "mask_threshold": settings.maskThreshold, "blend_start": settings.blendStart] as [String: Any],
             "seconds": totalSeconds,
+            "mean_reconstruction_psnr_db": meanReconstructionPSNR(cases),
             "summary": summary.map { s -> [String: Any] in
                 var d: [String: Any] = ["edit": s.edit, "mask": s.mask, "count": s.count, "mean_gap_closed": s.meanGapClosed,
                                         "mean_change_outside_255": s.meanChangeOutside255, "meeting_targets": s.meetingTargets]

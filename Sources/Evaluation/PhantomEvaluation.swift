@@ -128,7 +128,7 @@ public struct PhantomEvaluation {
             let reconstructionFile = try save(outcome.reconstruction.image(), "reconstruction.png")
             var scored: [ScoredEdit] = []
             for (i, e) in applicable.enumerated() {
-                scored.append(try score(e, outcome.edits[i], mask: .auto, input: input, truth: truths[i], pacemaker: pacemaker,
+                scored.append(try score(e, outcome.edits[i], mask: settings.mask, input: input, truth: truths[i], pacemaker: pacemaker,
                                         source: source, save: save))
             }
             if freeCardiomegalyEdit, let i = applicable.firstIndex(where: { $0.name == PhantomEdit.removeCardiomegaly.name }) {

@@ -15,6 +15,7 @@ public enum ReconstructionEvaluation {
 
     /// Cases 0..<count of phantom set `seed`, at the VAE's resolution, `batch` at a time.
     public static func run(vae: AutoencoderKL, resolution: Int, seed: UInt64, count: Int, batch: Int = 8,
+                           each: (Int, Plane, Plane) -> Void = { _, _, _ in },
                            progress: (Int, Int) -> Void = { _, _ in }) -> Result {
         var psnrs: [Double] = []
         var index = 0
@@ -26,12 +27,28 @@ public enum ReconstructionEvaluation {
             let y = withNoGrad { vae.decode(vae.encode(x).mean).to(.float32).to(.cpu) }
             for i in 0..<n {
                 let gray = ((y[i].mean(dim: 0) + 1) / 2).clamp(min: 0, max: 1)
-                psnrs.append(EditMetrics.psnr(Plane(width: resolution, height: resolution, values: gray.floats()), planes[i]))
+                let reconstruction = Plane(width: resolution, height: resolution, values: gray.floats())
+                psnrs.append(EditMetrics.psnr(reconstruction, planes[i]))
+                each(index + i, planes[i], reconstruction)
             }
             index += n
             progress(index, count)
         }
         return Result(count: psnrs.count, meanPSNR: psnrs.reduce(0, +) / Double(psnrs.count), minPSNR: psnrs.min() ?? 0,
                       maxPSNR: psnrs.max() ?? 0)
+    }
+
+    /// Input, reconstruction and their absolute difference (×4, so that lost thin lines show) side by side.
+    public static func sideBySide(_ input: Plane, _ reconstruction: Plane) -> Plane {
+        let w = input.width, h = input.height
+        var out = Plane(width: 3 * w, height: h)
+        for y in 0..<h {
+            for x in 0..<w {
+                out[x, y] = input[x, y]
+                out[w + x, y] = reconstruction[x, y]
+                out[2 * w + x, y] = min(4 * abs(reconstruction[x, y] - input[x, y]), 1)
+            }
+        }
+        return out
     }
 }

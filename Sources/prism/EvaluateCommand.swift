@@ -1,13 +1,15 @@
 import ArgumentParser
+import Counterfactual
 import Diffusion
 import Evaluation
 import Foundation
+import Imaging
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
         abstract: "Measure a model on phantom X-rays it never saw.",
-        subcommands: [VAE.self]
+        subcommands: [VAE.self, Edits.self]
     )
 
     struct VAE: ParsableCommand {
@@ -22,6 +24,7 @@ struct EvaluateCommand: ParsableCommand {
 
                 Example:
                   prism evaluate vae --model runs/default-vae --count 100
+                  prism evaluate vae --model runs/default-vae --count 8 --output vae-check
                 """
         )
 
@@ -37,6 +40,9 @@ struct EvaluateCommand: ParsableCommand {
         @Option(help: "Image side in pixels (default: the VAE's sample_size).")
         var resolution: Int?
 
+        @Option(help: "Also write each case as DIR/NNNN.png: input, reconstruction and 4×|difference| side by side.")
+        var output: String?
+
         @Flag(help: "Print one JSON object.")
         var json = false
 
@@ -47,7 +53,17 @@ struct EvaluateCommand: ParsableCommand {
             let vae = try AutoencoderKL.load(from: folder)
             let size = resolution ?? vae.config.sampleSize.first ?? 128
             let bar = ProgressBar(total: count, label: "vae", unit: "image")
-            let result = ReconstructionEvaluation.run(vae: vae, resolution: size, seed: seed, count: count) { done, _ in bar.update(done) }
+            let pictures = output.map { URL(fileURLWithPath: $0) }
+            if let pictures { try FileManager.default.createDirectory(at: pictures, withIntermediateDirectories: true) }
+            var writeError: Error?
+            let result = ReconstructionEvaluation.run(vae: vae, resolution: size, seed: seed, count: count, each: { i, input, reconstruction in
+                guard let pictures, writeError == nil else { return }
+                do {
+                    try ReconstructionEvaluation.sideBySide(input, reconstruction).image()
+                        .writePNG(to: pictures.appendingPathComponent(String(format: "%04d.png", i)))
+                } catch { writeError = error }
+            }) { done, _ in bar.update(done) }
+            if let writeError { throw writeError }
             bar.finish()
             if json {
                 let data = try JSONEncoder().encode(result)
@@ -56,6 +72,76 @@ struct EvaluateCommand: ParsableCommand {
                 print(String(format: "VAE reconstruction on %d phantom cases (set %llu, %d px): PSNR mean %.2f dB, min %.2f, max %.2f",
                              result.count, seed, size, result.meanPSNR, result.minPSNR, result.maxPSNR))
             }
+        }
+    }
+
+    struct Edits: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "edits",
+            abstract: "Edit phantom cases by caption and score each edit against the true counterfactual.",
+            discussion: """
+                Renders COUNT phantom cases of set SEED (90001 by default, outside the
+                bundled model's training set), inverts each, and edits it three ways:
+                remove support devices, remove cardiomegaly, add pleural effusion
+                (those that apply). Each edit is scored against the phantom's
+                counterfactual of the same patient: the share of the input-to-truth gap
+                it closes inside the true change (target >= 0.5) and its mean absolute
+                change more than 8 px outside it (target <= 1/255 with a mask).
+
+                Writes DIR/report.html, DIR/metrics.json and the pictures; prints the
+                summary (or metrics.json with --json). Run it once per inversion method
+                and mask mode to compare them, e.g.:
+                  prism evaluate edits --inversion null-text --mask none --output eval/null-none
+                """
+        )
+
+        @Option(help: "A diffusers model folder (default: the bundled phantom model).")
+        var model: String?
+
+        @Option(help: "Folder for the report.")
+        var output = "evaluation"
+
+        @Option(help: "Phantom set of the cases.")
+        var seed: UInt64 = 90_001
+
+        @Option(help: "Number of cases.")
+        var count = 8
+
+        @Option(help: "direct, null-text or ddim.")
+        var inversion: InversionMethod = .direct
+
+        @Option(help: "Denoising steps.")
+        var steps = 50
+
+        @Option(help: "Classifier-free guidance scale.")
+        var guidance = 7.5
+
+        @Option(help: "auto (the counterfactual mask) or none (the edit may change anything).")
+        var mask = "auto"
+
+        @Option(help: "Threshold of the normalised attention mask.")
+        var maskThreshold = 0.3
+
+        @Option(help: "Fraction of steps after which latents are blended with the mask.")
+        var blendStart = 0.2
+
+        @Flag(help: "Print metrics.json instead of the report's path.")
+        var json = false
+
+        func run() throws {
+            var settings = EditSettings()
+            settings.method = inversion
+            settings.steps = steps
+            settings.guidance = guidance
+            settings.maskThreshold = maskThreshold
+            settings.blendStart = blendStart
+            switch mask {
+            case "auto": settings.mask = .auto
+            case "none": settings.mask = MaskMode.none
+            default: throw ValidationError("--mask must be auto or none, not \(mask)")
+            }
+            try PhantomEditEvaluation(model: model, output: output, cases: count, seed: seed, settings: settings,
+                                      freeCardiomegalyEdit: false, tool: "prism evaluate edits").run(json: json)
         }
     }
 }

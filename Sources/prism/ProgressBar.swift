@@ -1,7 +1,8 @@
 import Foundation
 
 /// A progress bar on standard error in the style of tqdm: `label  37%|███▋      | 37/100 [00:12<00:20, 3.10 it/s] loss 0.123`.
-/// On a terminal it redraws one line; otherwise (logs, CI) it prints a line every tenth of the way.
+/// On a terminal it redraws one line; otherwise (logs, CI) it prints a line every tenth of the way, and at least once a
+/// minute on long work (a training log shows it is alive).
 final class ProgressBar {
     let total: Int
     let label: String
@@ -25,8 +26,9 @@ final class ProgressBar {
             guard done >= total || now.timeIntervalSince(lastDraw) > 0.1 else { return }
             lastDraw = now
             FileHandle.standardError.write(Data(("\r" + line(done, info) + "\u{1B}[K").utf8))
-        } else if decile != lastDecile {
+        } else if decile != lastDecile || now.timeIntervalSince(lastDraw) >= 60 {
             lastDecile = decile
+            lastDraw = now
             FileHandle.standardError.write(Data((line(done, info) + "\n").utf8))
         }
     }

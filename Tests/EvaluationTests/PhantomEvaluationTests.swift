@@ -47,6 +47,24 @@ import Testing
         for file in linked { #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path), "\(file)") }
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("metrics.json"))) as? [String: Any]
         #expect((json?["summary"] as? [Any])?.count == results[0].edits.count)
+        #expect(json?["mean_reconstruction_psnr_db"] as? Double == EvaluationReport.meanReconstructionPSNR(results))
+    }
+
+    @Test func withoutAMaskEveryEditIsScoredAsFree() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-eval-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var settings = EditSettings()
+        settings.steps = 2
+        settings.mask = .none
+        let model = try StableDiffusionEditingModel.load(from: tinyModel)
+        let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: model, cache: nil), settings: settings,
+                                           freeCardiomegalyEdit: false)
+        let results = try evaluation.run(PhantomEvaluation.cases(seed: 90_001, count: 1, size: model.resolution), folder: folder)
+        #expect(results[0].edits.count >= 2)
+        #expect(results[0].edits.allSatisfy { $0.mask == MaskMode.none && $0.files["mask"] == nil })
+        let summaries = EvaluationReport.summaries(results)
+        #expect(summaries.allSatisfy { $0.mask == "none" })
+        #expect(Set(summaries.map(\.edit)).count == summaries.count, "one row per edit")
     }
 }
 
@@ -56,9 +74,25 @@ import Testing
             .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny/vae")
         let vae = try AutoencoderKL.load(from: folder)
         var seen = 0
-        let r = ReconstructionEvaluation.run(vae: vae, resolution: 64, seed: 90_001, count: 3, batch: 2) { done, _ in seen = done }
+        let r = ReconstructionEvaluation.run(vae: vae, resolution: 64, seed: 90_001, count: 3, batch: 2, progress: { done, _ in seen = done })
         #expect(r.count == 3 && seen == 3)
         #expect(r.minPSNR <= r.meanPSNR && r.meanPSNR <= r.maxPSNR && r.minPSNR.isFinite && r.minPSNR > 0)
+    }
+
+    @Test func eachCaseIsHandedOverWithItsReconstruction() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny/vae")
+        let vae = try AutoencoderKL.load(from: folder)
+        var handed: [(Int, Plane, Plane)] = []
+        let r = ReconstructionEvaluation.run(vae: vae, resolution: 64, seed: 90_001, count: 3, batch: 2,
+                                             each: { handed.append(($0, $1, $2)) })
+        #expect(handed.map(\.0) == [0, 1, 2])
+        let psnrs = handed.map { EditMetrics.psnr($0.2, $0.1) }
+        #expect(abs(psnrs.reduce(0, +) / 3 - r.meanPSNR) < 1e-9 && psnrs.min() == r.minPSNR)
+        let sheet = ReconstructionEvaluation.sideBySide(handed[0].1, handed[0].2)
+        #expect(sheet.width == 192 && sheet.height == 64)
+        #expect(sheet[5, 7] == handed[0].1[5, 7] && sheet[64 + 5, 7] == handed[0].2[5, 7])
+        #expect(abs(sheet[128 + 5, 7] - min(4 * abs(handed[0].2[5, 7] - handed[0].1[5, 7]), 1)) < 1e-7)
     }
 }
 
