@@ -3,7 +3,7 @@
 and transformers themselves (so that their from_pretrained reads the trained folder), and the CLIP tokenizer files
 from ../shared/data/clip-vocab (openai/CLIP, MIT). No weights: `prism train --config configs/default-model` makes them.
 
-    python scripts/make_default_model_config.py [--latent-channels 4]
+    python scripts/make_default_model_config.py [--latent-channels 4] [--downsample 4]
 """
 import argparse
 import json
@@ -15,6 +15,7 @@ from transformers import CLIPTextConfig, CLIPTokenizer
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--latent-channels", type=int, default=4)
+ap.add_argument("--downsample", type=int, choices=[4, 8], default=4)
 ap.add_argument("--vocab", default=str(pathlib.Path(__file__).resolve().parents[1].parent / "shared/data/clip-vocab"))
 args = ap.parse_args()
 out = pathlib.Path(__file__).resolve().parents[1] / "configs/default-model"
@@ -23,16 +24,31 @@ out.mkdir(parents=True)
 
 RESOLUTION = 128
 TEXT_DIM = 64
-# 128 px images, 16x16 latents (the VAE downsamples 8x, as Stable Diffusion's).
-vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 4,
-                    up_block_types=["UpDecoderBlock2D"] * 4, block_out_channels=[16, 32, 64, 64], layers_per_block=1,
-                    latent_channels=args.latent_channels, norm_num_groups=16, sample_size=RESOLUTION)
+if args.downsample == 4:
+    # 128 px images, 32x32 latents: thin devices, rib edges and the burned-in markers survive the VAE (at 8x they
+    # did not, and a device the VAE cannot reproduce cannot be edited away). The UNet's extra 32x32 level is narrow
+    # and has no attention, so it costs about as much as one more 16x16 level.
+    vae_blocks = [16, 32, 64]
+    unet_blocks = [32, 64, 128, 128]
+    down = ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"]
+    up = ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"]
+    unet_groups = 16
+else:
+    # 128 px images, 16x16 latents (the VAE downsamples 8x, as Stable Diffusion's).
+    vae_blocks = [16, 32, 64, 64]
+    unet_blocks = [64, 128, 128]
+    down = ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"]
+    up = ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]
+    unet_groups = 32
+vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * len(vae_blocks),
+                    up_block_types=["UpDecoderBlock2D"] * len(vae_blocks), block_out_channels=vae_blocks,
+                    layers_per_block=1, latent_channels=args.latent_channels, norm_num_groups=16,
+                    sample_size=RESOLUTION)
 vae.save_config(out / "vae")
-unet = UNet2DConditionModel(sample_size=RESOLUTION // 8, in_channels=args.latent_channels, out_channels=args.latent_channels,
-                            block_out_channels=[64, 128, 128], layers_per_block=1, attention_head_dim=8,
-                            cross_attention_dim=TEXT_DIM, norm_num_groups=32,
-                            down_block_types=["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
-                            up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"])
+unet = UNet2DConditionModel(sample_size=RESOLUTION // args.downsample, in_channels=args.latent_channels,
+                            out_channels=args.latent_channels, block_out_channels=unet_blocks, layers_per_block=1,
+                            attention_head_dim=8, cross_attention_dim=TEXT_DIM, norm_num_groups=unet_groups,
+                            down_block_types=down, up_block_types=up)
 unet.save_config(out / "unet")
 text = CLIPTextConfig(vocab_size=49408, hidden_size=TEXT_DIM, intermediate_size=4 * TEXT_DIM, num_hidden_layers=3,
                       num_attention_heads=4, max_position_embeddings=77, hidden_act="quick_gelu", projection_dim=TEXT_DIM,
