@@ -53,6 +53,12 @@ public struct EditSettings: Sendable {
     public var blendStart = 0.2
     /// Pixels over which the pixel-space blend fades out around the mask.
     public var feather = 6
+    /// With `--mask auto`, the mask keeps only pixels where the edit moved the image (against the source's own
+    /// reconstruction, box-blurred over 3×3) by more than this fraction of its largest move; 0 keeps the attention
+    /// mask as it is. A model whose cross-attention is spread thin gives a mask that covers most of the image, and
+    /// prompt-to-prompt lets the whole image drift a little; this keeps the edit's footprint and leaves everything
+    /// else the input's (DiffEdit's normalised-difference mask, inside the attention mask).
+    public var changeThreshold = 0.25
     public var nullTextInnerSteps = 10
     public var nullTextEpsilon = 1e-5
 
@@ -127,6 +133,9 @@ public final class CounterfactualEditor {
                 return EditedImage(target: target, image: raw, raw: raw, mask: nil, attention: nil, seconds: seconds)
             }
             var region = up(attention.mask[e]).thresholded(0.5)
+            if settings.changeThreshold > 0 {
+                region = Plane.intersection(region, Self.footprint(raw, planes[0], threshold: Float(settings.changeThreshold)))
+            }
             if let userMask { region = Plane.union(region, userMask.thresholded(0.5)) }
             let soft = PixelBlend.feathered(region, feather: settings.feather)
             return EditedImage(target: target, image: PixelBlend.blend(input: image, edit: raw, weight: soft), raw: raw,
@@ -135,6 +144,16 @@ public final class CounterfactualEditor {
         return EditOutcome(source: source, input: image, reconstruction: planes[0], edits: edits,
                            inversionSeconds: inversionSeconds, inversionFromCache: fromCache,
                            nullTextLosses: inversion.losses)
+    }
+
+    /// Where `edit` differs from `reference` by more than `threshold` times the largest difference, after a 3×3 box
+    /// blur (so that single noisy pixels do not count), grown by 2 pixels: 1 there, 0 elsewhere.
+    static func footprint(_ edit: Plane, _ reference: Plane, threshold: Float) -> Plane {
+        let difference = Plane(width: edit.width, height: edit.height, values: zip(edit.values, reference.values).map { abs($0 - $1) })
+            .boxBlurred(radius: 1)
+        let largest = difference.values.max() ?? 0
+        guard largest > 0 else { return Plane(width: edit.width, height: edit.height) }
+        return difference.thresholded(threshold * largest).dilated(radius: 2)
     }
 
     // MARK: Inversion
@@ -276,10 +295,20 @@ public final class CounterfactualEditor {
                                      groupRows: rows, storeResolution: store.map { ($0, $0) })
     }
 
+    /// Words that join findings in a caption ("with cardiomegaly and support devices"): their cross-attention
+    /// spreads over the whole image, so a mask made from them confines nothing.
+    static let functionWords = ["a", "an", "and", "the", "with", "without", "of", "or", "no", ","]
+
     /// Per edit, the token positions of the source and of the target that are not matched by the same token in
     /// the other prompt: the words the edit removes or swaps (source side) and adds or swaps in (target side).
+    /// Function words are left out of a side that has other words.
     static func differingTokens(prompts: [String], _ tokenizer: PromptTokenizing) -> [(source: [Int], target: [Int])] {
         let sourceIDs = tokenizer.tokenIDs(prompts[0])
+        let function = Set(functionWords.compactMap { tokenizer.tokenIDs($0).dropFirst().first })
+        func content(_ positions: [Int], _ ids: [Int]) -> [Int] {
+            let kept = positions.filter { !function.contains(ids[$0]) }
+            return kept.isEmpty ? positions : kept
+        }
         return prompts.dropFirst().map { target in
             let targetIDs = tokenizer.tokenIDs(target)
             var matchedSource = Set<Int>()
@@ -289,7 +318,7 @@ public final class CounterfactualEditor {
                 else if p.target > 0 && p.target < targetIDs.count - 1 { targetSide.append(p.target) }
             }
             let sourceSide = (1..<(sourceIDs.count - 1)).filter { !matchedSource.contains($0) }
-            return (sourceSide, targetSide)
+            return (content(sourceSide, sourceIDs), content(targetSide, targetIDs))
         }
     }
 

@@ -76,6 +76,11 @@ public struct Plane: Sendable, Equatable {
     /// The fraction of pixels above 0.5.
     public var area: Double { Double(values.filter { $0 > 0.5 }.count) / Double(values.count) }
 
+    public static func intersection(_ a: Plane, _ b: Plane) -> Plane {
+        precondition(a.width == b.width && a.height == b.height)
+        return Plane(width: a.width, height: a.height, values: zip(a.values, b.values).map { min($0, $1) })
+    }
+
     public static func union(_ a: Plane, _ b: Plane) -> Plane {
         precondition(a.width == b.width && a.height == b.height)
         return Plane(width: a.width, height: a.height, values: zip(a.values, b.values).map { max($0, $1) })

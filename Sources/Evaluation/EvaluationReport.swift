@@ -99,7 +99,8 @@ public enum EvaluationReport {
         let json: [String: Any] = [
             "model": model,
             "settings": ["inversion": settings.method.rawValue, "steps": settings.steps, "guidance": settings.guidance,
-                         "mask_threshold": settings.maskThreshold, "blend_start": settings.blendStart] as [String: Any],
+                         "mask_threshold": settings.maskThreshold, "blend_start": settings.blendStart,
+                         "change_threshold": settings.changeThreshold] as [String: Any],
             "seconds": totalSeconds,
             "mean_reconstruction_psnr_db": meanReconstructionPSNR(cases),
             "summary": summary.map { s -> [String: Any] in

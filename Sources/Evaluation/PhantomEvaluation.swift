@@ -153,6 +153,10 @@ public struct PhantomEvaluation {
         files["edit"] = try save(edited.image.image(), "\(slug).png")
         files["difference"] = try save(Visualize.difference(before: input, after: edited.image), "\(slug)-difference.png")
         if let m = edited.mask { files["mask"] = try save(Visualize.mask(m, over: input), "\(slug)-mask.png") }
+        if let a = edited.attention {
+            // The normalised attention before thresholding: where the mask came from.
+            files["attention"] = try save(a.resized(width: input.width, height: input.height).image(), "\(slug)-attention.png")
+        }
         let pacemakerChange = pacemaker.flatMap { p in p.contains(true) ? EditMetrics.meanAbsolute(edited.image, input, where: p) : nil }
         return ScoredEdit(edit: e.name, mask: mask, source: source, target: edited.target,
                           score: EditMetrics.score(input: input, edit: edited.image, truth: truth.0, changeMask: truth.1),

@@ -109,6 +109,9 @@ struct EditCommand: ParsableCommand {
     @Option(help: "Pixels over which the edit fades out around its mask.")
     var feather = 6
 
+    @Option(help: "With --mask auto, keep only pixels where the edit moved the image by more than this fraction of its largest move (0: the attention mask alone).")
+    var changeThreshold = 0.25
+
     @Option(help: "fp32 or bf16.")
     var dtype = "fp32"
 
@@ -127,6 +130,7 @@ struct EditCommand: ParsableCommand {
         if labelEdits > 0 && labels == nil { throw ValidationError("--remove/--add/--set rewrite --labels; give --labels") }
         if labelEdits + target.count == 0 { throw ValidationError("give at least one --target, --remove, --add or --set") }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if !(0..<1).contains(changeThreshold) { throw ValidationError("--change-threshold must be in [0, 1), not \(changeThreshold)") }
         _ = try parseDType(dtype)
         for r in reweight where r.split(separator: "=").count != 2 || Double(r.split(separator: "=")[1]) == nil {
             throw ValidationError("--reweight \(r): use WORD=SCALE, e.g. effusion=2")
@@ -152,6 +156,7 @@ struct EditCommand: ParsableCommand {
         settings.maskThreshold = maskThreshold
         settings.blendStart = blendStart
         settings.feather = feather
+        settings.changeThreshold = changeThreshold
         var userMask: Plane?
         switch mask {
         case "auto": settings.mask = .auto
@@ -239,7 +244,7 @@ struct EditCommand: ParsableCommand {
                 "inversion": settings.method.rawValue, "steps": settings.steps, "guidance": settings.guidance,
                 "cross_replace": settings.crossReplace, "self_replace": settings.selfReplace,
                 "controller": settings.controller.rawValue, "mask": mask, "mask_threshold": settings.maskThreshold,
-                "blend_start": settings.blendStart, "feather": settings.feather, "dtype": dtype,
+                "blend_start": settings.blendStart, "feather": settings.feather, "change_threshold": settings.changeThreshold, "dtype": dtype,
             ] as [String: Any],
             "timings": ["inversion_seconds": outcome.inversionSeconds, "inversion_from_cache": outcome.inversionFromCache,
                         "edit_seconds_per_target": outcome.edits.first?.seconds ?? 0] as [String: Any],

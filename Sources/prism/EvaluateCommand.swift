@@ -125,6 +125,9 @@ struct EvaluateCommand: ParsableCommand {
         @Option(help: "Fraction of steps after which latents are blended with the mask.")
         var blendStart = 0.2
 
+        @Option(help: "With --mask auto, keep only pixels the edit moved by more than this fraction of its largest move.")
+        var changeThreshold = 0.25
+
         @Flag(help: "Print metrics.json instead of the report's path.")
         var json = false
 
@@ -135,6 +138,7 @@ struct EvaluateCommand: ParsableCommand {
             settings.guidance = guidance
             settings.maskThreshold = maskThreshold
             settings.blendStart = blendStart
+            settings.changeThreshold = changeThreshold
             switch mask {
             case "auto": settings.mask = .auto
             case "none": settings.mask = MaskMode.none

@@ -125,10 +125,19 @@ final class ToyEditingModel: EditingModel {
         let tokens = CounterfactualEditor.differingTokens(prompts: [source, target, source.replacingOccurrences(of: "female", with: "male")],
                                                           model.tokenizer)
         let ids = model.clip.tokenIDs(source)
-        #expect(tokens[0].source.map { model.clip.tokenText(ids[$0]) } == ["and", "support", "devices"])
+        // "and" goes too, but its attention covers the whole image: the mask is made of the finding's words.
+        #expect(tokens[0].source.map { model.clip.tokenText(ids[$0]) } == ["support", "devices"])
         #expect(tokens[0].target.isEmpty, "removing words adds none to the target")
         #expect(tokens[1].source.map { model.clip.tokenText(ids[$0]) } == ["female"])
         let swapped = model.clip.tokenIDs(source.replacingOccurrences(of: "female", with: "male"))
         #expect(tokens[1].target.map { model.clip.tokenText(swapped[$0]) } == ["male"])
+    }
+
+    @Test func functionWordsStayWhenNothingElseDiffers() throws {
+        let model = try ToyEditingModel()
+        let a = "Chest X-ray of a female with cardiomegaly", b = "Chest X-ray of the female with cardiomegaly"
+        let tokens = CounterfactualEditor.differingTokens(prompts: [a, b], model.tokenizer)
+        #expect(tokens[0].source.map { model.clip.tokenText(model.clip.tokenIDs(a)[$0]) } == ["a"])
+        #expect(tokens[0].target.map { model.clip.tokenText(model.clip.tokenIDs(b)[$0]) } == ["the"])
     }
 }
