@@ -1,5 +1,6 @@
 import Counterfactual
 import Foundation
+import Imaging
 
 /// The report of a phantom evaluation: `report.html` (every case, its counterfactuals beside the truth, the
 /// difference maps and masks, the numbers) and `metrics.json`.
@@ -37,6 +38,25 @@ public enum EvaluationReport {
                 meetingTargets: edits.filter { $0.score.gapClosed >= gapTarget && ($0.mask == .none || $0.score.changeOutside <= outsideTarget) }.count,
                 meanPacemakerChange255: pacemaker.isEmpty ? nil : 255 * pacemaker.reduce(0, +) / Double(pacemaker.count))
         }
+    }
+
+    /// One case at a glance (`figure.png`): the input above its reconstruction, then per edit its counterfactual above
+    /// the phantom's true counterfactual, 4 px apart.
+    public static func figure(_ c: ScoredCase, in folder: URL) throws -> Image {
+        func load(_ file: String) throws -> Plane { Plane(gray: try Image(contentsOf: folder.appendingPathComponent(file))) }
+        var columns = [(try load(c.inputFile), try load(c.reconstructionFile))]
+        for e in c.edits { columns.append((try load(e.files["edit"]!), try load(e.files["truth"]!))) }
+        let w = columns[0].0.width, h = columns[0].0.height, gap = 4
+        var sheet = Plane(width: columns.count * (w + gap) - gap, height: 2 * h + gap, fill: 1)
+        for (i, (top, bottom)) in columns.enumerated() {
+            for y in 0..<h {
+                for x in 0..<w {
+                    sheet[i * (w + gap) + x, y] = top[x, y]
+                    sheet[i * (w + gap) + x, h + gap + y] = bottom[x, y]
+                }
+            }
+        }
+        return sheet.image()
     }
 
     /// The mean reconstruction PSNR of the cases (a lossless reconstruction counts as 99 dB).
@@ -95,6 +115,7 @@ public enum EvaluationReport {
             summaryRows: rows, cases: reportCases,
             footer: "Written by \(writtenBy) in \(f(totalSeconds, 0)) s. Pictures are the files beside this page.")
         let url = try report.write(to: folder)
+        if let first = cases.first { try figure(first, in: folder).writePNG(to: folder.appendingPathComponent("figure.png")) }
 
         let json: [String: Any] = [
             "model": model,

@@ -44,6 +44,7 @@ public struct ScoredCase: Sendable {
     public let id: String
     public let caption: String
     public let inputFile: String
+    public let reconstructionFile: String
     public let reconstructionPSNR: Double
     public let inversionSeconds: Double
     public let edits: [ScoredEdit]
@@ -139,7 +140,7 @@ public struct PhantomEvaluation {
                 scored.append(try score(applicable[i], freeOutcome.edits[0], mask: .none, input: input, truth: truths[i],
                                         pacemaker: pacemaker, source: source, save: save))
             }
-            results.append(ScoredCase(id: c.id, caption: source, inputFile: inputFile,
+            results.append(ScoredCase(id: c.id, caption: source, inputFile: inputFile, reconstructionFile: reconstructionFile,
                                       reconstructionPSNR: EditMetrics.psnr(outcome.reconstruction, input),
                                       inversionSeconds: outcome.inversionSeconds, edits: scored))
         }

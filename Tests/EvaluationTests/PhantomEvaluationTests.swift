@@ -1,6 +1,7 @@
 import Counterfactual
 import Diffusion
 import Foundation
+import Imaging
 import Phantom
 import Testing
 @testable import Evaluation
@@ -48,6 +49,12 @@ import Testing
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("metrics.json"))) as? [String: Any]
         #expect((json?["summary"] as? [Any])?.count == results[0].edits.count)
         #expect(json?["mean_reconstruction_psnr_db"] as? Double == EvaluationReport.meanReconstructionPSNR(results))
+        // The figure: input over reconstruction, then each counterfactual over its truth.
+        let figure = try Image(contentsOf: folder.appendingPathComponent("figure.png"))
+        let side = model.resolution
+        #expect(figure.width == (1 + results[0].edits.count) * (side + 4) - 4 && figure.height == 2 * side + 4)
+        let input = Plane(gray: try Image(contentsOf: folder.appendingPathComponent(results[0].inputFile)))
+        #expect(Plane(gray: figure)[3, 5] == input[3, 5])
     }
 
     @Test func withoutAMaskEveryEditIsScoredAsFree() throws {
