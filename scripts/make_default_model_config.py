@@ -59,7 +59,8 @@ text.save_pretrained(out / "text_encoder")
 DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
               clip_sample=False, steps_offset=1).save_config(out / "scheduler")
 vocab = pathlib.Path(args.vocab)
-CLIPTokenizer(str(vocab / "vocab.json"), str(vocab / "merges.txt"), pad_token="<|endoftext|>").save_pretrained(out / "tokenizer")
+CLIPTokenizer(str(vocab / "vocab.json"), str(vocab / "merges.txt"), pad_token="<|endoftext|>",
+              model_max_length=77).save_pretrained(out / "tokenizer")
 # Stable Diffusion checkpoints carry the BPE files themselves (what every CLIP tokenizer reads); the 3.6 MB fast-
 # tokenizer file transformers 5 adds is rebuilt from them on load.
 (out / "tokenizer/tokenizer.json").unlink()

@@ -32,8 +32,8 @@ struct BenchCommand: ParsableCommand {
     )
 
     struct Common: ParsableArguments {
-        @Option(help: "A diffusers model folder, or the component folder itself.")
-        var model: String
+        @Option(help: "A diffusers model folder, or the component folder itself (default: the bundled phantom model).")
+        var model: String?
 
         @Option(help: "Compute dtype: fp32 or bf16.")
         var dtype = "fp32"
@@ -62,7 +62,7 @@ struct BenchCommand: ParsableCommand {
 
         /// MODEL/name, or MODEL itself when it holds a config.json.
         func componentFolder(_ name: String) throws -> URL {
-            let root = URL(fileURLWithPath: model)
+            let root = try DefaultModel.resolve(model)
             let fm = FileManager.default
             if fm.fileExists(atPath: root.appendingPathComponent("config.json").path) { return root }
             let folder = root.appendingPathComponent(name)

@@ -20,9 +20,9 @@ enum DefaultModel {
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("model_index.json").path) }) {
             return found
         }
-        throw CLIError("no --model given, and the bundled default model (\(relativePath)) is not in this checkout: it is "
-                       + "trained with `prism train` by the recipe in docs/default-model.md and is not shipped yet. Pass "
-                       + "--model DIR (any Stable Diffusion folder in diffusers layout), or set PRISM_MODEL.")
+        throw CLIError("no --model given, and the bundled default model (\(relativePath)) is not beside this executable "
+                       + "or in the current folder: run from a Prism checkout (the model ships in it; docs/default-model.md "
+                       + "retrains it), pass --model DIR (any Stable Diffusion folder in diffusers layout), or set PRISM_MODEL.")
     }
 
     static func resolve(_ model: String?) throws -> URL {

@@ -37,8 +37,8 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Denoising steps.")
     var steps = 50
 
-    @Option(help: "direct, null-text or ddim.")
-    var inversion: InversionMethod = .direct
+    @Option(help: "direct, null-text or ddim (null-text edits the bundled model's phantoms best: docs/editing.md).")
+    var inversion: InversionMethod = .nullText
 
     func run() throws {
         var settings = EditSettings()

@@ -116,6 +116,12 @@ struct EvaluateCommand: ParsableCommand {
         @Option(help: "Classifier-free guidance scale.")
         var guidance = 7.5
 
+        @Option(help: "Fraction of steps whose cross-attention comes from the source.")
+        var crossReplace = 0.8
+
+        @Option(help: "Fraction of steps whose self-attention comes from the source.")
+        var selfReplace = 0.5
+
         @Option(help: "auto (the counterfactual mask) or none (the edit may change anything).")
         var mask = "auto"
 
@@ -136,6 +142,8 @@ struct EvaluateCommand: ParsableCommand {
             settings.method = inversion
             settings.steps = steps
             settings.guidance = guidance
+            settings.crossReplace = crossReplace
+            settings.selfReplace = selfReplace
             settings.maskThreshold = maskThreshold
             settings.blendStart = blendStart
             settings.changeThreshold = changeThreshold

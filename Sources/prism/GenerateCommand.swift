@@ -43,8 +43,8 @@ struct GenerateCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The diffusers model folder.")
-    var model: String
+    @Option(help: "The diffusers model folder (default: the bundled phantom model).")
+    var model: String?
 
     @Option(help: "What to generate.")
     var prompt: String
@@ -135,7 +135,7 @@ struct GenerateCommand: ParsableCommand {
         let device = Device(name: device)!
         let started = Date()
         let pipeline = try StableDiffusionPipeline.load(
-            from: URL(fileURLWithPath: model), dtype: dtype, device: device, variant: variant)
+            from: try DefaultModel.resolve(model), dtype: dtype, device: device, variant: variant)
         let loadSeconds = Date().timeIntervalSince(started)
         for (flag, text) in [("--prompt", prompt), ("--negative-prompt", negativePrompt ?? "")] {
             let encoding = pipeline.tokenizer.encode(text)

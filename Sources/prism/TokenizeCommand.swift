@@ -18,8 +18,8 @@ struct TokenizeCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "A diffusers model folder (its tokenizer/ subfolder is read) or a tokenizer folder itself.")
-    var model: String
+    @Option(help: "A diffusers model folder (its tokenizer/ subfolder is read) or a tokenizer folder itself (default: the bundled phantom model).")
+    var model: String?
 
     @Option(help: "Pad or cut to this many ids, start and end tokens included (default: the tokenizer's model_max_length).")
     var maxLength: Int?
@@ -52,7 +52,7 @@ struct TokenizeCommand: ParsableCommand {
     /// MODEL/tokenizer, or MODEL itself when it is a tokenizer folder.
     func tokenizerFolder() throws -> URL {
         let fm = FileManager.default
-        let root = URL(fileURLWithPath: model)
+        let root = try DefaultModel.resolve(model)
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw TokenizerError(root.path, "no such folder (expected a diffusers model folder with a tokenizer/ subfolder)")
