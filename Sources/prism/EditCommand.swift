@@ -76,20 +76,7 @@ struct EditCommand: ParsableCommand {
 
     @OptionGroup var captions: CaptionOptions
 
-    @Option(help: "direct, null-text or ddim.")
-    var inversion: InversionMethod = .direct
-
-    @Option(help: "Denoising steps.")
-    var steps = 50
-
-    @Option(help: "Classifier-free guidance scale.")
-    var guidance = 7.5
-
-    @Option(help: "Fraction of steps whose cross-attention is taken from the source.")
-    var crossReplace = 0.8
-
-    @Option(help: "Fraction of steps whose self-attention is taken from the source.")
-    var selfReplace = 0.5
+    @OptionGroup var editing: EditingOptions
 
     @Option(help: "auto, replace (word swaps, same word count) or refine (any prompts).")
     var controller: ControllerKind = .auto
@@ -99,18 +86,6 @@ struct EditCommand: ParsableCommand {
 
     @Option(help: "auto (from the changed words' attention), none, or a PNG whose bright pixels may change.")
     var mask = "auto"
-
-    @Option(help: "Threshold of the normalised attention mask.")
-    var maskThreshold = 0.3
-
-    @Option(help: "Fraction of steps before the latents are blended with the mask.")
-    var blendStart = 0.2
-
-    @Option(help: "Pixels over which the edit fades out around its mask.")
-    var feather = 6
-
-    @Option(help: "With --mask auto, keep only pixels where the edit moved the image by more than this fraction of its largest move (0: the attention mask alone).")
-    var changeThreshold = 0.25
 
     @Option(help: "fp32 or bf16.")
     var dtype = "fp32"
@@ -129,8 +104,6 @@ struct EditCommand: ParsableCommand {
         let labelEdits = remove.count + add.count + set.count
         if labelEdits > 0 && labels == nil { throw ValidationError("--remove/--add/--set rewrite --labels; give --labels") }
         if labelEdits + target.count == 0 { throw ValidationError("give at least one --target, --remove, --add or --set") }
-        if steps < 1 { throw ValidationError("--steps must be at least 1") }
-        if !(0..<1).contains(changeThreshold) { throw ValidationError("--change-threshold must be in [0, 1), not \(changeThreshold)") }
         _ = try parseDType(dtype)
         for r in reweight where r.split(separator: "=").count != 2 || Double(r.split(separator: "=")[1]) == nil {
             throw ValidationError("--reweight \(r): use WORD=SCALE, e.g. effusion=2")
@@ -142,21 +115,12 @@ struct EditCommand: ParsableCommand {
         let (sourceCaption, targets) = try prompts(template)
         let input = try Image(contentsOf: URL(fileURLWithPath: image))
         let gray = Plane(gray: input)
-        var settings = EditSettings()
-        settings.method = inversion
-        settings.steps = steps
-        settings.guidance = guidance
-        settings.crossReplace = crossReplace
-        settings.selfReplace = selfReplace
+        var settings = editing.settings
         settings.controller = controller
         settings.reweight = reweight.map { r in
             let p = r.split(separator: "=")
             return (String(p[0]), Double(p[1])!)
         }
-        settings.maskThreshold = maskThreshold
-        settings.blendStart = blendStart
-        settings.feather = feather
-        settings.changeThreshold = changeThreshold
         var userMask: Plane?
         switch mask {
         case "auto": settings.mask = .auto

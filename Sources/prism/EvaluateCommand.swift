@@ -107,46 +107,16 @@ struct EvaluateCommand: ParsableCommand {
         @Option(help: "Number of cases.")
         var count = 8
 
-        @Option(help: "direct, null-text or ddim.")
-        var inversion: InversionMethod = .direct
-
-        @Option(help: "Denoising steps.")
-        var steps = 50
-
-        @Option(help: "Classifier-free guidance scale.")
-        var guidance = 7.5
-
-        @Option(help: "Fraction of steps whose cross-attention comes from the source.")
-        var crossReplace = 0.8
-
-        @Option(help: "Fraction of steps whose self-attention comes from the source.")
-        var selfReplace = 0.5
+        @OptionGroup var editing: EditingOptions
 
         @Option(help: "auto (the counterfactual mask) or none (the edit may change anything).")
         var mask = "auto"
-
-        @Option(help: "Threshold of the normalised attention mask.")
-        var maskThreshold = 0.3
-
-        @Option(help: "Fraction of steps after which latents are blended with the mask.")
-        var blendStart = 0.2
-
-        @Option(help: "With --mask auto, keep only pixels the edit moved by more than this fraction of its largest move.")
-        var changeThreshold = 0.25
 
         @Flag(help: "Print metrics.json instead of the report's path.")
         var json = false
 
         func run() throws {
-            var settings = EditSettings()
-            settings.method = inversion
-            settings.steps = steps
-            settings.guidance = guidance
-            settings.crossReplace = crossReplace
-            settings.selfReplace = selfReplace
-            settings.maskThreshold = maskThreshold
-            settings.blendStart = blendStart
-            settings.changeThreshold = changeThreshold
+            var settings = editing.settings
             switch mask {
             case "auto": settings.mask = .auto
             case "none": settings.mask = MaskMode.none
