@@ -30,6 +30,9 @@ public enum MaskMode: Equatable, Sendable {
     case auto
     /// No mask: the edit is free to change anything (how hidden relationships show up).
     case none
+
+    /// "auto" or "none", as the command line and the reports spell it.
+    public var name: String { self == .none ? "none" : "auto" }
 }
 
 public enum ControllerKind: String, Sendable, CaseIterable {

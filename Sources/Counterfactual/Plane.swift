@@ -76,6 +76,23 @@ public struct Plane: Sendable, Equatable {
     /// The fraction of pixels above 0.5.
     public var area: Double { Double(values.filter { $0 > 0.5 }.count) / Double(values.count) }
 
+    /// Planes of one size laid out in rows and columns, `gap` pixels apart on a background of `fill`: contact sheets
+    /// and figures.
+    public static func grid(_ rows: [[Plane]], gap: Int = 0, fill: Float = 1) -> Plane {
+        let w = rows[0][0].width, h = rows[0][0].height
+        let columns = rows.map(\.count).max() ?? 0
+        var sheet = Plane(width: columns * (w + gap) - gap, height: rows.count * (h + gap) - gap, fill: fill)
+        for (r, row) in rows.enumerated() {
+            for (c, plane) in row.enumerated() {
+                precondition(plane.width == w && plane.height == h, "Plane.grid: planes of different sizes")
+                for y in 0..<h {
+                    for x in 0..<w { sheet[c * (w + gap) + x, r * (h + gap) + y] = plane[x, y] }
+                }
+            }
+        }
+        return sheet
+    }
+
     public static func intersection(_ a: Plane, _ b: Plane) -> Plane {
         precondition(a.width == b.width && a.height == b.height)
         return Plane(width: a.width, height: a.height, values: zip(a.values, b.values).map { min($0, $1) })

@@ -40,15 +40,8 @@ public enum ReconstructionEvaluation {
 
     /// Input, reconstruction and their absolute difference (×4, so that lost thin lines show) side by side.
     public static func sideBySide(_ input: Plane, _ reconstruction: Plane) -> Plane {
-        let w = input.width, h = input.height
-        var out = Plane(width: 3 * w, height: h)
-        for y in 0..<h {
-            for x in 0..<w {
-                out[x, y] = input[x, y]
-                out[w + x, y] = reconstruction[x, y]
-                out[2 * w + x, y] = min(4 * abs(reconstruction[x, y] - input[x, y]), 1)
-            }
-        }
-        return out
+        let difference = Plane(width: input.width, height: input.height,
+                               values: zip(reconstruction.values, input.values).map { min(4 * abs($0 - $1), 1) })
+        return Plane.grid([[input, reconstruction, difference]])
     }
 }

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Counterfactual
-import Evaluation
 import Foundation
-import Phantom
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,50 +45,4 @@ struct DemoCommand: ParsableCommand {
         try PhantomEditEvaluation(model: model, output: output, cases: cases, seed: seed, settings: settings,
                                   freeCardiomegalyEdit: true, tool: "prism demo").run()
     }
-}
-
-/// Edits phantom cases with a model, scores them against the phantom's truth and writes the report: the body
-/// of `prism demo` and `prism evaluate edits`.
-struct PhantomEditEvaluation {
-    let model: String?
-    let output: String
-    let cases: Int
-    let seed: UInt64
-    let settings: EditSettings
-    let freeCardiomegalyEdit: Bool
-    let tool: String
-
-    func run(json: Bool = false) throws {
-        let started = Date()
-        let modelURL = try DefaultModel.resolve(model)
-        let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
-        let folder = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil), settings: settings,
-                                           freeCardiomegalyEdit: freeCardiomegalyEdit)
-        let chosen = PhantomEvaluation.cases(seed: seed, count: cases, size: editingModel.resolution)
-        log("model \(modelURL.path); \(chosen.count) phantom cases at \(editingModel.resolution) px, "
-            + "\(settings.method.rawValue) inversion, \(settings.steps) steps, mask \(settings.mask == .none ? "none" : "auto")")
-        var bar: ProgressBar?
-        let results = try evaluation.run(chosen, folder: folder, progress: { phase, done, total in
-            if done == 1 { bar = ProgressBar(total: total, label: phase.padding(toLength: 9, withPad: " ", startingAt: 0), unit: "step") }
-            bar?.update(done)
-            if done == total { bar?.finish() }
-        }, log: log)
-        let url = try EvaluationReport.write(results, to: folder, model: modelURL.lastPathComponent, settings: settings,
-                                             totalSeconds: Date().timeIntervalSince(started), writtenBy: tool)
-        log(String(format: "reconstruction PSNR %.2f dB (mean of %d cases)", EvaluationReport.meanReconstructionPSNR(results),
-                   results.count))
-        for s in EvaluationReport.summaries(results) {
-            log(String(format: "%@ (mask %@): gap closed %.2f, change outside %.2f/255, %d/%d meet the targets",
-                       s.edit, s.mask, s.meanGapClosed, s.meanChangeOutside255, s.meetingTargets, s.count))
-        }
-        if json {
-            print(String(decoding: try Data(contentsOf: folder.appendingPathComponent("metrics.json")), as: UTF8.self))
-        } else {
-            print("report: \(url.path)")
-        }
-    }
-
-    func log(_ message: String) { FileHandle.standardError.write(Data(("\(tool): " + message + "\n").utf8)) }
 }

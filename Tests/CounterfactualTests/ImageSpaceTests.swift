@@ -24,6 +24,14 @@ import Testing
         #expect(soft[24, 20] <= soft[23, 20], "monotone away from the mask")
     }
 
+    @Test func gridLaysPlanesOutInRowsWithGaps() {
+        let a = Plane(width: 2, height: 2, fill: 0.1), b = Plane(width: 2, height: 2, fill: 0.2), c = Plane(width: 2, height: 2, fill: 0.3)
+        let sheet = Plane.grid([[a, b], [c]], gap: 1, fill: 0.9)
+        #expect(sheet.width == 5 && sheet.height == 5)
+        #expect(sheet[1, 1] == 0.1 && sheet[3, 0] == 0.2 && sheet[4, 1] == 0.2 && sheet[0, 3] == 0.3 && sheet[1, 4] == 0.3)
+        #expect(sheet[2, 0] == 0.9 && sheet[0, 2] == 0.9 && sheet[3, 3] == 0.9, "gaps and the missing cell keep the fill")
+    }
+
     @Test func footprintKeepsTheEditAndDropsTheDrift() {
         // A 4×4 block moved by 0.5 and everything else drifting by 0.05: only the block (grown by 2 px) is kept.
         let reference = Plane(width: 30, height: 30, fill: 0.4)
