@@ -75,6 +75,9 @@ public enum EvaluationReport {
                     var pictures = [HTMLReport.Picture("counterfactual", e.files["edit"]!),
                                     HTMLReport.Picture("ground truth", e.files["truth"]!),
                                     HTMLReport.Picture("difference (red brighter, blue darker)", e.files["difference"]!)]
+                    if e.mask == .none, let causal = e.files["causal"] {
+                        pictures.insert(HTMLReport.Picture("causal model's total effect", causal), at: 2)
+                    }
                     pictures.append(e.files["mask"].map { HTMLReport.Picture("mask", $0) }
                                     ?? HTMLReport.Picture("true change", e.files["change"]!))
                     var metrics: [(String, String)] = [
@@ -94,8 +97,10 @@ public enum EvaluationReport {
             title: "Prism: counterfactual chest X-rays",
             introduction: """
                 Each phantom chest X-ray below was edited by changing its caption, with the model <code>\(HTMLReport.escape(model))</code> \
-                (\(settings.method.rawValue) inversion, \(settings.steps) steps, guidance \(f(settings.guidance, 1))). The phantom's causal \
-                model gives the true counterfactual of the same patient. <b>Gap closed</b>: how much of the way from the input to the \
+                (\(settings.method.rawValue) inversion, \(settings.steps) steps, guidance \(f(settings.guidance, 1))). The phantom gives the \
+                ground truth: the same patient with only the edited finding changed, the patient the target caption describes. \
+                Where the phantom's causal model would change more (without cardiomegaly its patients seldom have a pacemaker), \
+                the “no mask” row also shows that total effect. <b>Gap closed</b>: how much of the way from the input to the \
                 truth the edit went inside the true change (target ≥ \(f(gapTarget))). <b>Change outside</b>: mean absolute change \
                 more than 8 px from the true change, in grey levels (target ≤ 1). The “no mask” rows let the model change anything: \
                 a large pacemaker change there means the model removes the pacemaker along with the cardiomegaly, the hidden \

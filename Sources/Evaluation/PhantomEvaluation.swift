@@ -115,14 +115,21 @@ public struct PhantomEvaluation {
             let inputFile = try save(factual.image, "input.png")
             let pacemaker = factual.masks[.pacemaker]
 
-            // Each edit's truth: the same patient rendered under the intervention.
-            var truths: [(Plane, Plane, String, String)] = []
+            // Each edit's truth: the same patient with only the edited label changed, which is the patient the target
+            // caption describes (it keeps every other finding). The causal model's total effect, where the
+            // intervention also moves descendants (no cardiomegaly: often no pacemaker, sometimes no effusion), is
+            // saved beside it: what a model that learned the data's relationships would draw with no mask.
+            var truths: [Truth] = []
             for e in applicable {
                 let slug = e.label.slug
-                let truth = c.render(c.counterfactualAttributes(e.interventions))
+                let direct = c.counterfactualAttributes(e.interventions, directOnly: true)
+                let truth = c.render(direct)
                 let change = changeMask(factual.image, truth.image)
-                truths.append((Plane(gray: truth.image), Plane(gray: change),
-                               try save(truth.image, "\(slug)-truth.png"), try save(change, "\(slug)-change.png")))
+                let total = c.counterfactualAttributes(e.interventions)
+                let causal = total == direct ? nil : try save(c.render(total).image, "\(slug)-causal.png")
+                truths.append(Truth(image: Plane(gray: truth.image), change: Plane(gray: change),
+                                    file: try save(truth.image, "\(slug)-truth.png"),
+                                    changeFile: try save(change, "\(slug)-change.png"), causalFile: causal))
             }
             let targets = try applicable.map { template.caption(for: try $0.label.apply(to: record, template: template)) }
             let outcome = try editor.edit(image: input, source: source, targets: targets, settings: settings, progress: progress)
@@ -147,10 +154,21 @@ public struct PhantomEvaluation {
         return results
     }
 
-    func score(_ e: PhantomEdit, _ edited: EditedImage, mask: MaskMode, input: Plane, truth: (Plane, Plane, String, String),
+    /// An edit's ground truth: the picture, its change mask, their files, and the causal total effect's picture
+    /// when it differs.
+    struct Truth {
+        let image: Plane
+        let change: Plane
+        let file: String
+        let changeFile: String
+        let causalFile: String?
+    }
+
+    func score(_ e: PhantomEdit, _ edited: EditedImage, mask: MaskMode, input: Plane, truth: Truth,
                pacemaker: [Bool]?, source: String, save: (Image, String) throws -> String) throws -> ScoredEdit {
         let slug = e.label.slug + (mask == .none ? "-free" : "")
-        var files = ["truth": truth.2, "change": truth.3]
+        var files = ["truth": truth.file, "change": truth.changeFile]
+        if let causal = truth.causalFile { files["causal"] = causal }
         files["edit"] = try save(edited.image.image(), "\(slug).png")
         files["difference"] = try save(Visualize.difference(before: input, after: edited.image), "\(slug)-difference.png")
         if let m = edited.mask { files["mask"] = try save(Visualize.mask(m, over: input), "\(slug)-mask.png") }
@@ -160,7 +178,7 @@ public struct PhantomEvaluation {
         }
         let pacemakerChange = pacemaker.flatMap { p in p.contains(true) ? EditMetrics.meanAbsolute(edited.image, input, where: p) : nil }
         return ScoredEdit(edit: e.name, mask: mask, source: source, target: edited.target,
-                          score: EditMetrics.score(input: input, edit: edited.image, truth: truth.0, changeMask: truth.1),
+                          score: EditMetrics.score(input: input, edit: edited.image, truth: truth.image, changeMask: truth.change),
                           pacemakerChange: pacemakerChange, seconds: edited.seconds, files: files)
     }
 }

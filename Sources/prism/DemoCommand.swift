@@ -11,8 +11,10 @@ struct DemoCommand: ParsableCommand {
             pacemaker, support devices, cardiomegaly, and edits each by its caption:
             remove the support devices, remove the cardiomegaly, add a pleural
             effusion, and once more remove the cardiomegaly with no mask, to see
-            whether the pacemaker leaves with it. The phantom's causal model renders
-            the true counterfactual of the same patient beside each edit.
+            whether the pacemaker leaves with it. The phantom renders the true
+            counterfactual of the same patient beside each edit (only the edited
+            finding changed), and, for the edit with no mask, its causal model's
+            total effect (without cardiomegaly, most of its patients have no pacemaker).
 
             Writes DIR/report.html (open it in a browser), DIR/metrics.json and the
             pictures under DIR/<case>/. `prism evaluate edits` runs the same

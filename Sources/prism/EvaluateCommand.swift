@@ -84,7 +84,8 @@ struct EvaluateCommand: ParsableCommand {
                 bundled model's training set), inverts each, and edits it three ways:
                 remove support devices, remove cardiomegaly, add pleural effusion
                 (those that apply). Each edit is scored against the phantom's
-                counterfactual of the same patient: the share of the input-to-truth gap
+                counterfactual of the same patient with only the edited finding changed
+                (what the target caption describes): the share of the input-to-truth gap
                 it closes inside the true change (target >= 0.5) and its mean absolute
                 change more than 8 px outside it (target <= 1/255 with a mask).
 

@@ -110,6 +110,7 @@ final class ToyEditingModel: EditingModel {
 
     @Test func inversionsAreCachedPerSetting() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-edit-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
         let model = try ToyEditingModel()
         let editor = CounterfactualEditor(model: model, cache: InversionCache(folder: folder))
         let first = try editor.edit(image: image(), source: source, targets: [target], settings: settings(.nullText))

@@ -14,6 +14,7 @@ import Testing
                                       metrics: [("PSNR", "31.2 dB")])])],
             footer: "made by prism")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let url = try report.write(to: folder)
         let html = try String(contentsOf: url, encoding: .utf8)

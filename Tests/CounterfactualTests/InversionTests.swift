@@ -39,6 +39,7 @@ import Torch
 
     @Test func cacheRoundTripsAndKeysOnEverything() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
         let cache = InversionCache(folder: folder)
         let image = Tensor.rand([1, 3, 8, 8], generator: Generator(seed: 4))
         let key = InversionCache.key(image: image, modelIdentity: "m", settings: ["steps": "50", "method": "null-text"])

@@ -31,6 +31,7 @@ import Testing
 
     @Test func atomicWriteReplacesAndLeavesNoTemporary() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prism-csv-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("out.csv")
         try writeAtomically("one\n", to: url)
         try writeAtomically("two\n", to: url)

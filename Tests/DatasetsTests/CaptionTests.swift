@@ -50,13 +50,16 @@ import Testing
         let url = try temporaryFile("template.json", """
             {"template": "frontal radiograph, {sex}, {age} years[: {findings}]", "names": {"Support Devices": "lines and tubes"}}
             """)
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
         let t = try CaptionTemplate.load(url)
         #expect(t.caption(for: record(["Support Devices": .positive])) == "frontal radiograph, female, 70 years: lines and tubes")
 
         let bad = try temporaryFile("bad.json", #"{"template": "X-ray of {patient}"}"#)
+        defer { try? FileManager.default.removeItem(at: bad.deletingLastPathComponent()) }
         let error = #expect(throws: DataFileError.self) { try CaptionTemplate.load(bad) }
         #expect(error?.description.contains("unknown placeholder {patient}") == true)
         let unbalanced = try temporaryFile("bad.json", #"{"template": "X-ray [of {sex}"}"#)
+        defer { try? FileManager.default.removeItem(at: unbalanced.deletingLastPathComponent()) }
         #expect(throws: DataFileError.self) { try CaptionTemplate.load(unbalanced) }
     }
 

@@ -11,6 +11,7 @@ func sharedDataFolder() -> URL {
     return URL(fileURLWithPath: "/work/shared")
 }
 
+/// Writes `text` to `name` in a fresh folder; the caller removes `url.deletingLastPathComponent()`.
 func temporaryFile(_ name: String, _ text: String) throws -> URL {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prism-data-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -31,6 +32,7 @@ func temporaryFile(_ name: String, _ text: String) throws -> URL {
 
     @Test func readsCheXpertWithEveryLabelState() throws {
         let url = try temporaryFile("train.csv", Self.chexpertCSV)
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
         let records = try Manifest.load(url)
         #expect(records.count == 4)
         let r = records[1]
@@ -52,12 +54,14 @@ func temporaryFile(_ name: String, _ text: String) throws -> URL {
     @Test func badLabelNamesFileLineAndColumn() throws {
         let text = Self.chexpertCSV.replacingOccurrences(of: "Male,41,Frontal,AP,,,1.0", with: "Male,41,Frontal,AP,,,yes")
         let url = try temporaryFile("train.csv", text)
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
         let error = #expect(throws: DataFileError.self) { try Manifest.load(url) }
         #expect(error?.description == "\(url.path):5: column \"Cardiomegaly\": \"yes\" is not a label (expected 1, 0, -1 or blank)")
     }
 
     @Test func unknownHeaderSaysWhatWasExpected() throws {
         let url = try temporaryFile("x.csv", "file,label\na.png,1\n")
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
         let error = #expect(throws: DataFileError.self) { try Manifest.load(url) }
         #expect(error?.description.contains("Finding Labels") == true)
     }
@@ -83,13 +87,16 @@ func temporaryFile(_ name: String, _ text: String) throws -> URL {
             d4,10000898,50771383,PA
 
             """)
+        defer { try? FileManager.default.removeItem(at: metadata.deletingLastPathComponent()) }
         let labels = try temporaryFile("chexpert.csv", """
             subject_id,study_id,Atelectasis,Cardiomegaly,Consolidation,Edema,Enlarged Cardiomediastinum,Fracture,Lung Lesion,Lung Opacity,No Finding,Pleural Effusion,Pleural Other,Pneumonia,Pneumothorax,Support Devices
             10000032,50414267,,,,,,,,,1.0,,,,,
             10000764,57375967,,1.0,-1.0,,,,,,,,,,,1.0
 
             """)
+        defer { try? FileManager.default.removeItem(at: labels.deletingLastPathComponent()) }
         let patients = try temporaryFile("patients.csv", "subject_id,gender,anchor_age\n10000032,F,52\n10000764,M,86\n")
+        defer { try? FileManager.default.removeItem(at: patients.deletingLastPathComponent()) }
         var options = Manifest.Options()
         options.mimicLabels = labels
         options.mimicPatients = patients

@@ -14,6 +14,7 @@ import Testing
     @Test func writesReadsAndReusesTheSameSplit() throws {
         let records = (0..<50).flatMap { p in (0..<3).map { Record(path: "\(p)-\($0).png", patientID: "p\(p)") } }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("prism-split-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: url) }
         let made = try PatientSplit.loadOrCreate(at: url, for: records, seed: 1)
         #expect(try PatientSplit.read(url) == made)
         #expect(try PatientSplit.loadOrCreate(at: url, for: records, seed: 99) == made, "an existing split is reused")
@@ -25,6 +26,7 @@ import Testing
 
     @Test func badSplitNameIsReportedWithItsLine() throws {
         let url = try temporaryFile("split.csv", "patient_id,split\na,train\nb,holdout\n")
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
         let error = #expect(throws: DataFileError.self) { try PatientSplit.read(url) }
         #expect(error?.description == "\(url.path):3: split \"holdout\" is not one of train, validation, test")
     }

@@ -50,6 +50,7 @@ import Torch
 
     @Test func missingKeyNamesTheFile() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-vae-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: fixtureURL("vae/config.json"), to: folder.appendingPathComponent("config.json"))
         let tensors = try fixtureTensors("vae/diffusion_pytorch_model.safetensors")

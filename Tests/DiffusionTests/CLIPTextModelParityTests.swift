@@ -51,6 +51,7 @@ import Torch
         #expect(config.maxPositionEmbeddings == 77 && config.layerNormEps == 1e-5 && config.eosTokenId == 999)
 
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-clip-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data(#"{"hidden_size": 768, "num_attention_heads": 12}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
         let defaults = try DiffusersFolder.config(CLIPTextConfig.self, in: folder)
@@ -78,6 +79,7 @@ import Torch
 
     @Test func loadingIsStrictAndNamesTheFile() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-clip-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: fixtureURL("text_encoder-sd2/config.json"), to: folder.appendingPathComponent("config.json"))
         var tensors = try fixtureTensors("text_encoder-sd2/model.safetensors")

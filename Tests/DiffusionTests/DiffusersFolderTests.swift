@@ -16,6 +16,7 @@ import Torch
         }
     }
 
+    /// The caller removes the folder.
     func tempFolder() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("prism-folder-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -24,6 +25,7 @@ import Torch
 
     @Test func configFillsDefaultsAndNamesTheFileWhenInvalid() throws {
         let folder = try tempFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         try Data(#"{"width": 8}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
         let config = try DiffusersFolder.config(TinyConfig.self, in: folder)
         #expect(config.width == 8 && config.eps == 1e-5)
@@ -36,12 +38,14 @@ import Torch
 
     @Test func missingConfigSaysWhichFile() throws {
         let folder = try tempFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let error = #expect(throws: ModelFolderError.self) { try DiffusersFolder.config(TinyConfig.self, in: folder) }
         #expect(error?.path.hasSuffix("config.json") == true)
     }
 
     @Test func weightFilePrefersThePlainNameThenAVariant() throws {
         let folder = try tempFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let fp16 = folder.appendingPathComponent("diffusion_pytorch_model.fp16.safetensors")
         try Safetensors.save([(name: "w", tensor: Tensor.ones([2]))], to: fp16)
         #expect(try DiffusersFolder.weightFile(in: folder) == fp16)
@@ -55,6 +59,7 @@ import Torch
 
     @Test func pickleOnlyFolderExplainsWhatToDo() throws {
         let folder = try tempFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         try Data([0]).write(to: folder.appendingPathComponent("diffusion_pytorch_model.bin"))
         let error = #expect(throws: ModelFolderError.self) { try DiffusersFolder.weightFile(in: folder) }
         #expect(error?.problem.contains("safe_serialization") == true)
@@ -62,6 +67,7 @@ import Torch
 
     @Test func loadWeightsIsStrictAndConvertsDType() throws {
         let folder = try tempFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
         try Safetensors.save([(name: "layer.weight", tensor: Tensor.full([2, 3], 0.5).to(.float16))],
                              to: folder.appendingPathComponent("model.safetensors"))
         let store = ParameterStore()

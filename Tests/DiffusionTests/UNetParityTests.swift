@@ -96,6 +96,7 @@ import Torch
         #expect(Set(file.tensors.map(\.name)) == names)
     }
 
+    /// A temporary folder holding a copy of the fixture's config.json; the caller removes it.
     func copyFolder(_ name: String) throws -> URL {
         let dst = FileManager.default.temporaryDirectory.appendingPathComponent("prism-unet-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dst, withIntermediateDirectories: true)
@@ -107,6 +108,7 @@ import Torch
     @Test func missingOrMisshapenWeightsNameTheFileAndKeys() throws {
         let tensors = try fixtureTensors("unet-sd1/diffusion_pytorch_model.safetensors")
         let folder = try copyFolder("unet-sd1")
+        defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("diffusion_pytorch_model.safetensors")
         var items = tensors.filter { $0.key != "mid_block.attentions.0.proj_in.weight" }.map { (name: $0.key, tensor: $0.value) }
         items = items.map { $0.name == "conv_in.weight" ? (name: $0.name, tensor: Tensor.zeros([16, 4, 1, 1])) : $0 }
@@ -130,6 +132,7 @@ import Torch
             var config = base
             config[field] = value
             let folder = try copyFolder("unet-sd1")
+            defer { try? FileManager.default.removeItem(at: folder) }
             try JSONSerialization.data(withJSONObject: config).write(to: folder.appendingPathComponent("config.json"))
             let error = #expect(throws: ModelFolderError.self) { try UNet2DConditionModel.load(from: folder) }
             #expect(error?.description.contains(field) == true, "\(field): \(error?.description ?? "no error")")
@@ -139,6 +142,7 @@ import Torch
 
     @Test func configDefaultsAreSD15() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-unet-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data(#"{"_class_name": "UNet2DConditionModel", "attention_head_dim": [5, 10, 20, 20], "mid_block_type": null}"#.utf8)
             .write(to: folder.appendingPathComponent("config.json"))

@@ -41,6 +41,17 @@ import Testing
         // Remove devices, remove cardiomegaly, add effusion (unless present), and cardiomegaly again without a mask.
         #expect(results[0].edits.count >= 3 && results[0].edits.last?.mask == MaskMode.none)
         #expect(results[0].edits.allSatisfy { $0.pacemakerChange != nil })
+        // The truth is the patient the target caption describes: only cardiomegaly goes, the pacemaker stays; the
+        // causal model's total effect is saved beside it when it differs.
+        let c = cases[0]
+        let cardio = try #require(results[0].edits.first { $0.edit == PhantomEdit.removeCardiomegaly.name && $0.mask == .auto })
+        let direct = c.counterfactualAttributes([.cardiomegaly(false)], directOnly: true)
+        #expect(direct.pacemaker)
+        #expect(evaluation.template.caption(for: try evaluation.record(c, direct)) == cardio.target)
+        let truth = Plane(gray: try Image(contentsOf: folder.appendingPathComponent(cardio.files["truth"]!)))
+        #expect(EditMetrics.meanAbsolute(truth, Plane(gray: c.render(direct).image)) == 0)
+        let total = c.counterfactualAttributes([.cardiomegaly(false)])
+        #expect((cardio.files["causal"] != nil) == (total != direct))
         let url = try EvaluationReport.write(results, to: folder, model: "tiny", settings: settings, totalSeconds: 1)
         let html = try String(contentsOf: url, encoding: .utf8)
         let linked = html.components(separatedBy: "src=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }

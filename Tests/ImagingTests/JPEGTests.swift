@@ -38,6 +38,7 @@ import Testing
         #expect(e?.file == "scan.jpg")
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prism-jpeg-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let jpg = dir.appendingPathComponent("x.dat")
         try Self.grayJPEG.write(to: jpg)

@@ -20,26 +20,40 @@ func fixtureURL(_ name: String) -> URL {
 }
 
 /// A Stable Diffusion style tokenizer folder: the shared vocabulary with one of the fixture configurations.
+/// The caller removes it.
 func makeTokenizerFolder(config: String?) throws -> URL {
     let fm = FileManager.default
     let folder = fm.temporaryDirectory.appendingPathComponent("prism-tokenizer-\(UUID().uuidString)")
     try fm.createDirectory(at: folder, withIntermediateDirectories: true)
-    for name in ["vocab.json", "merges.txt"] {
-        try fm.copyItem(at: clipVocabularyFolder().appendingPathComponent(name), to: folder.appendingPathComponent(name))
-    }
-    if let config {
-        for name in ["tokenizer_config.json", "special_tokens_map.json"]
-        where fm.fileExists(atPath: fixtureURL(config).appendingPathComponent(name).path) {
-            try fm.copyItem(at: fixtureURL(config).appendingPathComponent(name), to: folder.appendingPathComponent(name))
+    do {
+        for name in ["vocab.json", "merges.txt"] {
+            try fm.copyItem(at: clipVocabularyFolder().appendingPathComponent(name), to: folder.appendingPathComponent(name))
         }
+        if let config {
+            for name in ["tokenizer_config.json", "special_tokens_map.json"]
+            where fm.fileExists(atPath: fixtureURL(config).appendingPathComponent(name).path) {
+                try fm.copyItem(at: fixtureURL(config).appendingPathComponent(name), to: folder.appendingPathComponent(name))
+            }
+        }
+    } catch {
+        try? fm.removeItem(at: folder)
+        throw error
     }
     return folder
 }
 
+/// A tokenizer read from a `makeTokenizerFolder(config:)`; the tokenizer reads its files at once, so the folder goes
+/// straight after.
+func loadTokenizer(config: String?) throws -> CLIPTokenizer {
+    let folder = try makeTokenizerFolder(config: config)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    return try CLIPTokenizer(folder: folder)
+}
+
 enum Tokenizers {
-    static let sd1 = Result { try CLIPTokenizer(folder: makeTokenizerFolder(config: "sd1")) }
-    static let sd2 = Result { try CLIPTokenizer(folder: makeTokenizerFolder(config: "sd2")) }
-    static let added = Result { try CLIPTokenizer(folder: makeTokenizerFolder(config: "added")) }
+    static let sd1 = Result { try loadTokenizer(config: "sd1") }
+    static let sd2 = Result { try loadTokenizer(config: "sd2") }
+    static let added = Result { try loadTokenizer(config: "added") }
 }
 
 struct ReferenceCase: Decodable {
@@ -107,7 +121,7 @@ struct ReferenceFile: Decodable {
         #expect(sd1.modelMaxLength == 77 && sd2.modelMaxLength == 77)
         #expect(sd1.bosTokenID == 49406 && sd1.eosTokenID == 49407)
         // Without configuration files: end-of-text padding and CLIP's 77 tokens.
-        let bare = try CLIPTokenizer(folder: makeTokenizerFolder(config: nil))
+        let bare = try loadTokenizer(config: nil)
         #expect(bare.padTokenID == 49407 && bare.modelMaxLength == 77)
         let cat = bare.encode("a photo of a cat")
         #expect(Array(cat.ids.prefix(8)) == [49406, 320, 1125, 539, 320, 2368, 49407, 49407])
@@ -138,6 +152,7 @@ struct ReferenceFile: Decodable {
         #expect(e1?.path == missing.path)
 
         let folder = try makeTokenizerFolder(config: nil)
+        defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.removeItem(at: folder.appendingPathComponent("merges.txt"))
         let e2 = #expect(throws: TokenizerError.self) { try CLIPTokenizer(folder: folder) }
         #expect(e2?.path.hasSuffix("merges.txt") == true && e2?.problem.hasPrefix("missing") == true)
@@ -149,6 +164,7 @@ struct ReferenceFile: Decodable {
 
     @Test func unknownPadTokenIsAnError() throws {
         let folder = try makeTokenizerFolder(config: nil)
+        defer { try? FileManager.default.removeItem(at: folder) }
         try Data(#"{"pad_token": "<pad-not-in-vocab>"}"#.utf8).write(to: folder.appendingPathComponent("special_tokens_map.json"))
         let error = #expect(throws: TokenizerError.self) { try CLIPTokenizer(folder: folder) }
         #expect(error?.problem.contains("<pad-not-in-vocab>") == true)

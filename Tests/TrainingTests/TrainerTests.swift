@@ -50,6 +50,7 @@ struct Killed: Error {}
         return s
     }
 
+    /// A fresh path under the temporary directory; each caller removes it.
     func output() -> URL { FileManager.default.temporaryDirectory.appendingPathComponent("prism-train-\(UUID().uuidString)") }
 
     func trainer(_ task: RegressionTask, _ settings: TrainingSettings, _ out: URL) -> Trainer<RegressionTask> {
@@ -57,7 +58,9 @@ struct Killed: Error {}
     }
 
     @Test func lossFalls() throws {
-        let t = trainer(RegressionTask(), settings(steps: 30), output())
+        let out = output()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let t = trainer(RegressionTask(), settings(steps: 30), out)
         var losses: [Double] = []
         try t.run(report: { losses.append($0.loss) })
         #expect(losses.count == 30)
@@ -70,9 +73,10 @@ struct Killed: Error {}
 
     @Test func killedAndResumedEqualsUninterrupted() throws {
         let straight = RegressionTask()
-        try trainer(straight, settings(steps: 10), output()).run()
+        let straightOut = output(), out = output()
+        defer { for u in [straightOut, out] { try? FileManager.default.removeItem(at: u) } }
+        try trainer(straight, settings(steps: 10), straightOut).run()
 
-        let out = output()
         let first = RegressionTask()
         #expect(throws: Killed.self) {
             try trainer(first, settings(steps: 10), out).run(afterStep: { if $0 == 6 { throw Killed() } })
@@ -91,6 +95,7 @@ struct Killed: Error {}
 
     @Test func resumeRefusesOtherSettings() throws {
         let out = output()
+        defer { try? FileManager.default.removeItem(at: out) }
         try trainer(RegressionTask(), settings(steps: 4), out).run()
         var other = settings(steps: 8)
         other.learningRate = 0.1
@@ -100,6 +105,7 @@ struct Killed: Error {}
 
     @Test func partialCheckpointsAreNeverSeen() throws {
         let root = output()
+        defer { try? FileManager.default.removeItem(at: root) }
         let folder = CheckpointFolder(root: root)
         try folder.save(step: 5) { try TrainingState(step: 5, epoch: 0, position: 0, seed: 0, settings: [:]).write(to: $0) }
         // A run killed while writing leaves a hidden partial folder and no complete checkpoint-10.

@@ -13,6 +13,7 @@ struct TinyImageData {
     let root: URL
     let records: [Record]
 
+    /// The caller removes `root`.
     init(count: Int = 6, side: Int = 32) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("prism-run-data-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -41,6 +42,7 @@ struct TinyImageData {
 @Suite struct TrainingRunTests {
     static let tiny = diffusionFixture("pipeline-tiny")
 
+    /// A fresh path under the temporary directory; each caller removes it.
     func output() -> URL { FileManager.default.temporaryDirectory.appendingPathComponent("prism-run-\(UUID().uuidString)") }
 
     func unetOptions(_ data: TinyImageData, output: URL, steps: Int) -> TrainingRunOptions {
@@ -63,6 +65,8 @@ struct TinyImageData {
 
     @Test func vaeLossFalls() throws {
         let data = try TinyImageData(count: 4, side: 16)
+        let out = output()
+        defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
         let vae = AutoencoderKL(config: try DiffusersFolder.config(AutoencoderKLConfig.self, in: diffusionFixture("vae")),
                                 path: ParameterStore(seed: 1).root)
         let task = VAETrainingTask(vae: vae, configJSON: Data("{}".utf8))
@@ -73,7 +77,7 @@ struct TinyImageData {
         settings.learningRate = 3e-3
         settings.totalSteps = 40
         settings.checkpointEvery = 1000
-        let trainer = Trainer(task: task, settings: settings, output: output(), dataCount: samples.count) { samples[$0] }
+        let trainer = Trainer(task: task, settings: settings, output: out, dataCount: samples.count) { samples[$0] }
         var losses: [Double] = []
         try trainer.run(report: { losses.append($0.loss) })
         let early = losses.prefix(5).reduce(0, +), late = losses.suffix(5).reduce(0, +)
@@ -197,7 +201,9 @@ struct TinyImageData {
             var template = CaptionTemplate()
             template.uncertain = policy.rawValue
             template.stateAbsent = true
-            var options = unetOptions(data, output: output(), steps: 1)
+            let out = output()
+            defer { try? FileManager.default.removeItem(at: out) }
+            var options = unetOptions(data, output: out, steps: 1)
             options.template = template
             let run = try TrainingRun(options)
             for i in 0..<data.records.count {
@@ -219,7 +225,9 @@ struct TinyImageData {
         let data = try TinyImageData(count: 2)
         defer { try? FileManager.default.removeItem(at: data.root) }
         for (prediction, name) in [(UNetTrainingTask.Prediction.v, "v_prediction"), (.epsilon, "epsilon")] {
-            var options = unetOptions(data, output: output(), steps: 1)
+            let out = output()
+            defer { try? FileManager.default.removeItem(at: out) }
+            var options = unetOptions(data, output: out, steps: 1)
             options.unet.prediction = prediction
             let run = try TrainingRun(options)
             let config = try JSONDecoder().decode(SchedulerConfig.self, from: run.schedulerConfigJSON)
@@ -230,21 +238,21 @@ struct TinyImageData {
 
     @Test func missingImagesAndBadSourcesAreReported() throws {
         let data = try TinyImageData(count: 2)
-        defer { try? FileManager.default.removeItem(at: data.root) }
-        var options = unetOptions(data, output: output(), steps: 1)
+        let out = output(), busy = output(), noVAEOut = output()
+        defer { for u in [out, busy, noVAEOut, data.root] { try? FileManager.default.removeItem(at: u) } }
+        var options = unetOptions(data, output: out, steps: 1)
         options.records.append(Record(path: "nowhere.png", patientID: "x", line: 9))
         let missing = #expect(throws: CheckpointError.self) { try TrainingRun(options) }
         #expect(missing?.description.contains("manifest line 9") == true)
 
         // Two processes never train into one folder.
-        let busy = output()
         try FileManager.default.createDirectory(at: busy, withIntermediateDirectories: true)
         let held = try TrainingRun.lockOutput(busy)
         defer { close(held) }
         let locked = #expect(throws: TrainingRunError.self) { try TrainingRun.lockOutput(busy) }
         #expect(locked?.description.contains("another training process (pid \(getpid()))") == true)
 
-        var noVAE = unetOptions(data, output: output(), steps: 1)
+        var noVAE = unetOptions(data, output: noVAEOut, steps: 1)
         noVAE.source = .config(Self.tiny, vae: nil)
         let error = #expect(throws: TrainingRunError.self) { try TrainingRun(noVAE) }
         #expect(error?.description.contains("--vae") == true)
