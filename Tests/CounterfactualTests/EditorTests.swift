@@ -1,5 +1,6 @@
 import Diffusion
 import Foundation
+import TestSupport
 import Testing
 import Tokenizer
 import Torch

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Counterfactual
 import Tokenizer
@@ -99,15 +100,6 @@ struct AlignmentFixture: Decodable {
             #expect(eq == c.equalizer)
         }
     }
-}
-
-/// ../shared beside the repository (CI), PRISM_SHARED, or /work/shared.
-func sharedFolder() -> URL {
-    if let env = ProcessInfo.processInfo.environment["PRISM_SHARED"] { return URL(fileURLWithPath: env) }
-    let beside = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared")
-    if FileManager.default.fileExists(atPath: beside.path) { return beside }
-    return URL(fileURLWithPath: "/work/shared")
 }
 
 @Suite struct CLIPTokenizerAlignmentTests {

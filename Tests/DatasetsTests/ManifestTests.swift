@@ -1,15 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Datasets
-
-/// ../shared beside the repository (CI), PRISM_SHARED, or /work/shared.
-func sharedDataFolder() -> URL {
-    if let env = ProcessInfo.processInfo.environment["PRISM_SHARED"] { return URL(fileURLWithPath: env) }
-    let beside = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared")
-    if FileManager.default.fileExists(atPath: beside.path) { return beside }
-    return URL(fileURLWithPath: "/work/shared")
-}
 
 /// Writes `text` to `name` in a fresh folder; the caller removes `url.deletingLastPathComponent()`.
 func temporaryFile(_ name: String, _ text: String) throws -> URL {
@@ -67,7 +59,7 @@ func temporaryFile(_ name: String, _ text: String) throws -> URL {
     }
 
     @Test func readsTheRealNIHSample() throws {
-        let url = sharedDataFolder().appendingPathComponent("data/nih-cxr14-sample/labels.csv")
+        let url = sharedFolder().appendingPathComponent("data/nih-cxr14-sample/labels.csv")
         let records = try Manifest.load(url)
         #expect(records.count == 621)
         let first = try #require(records.first)

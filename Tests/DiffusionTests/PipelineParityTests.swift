@@ -14,15 +14,19 @@ struct PipelineParityTests {
 
     func reference() throws -> [String: Tensor] { try fixtureTensors("pipeline-tiny/reference.safetensors") }
 
+    /// The fixture's tokenizer, text encoder and scheduler around the given UNet and VAE.
+    static func pipeline(unet: any PipelineDenoiser, vae: any PipelineAutoencoder) throws -> StableDiffusionPipeline {
+        StableDiffusionPipeline(
+            tokenizer: try CLIPTokenizer(folder: folder.appendingPathComponent("tokenizer")),
+            textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder")),
+            unet: unet, vae: vae,
+            schedulerConfig: try SchedulerConfig.load(from: folder.appendingPathComponent("scheduler")))
+    }
+
     /// A pipeline whose text side is the fixture's and whose UNet and VAE are stand-ins that only report shapes:
     /// enough for prompt encoding and noise.
     func textOnlyPipeline() throws -> StableDiffusionPipeline {
-        let root = Self.folder
-        return StableDiffusionPipeline(
-            tokenizer: try CLIPTokenizer(folder: root.appendingPathComponent("tokenizer")),
-            textEncoder: try CLIPTextModel.load(from: root.appendingPathComponent("text_encoder")),
-            unet: ShapeOnlyDenoiser(), vae: ShapeOnlyAutoencoder(),
-            schedulerConfig: try SchedulerConfig.load(from: root.appendingPathComponent("scheduler")))
+        try Self.pipeline(unet: ShapeOnlyDenoiser(), vae: ShapeOnlyAutoencoder())
     }
 
     /// The whole fixture model as `prism generate` loads it (the fp16 variant files, computed in `dtype`).
@@ -153,12 +157,7 @@ struct PipelineParityTests {
 @Suite("StableDiffusionPipeline loop parity (stand-in UNet and VAE)")
 struct PipelineLoopParityTests {
     func pipeline() throws -> StableDiffusionPipeline {
-        let root = PipelineParityTests.folder
-        return StableDiffusionPipeline(
-            tokenizer: try CLIPTokenizer(folder: root.appendingPathComponent("tokenizer")),
-            textEncoder: try CLIPTextModel.load(from: root.appendingPathComponent("text_encoder")),
-            unet: ClosedFormDenoiser(), vae: ClosedFormAutoencoder(),
-            schedulerConfig: try SchedulerConfig.load(from: root.appendingPathComponent("scheduler")))
+        try PipelineParityTests.pipeline(unet: ClosedFormDenoiser(), vae: ClosedFormAutoencoder())
     }
 
     func expected(_ key: String) throws -> Tensor {

@@ -1,11 +1,14 @@
 import Foundation
 import Testing
 @testable import NN
+import TestSupport
 @testable import Torch
+
+let fixtures = FixtureFolder(Bundle.module)
 
 /// AdamW, gradient clipping, EMA and LR schedules against torch / diffusers (Scripts → Fixtures/nn.json).
 @Suite struct OptimizerParityTests {
-    static let cases = try! loadCases("nn.json")
+    static let cases = try! fixtures.loadCases("nn.json")
 
     @Test func fiveAdamWStepsMatchTorch() throws {
         let c = try #require(Self.cases["adamw_5_steps"])

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import NN
+import TestSupport
 @testable import Torch
 
 /// A two-layer model whose names look like diffusers keys.

@@ -1,10 +1,13 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Torch
 
+let fixtures = FixtureFolder(Bundle.module)
+
 /// Every op against values PyTorch computed (scripts/make_torch_fixtures.py → Fixtures/ops.json).
 @Suite struct OpsParityTests {
-    static let cases = try! loadCases("ops.json")
+    static let cases = try! fixtures.loadCases("ops.json")
 
     /// Computes the Swift side of a fixture case.
     static func compute(_ c: FixtureCase) -> [Tensor] {

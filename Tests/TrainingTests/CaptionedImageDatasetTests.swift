@@ -1,16 +1,9 @@
 import Datasets
 import Foundation
 import Imaging
+import TestSupport
 import Testing
 @testable import Training
-
-func sharedFolder() -> URL {
-    if let env = ProcessInfo.processInfo.environment["PRISM_SHARED"] { return URL(fileURLWithPath: env) }
-    let beside = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared")
-    if FileManager.default.fileExists(atPath: beside.path) { return beside }
-    return URL(fileURLWithPath: "/work/shared")
-}
 
 @Suite struct CaptionedImageDatasetTests {
     let nih = sharedFolder().appendingPathComponent("data/nih-cxr14-sample")
