@@ -2,43 +2,26 @@ import Torch
 
 /// diffusers' `DDIMInverseScheduler`: the deterministic DDIM update run backwards, from x₀ towards x_T, to find
 /// the noise that DDIM sampling maps back to a given image (DDIM inversion; Song et al. 2021, eq. 13; used by
-/// null-text inversion, Mokady et al. 2023). Timesteps ascend.
-public final class DDIMInverseScheduler: Scheduler {
-    /// The config fields the inverse scheduler reads, with diffusers' defaults. `set_alpha_to_one` here chooses
-    /// ᾱ *before* the first step: 1, or ᾱ_0.
-    public struct Configuration: Sendable {
-        public var numTrainTimesteps = 1000
-        public var betaStart = 0.0001
-        public var betaEnd = 0.02
-        public var betaSchedule = BetaSchedule.linear
-        public var trainedBetas: [Double]? = nil
-        public var clipSample = true
+/// null-text inversion, Mokady et al. 2023). Timesteps ascend. diffusers' inverse scheduler has no forward
+/// process; `addNoise` here is DDIM's.
+public final class DDIMInverseScheduler: NoiseScheduleBacked {
+    /// The config fields the inverse scheduler reads, with diffusers' defaults: DDIM's. `set_alpha_to_one` here
+    /// chooses ᾱ *before* the first step: 1, or ᾱ_0.
+    public struct Configuration: CommonConfigurationFields, SampleClippingFields, Sendable {
+        public var common = CommonSchedulerConfiguration()
+        public var clipping = SampleClipping()
         public var setAlphaToOne = true
-        public var stepsOffset = 0
-        public var predictionType = PredictionType.epsilon
-        public var clipSampleRange = 1.0
-        public var timestepSpacing = TimestepSpacing.leading
-        public var rescaleBetasZeroSnr = false
 
         public init() {}
 
         public init(_ c: SchedulerConfig) throws {
-            numTrainTimesteps = c.numTrainTimesteps ?? numTrainTimesteps
-            betaStart = c.betaStart ?? betaStart
-            betaEnd = c.betaEnd ?? betaEnd
-            betaSchedule = try c.choice(c.betaSchedule, .betaSchedule, default: betaSchedule)
-            trainedBetas = c.trainedBetas
-            clipSample = c.clipSample ?? clipSample
-            setAlphaToOne = c.setAlphaToOne ?? setAlphaToOne
-            stepsOffset = c.stepsOffset ?? stepsOffset
-            predictionType = try c.choice(c.predictionType, .predictionType, default: predictionType)
-            clipSampleRange = c.clipSampleRange ?? clipSampleRange
-            timestepSpacing = try c.choice(c.timestepSpacing, .timestepSpacing, default: timestepSpacing)
-            if timestepSpacing == .linspace {
+            common = try CommonSchedulerConfiguration(c)
+            if common.timestepSpacing == .linspace {
                 throw SchedulerError("\(c.origin): timestep_spacing \"linspace\" is not supported by "
                     + "DDIMInverseScheduler (supported: leading, trailing)")
             }
-            rescaleBetasZeroSnr = c.rescaleBetasZeroSnr ?? rescaleBetasZeroSnr
+            clipping = SampleClipping(c)
+            setAlphaToOne = c.setAlphaToOne ?? setAlphaToOne
         }
     }
 
@@ -50,14 +33,9 @@ public final class DDIMInverseScheduler: Scheduler {
     public private(set) var numInferenceSteps: Int?
     public let initNoiseSigma = 1.0
 
-    public var alphasCumprod: [Double] { schedule.alphasCumprod }
-
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        schedule = NoiseSchedule(
-            numTrainTimesteps: configuration.numTrainTimesteps, betaStart: configuration.betaStart,
-            betaEnd: configuration.betaEnd, betaSchedule: configuration.betaSchedule,
-            trainedBetas: configuration.trainedBetas, rescaleBetasZeroSnr: configuration.rescaleBetasZeroSnr)
+        schedule = configuration.common.noiseSchedule
         initialAlphaCumprod = configuration.setAlphaToOne ? 1 : schedule.alphasCumprod[0]
     }
 
@@ -65,21 +43,14 @@ public final class DDIMInverseScheduler: Scheduler {
         self.init(configuration: try Configuration(config))
     }
 
-    /// The DDIM timesteps in ascending order (`leading`: 0, T/n, … plus `steps_offset`; `trailing`: the
-    /// trailing ones reversed).
+    /// The DDIM timesteps in ascending order: DDIM's reversed (`leading`: 0, T/n, … plus `steps_offset`).
     public func setTimesteps(_ count: Int) throws {
-        try checkStepCount(count, numTrainTimesteps: configuration.numTrainTimesteps)
+        let descending = try configuration.common.descendingTimesteps(count)
         numInferenceSteps = count
-        let train = configuration.numTrainTimesteps
-        switch configuration.timestepSpacing {
-        case .leading:
-            timesteps = (0..<count).map { $0 * (train / count) + configuration.stepsOffset }
-        case .trailing:
-            let ratio = Double(train) / Double(count)
-            timesteps = NumPy.arange(Double(train), 0, -ratio).reversed().map { Int(NumPy.round($0)) - 1 }
-        case .linspace:
+        guard configuration.timestepSpacing != .linspace else {
             throw SchedulerError("DDIMInverseScheduler: timestep_spacing linspace is not supported (leading, trailing)")
         }
+        timesteps = descending.reversed()
     }
 
     /// The timestep an inverse step to `timestep` starts from: min(t − T/n, T − 1); negative for the first step,
@@ -101,16 +72,9 @@ public final class DDIMInverseScheduler: Scheduler {
         var (predOriginal, predEpsilon) = ddimPredictions(
             configuration.predictionType, modelOutput: modelOutput, sample: sample,
             alphaProdT: alphaProdT, betaProdT: 1 - alphaProdT)
-        if configuration.clipSample {
-            predOriginal = predOriginal.clamp(min: -configuration.clipSampleRange, max: configuration.clipSampleRange)
-        }
+        predOriginal = configuration.clipping.apply(to: predOriginal)
         predEpsilon = predEpsilon * (1 - alphaProdTPrev).squareRoot()
         let prevSample = predOriginal * alphaProdTPrev.squareRoot() + predEpsilon
         return SchedulerStepOutput(prevSample: prevSample, predOriginalSample: predOriginal)
-    }
-
-    /// The forward process (diffusers' inverse scheduler has none; this is DDIM's).
-    public func addNoise(original: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {
-        schedule.addNoise(original: original, noise: noise, timesteps: timesteps)
     }
 }

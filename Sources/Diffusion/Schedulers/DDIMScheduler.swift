@@ -2,44 +2,21 @@ import Torch
 
 /// diffusers' `DDIMScheduler`: denoising diffusion implicit models (Song et al. 2021), deterministic for η = 0
 /// and DDPM-like for η = 1.
-public final class DDIMScheduler: Scheduler {
-    /// The config fields DDIM reads, with diffusers' defaults.
-    public struct Configuration: Sendable {
-        public var numTrainTimesteps = 1000
-        public var betaStart = 0.0001
-        public var betaEnd = 0.02
-        public var betaSchedule = BetaSchedule.linear
-        public var trainedBetas: [Double]? = nil
-        public var clipSample = true
+public final class DDIMScheduler: NoiseScheduleBacked {
+    /// The config fields DDIM reads, with diffusers' defaults: the common ones, the x̂₀ clamp and
+    /// `set_alpha_to_one`.
+    public struct Configuration: CommonConfigurationFields, SampleClippingFields, Sendable {
+        public var common = CommonSchedulerConfiguration()
+        public var clipping = SampleClipping()
         public var setAlphaToOne = true
-        public var stepsOffset = 0
-        public var predictionType = PredictionType.epsilon
-        public var clipSampleRange = 1.0
-        public var timestepSpacing = TimestepSpacing.leading
-        public var rescaleBetasZeroSnr = false
 
         public init() {}
 
         public init(_ c: SchedulerConfig) throws {
             try c.requireNoThresholding()
-            numTrainTimesteps = c.numTrainTimesteps ?? numTrainTimesteps
-            betaStart = c.betaStart ?? betaStart
-            betaEnd = c.betaEnd ?? betaEnd
-            betaSchedule = try c.choice(c.betaSchedule, .betaSchedule, default: betaSchedule)
-            trainedBetas = c.trainedBetas
-            clipSample = c.clipSample ?? clipSample
+            common = try CommonSchedulerConfiguration(c)
+            clipping = SampleClipping(c)
             setAlphaToOne = c.setAlphaToOne ?? setAlphaToOne
-            stepsOffset = c.stepsOffset ?? stepsOffset
-            predictionType = try c.choice(c.predictionType, .predictionType, default: predictionType)
-            clipSampleRange = c.clipSampleRange ?? clipSampleRange
-            timestepSpacing = try c.choice(c.timestepSpacing, .timestepSpacing, default: timestepSpacing)
-            rescaleBetasZeroSnr = c.rescaleBetasZeroSnr ?? rescaleBetasZeroSnr
-        }
-
-        var noiseSchedule: NoiseSchedule {
-            NoiseSchedule(numTrainTimesteps: numTrainTimesteps, betaStart: betaStart, betaEnd: betaEnd,
-                          betaSchedule: betaSchedule, trainedBetas: trainedBetas,
-                          rescaleBetasZeroSnr: rescaleBetasZeroSnr)
         }
     }
 
@@ -53,11 +30,9 @@ public final class DDIMScheduler: Scheduler {
     /// η for the protocol's `step`: the weight of the fresh noise (0: DDIM, 1: DDPM-like).
     public var eta = 0.0
 
-    public var alphasCumprod: [Double] { schedule.alphasCumprod }
-
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        schedule = configuration.noiseSchedule
+        schedule = configuration.common.noiseSchedule
         finalAlphaCumprod = configuration.setAlphaToOne ? 1 : schedule.alphasCumprod[0]
     }
 
@@ -66,10 +41,8 @@ public final class DDIMScheduler: Scheduler {
     }
 
     public func setTimesteps(_ count: Int) throws {
-        try checkStepCount(count, numTrainTimesteps: configuration.numTrainTimesteps)
+        timesteps = try configuration.common.descendingTimesteps(count)
         numInferenceSteps = count
-        timesteps = descendingTimesteps(count: count, numTrainTimesteps: configuration.numTrainTimesteps,
-                                        spacing: configuration.timestepSpacing, stepsOffset: configuration.stepsOffset)
     }
 
     /// The timestep DDIM steps to from `timestep`: t − T/n (integer division), whatever the spacing, as diffusers.
@@ -106,9 +79,7 @@ public final class DDIMScheduler: Scheduler {
         var (predOriginal, predEpsilon) = ddimPredictions(
             configuration.predictionType, modelOutput: modelOutput, sample: sample,
             alphaProdT: alphaProdT, betaProdT: betaProdT)
-        if configuration.clipSample {
-            predOriginal = predOriginal.clamp(min: -configuration.clipSampleRange, max: configuration.clipSampleRange)
-        }
+        predOriginal = configuration.clipping.apply(to: predOriginal)
 
         let variance = (1 - alphaProdTPrev) / betaProdT * (1 - alphaProdT / alphaProdTPrev)
         let stdDevT = eta * variance.squareRoot()
@@ -124,15 +95,6 @@ public final class DDIMScheduler: Scheduler {
         }
         return SchedulerStepOutput(prevSample: prevSample, predOriginalSample: predOriginal)
     }
-
-    public func addNoise(original: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {
-        schedule.addNoise(original: original, noise: noise, timesteps: timesteps)
-    }
-
-    /// The v-prediction training target at `timesteps` (diffusers' `get_velocity`).
-    public func velocity(sample: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {
-        schedule.velocity(sample: sample, noise: noise, timesteps: timesteps)
-    }
 }
 
 /// x̂₀ and ε̂ from a model output, for ᾱ_t and 1 − ᾱ_t (DDIM and its inverse).
@@ -140,12 +102,10 @@ func ddimPredictions(
     _ type: PredictionType, modelOutput: Tensor, sample: Tensor, alphaProdT: Double, betaProdT: Double
 ) -> (Tensor, Tensor) {
     let a = alphaProdT.squareRoot(), b = betaProdT.squareRoot()
+    let predOriginal = type.originalSample(modelOutput: modelOutput, sample: sample, alpha: a, sigma: b)
     switch type {
-    case .epsilon:
-        return ((sample - modelOutput * b) / a, modelOutput)
-    case .sample:
-        return (modelOutput, (sample - modelOutput * a) / b)
-    case .vPrediction:
-        return (sample * a - modelOutput * b, modelOutput * a + sample * b)
+    case .epsilon: return (predOriginal, modelOutput)
+    case .sample: return (predOriginal, (sample - modelOutput * a) / b)
+    case .vPrediction: return (predOriginal, modelOutput * a + sample * b)
     }
 }

@@ -3,7 +3,7 @@ import Torch
 
 /// diffusers' `DDPMScheduler`: ancestral sampling of denoising diffusion probabilistic models (Ho et al. 2020),
 /// over any subset of the training timesteps.
-public final class DDPMScheduler: Scheduler {
+public final class DDPMScheduler: NoiseScheduleBacked {
     /// The variance of the noise added at each step (diffusers' `variance_type`).
     public enum VarianceType: String, Sendable, CaseIterable {
         /// β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t, the posterior variance (Ho et al. 2020, eq. 7).
@@ -18,37 +18,19 @@ public final class DDPMScheduler: Scheduler {
         case learnedRange = "learned_range"
     }
 
-    /// The config fields DDPM reads, with diffusers' defaults.
-    public struct Configuration: Sendable {
-        public var numTrainTimesteps = 1000
-        public var betaStart = 0.0001
-        public var betaEnd = 0.02
-        public var betaSchedule = BetaSchedule.linear
-        public var trainedBetas: [Double]? = nil
+    /// The config fields DDPM reads, with diffusers' defaults: the common ones, the x̂₀ clamp and the variance.
+    public struct Configuration: CommonConfigurationFields, SampleClippingFields, Sendable {
+        public var common = CommonSchedulerConfiguration()
+        public var clipping = SampleClipping()
         public var varianceType = VarianceType.fixedSmall
-        public var clipSample = true
-        public var predictionType = PredictionType.epsilon
-        public var clipSampleRange = 1.0
-        public var timestepSpacing = TimestepSpacing.leading
-        public var stepsOffset = 0
-        public var rescaleBetasZeroSnr = false
 
         public init() {}
 
         public init(_ c: SchedulerConfig) throws {
             try c.requireNoThresholding()
-            numTrainTimesteps = c.numTrainTimesteps ?? numTrainTimesteps
-            betaStart = c.betaStart ?? betaStart
-            betaEnd = c.betaEnd ?? betaEnd
-            betaSchedule = try c.choice(c.betaSchedule, .betaSchedule, default: betaSchedule)
-            trainedBetas = c.trainedBetas
+            common = try CommonSchedulerConfiguration(c)
+            clipping = SampleClipping(c)
             varianceType = try c.choice(c.varianceType, .varianceType, default: varianceType)
-            clipSample = c.clipSample ?? clipSample
-            predictionType = try c.choice(c.predictionType, .predictionType, default: predictionType)
-            clipSampleRange = c.clipSampleRange ?? clipSampleRange
-            timestepSpacing = try c.choice(c.timestepSpacing, .timestepSpacing, default: timestepSpacing)
-            stepsOffset = c.stepsOffset ?? stepsOffset
-            rescaleBetasZeroSnr = c.rescaleBetasZeroSnr ?? rescaleBetasZeroSnr
         }
     }
 
@@ -59,14 +41,9 @@ public final class DDPMScheduler: Scheduler {
     public private(set) var numInferenceSteps: Int?
     public let initNoiseSigma = 1.0
 
-    public var alphasCumprod: [Double] { schedule.alphasCumprod }
-
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        schedule = NoiseSchedule(
-            numTrainTimesteps: configuration.numTrainTimesteps, betaStart: configuration.betaStart,
-            betaEnd: configuration.betaEnd, betaSchedule: configuration.betaSchedule,
-            trainedBetas: configuration.trainedBetas, rescaleBetasZeroSnr: configuration.rescaleBetasZeroSnr)
+        schedule = configuration.common.noiseSchedule
         timesteps = Array((0..<configuration.numTrainTimesteps).reversed())
     }
 
@@ -75,10 +52,8 @@ public final class DDPMScheduler: Scheduler {
     }
 
     public func setTimesteps(_ count: Int) throws {
-        try checkStepCount(count, numTrainTimesteps: configuration.numTrainTimesteps)
+        timesteps = try configuration.common.descendingTimesteps(count)
         numInferenceSteps = count
-        timesteps = descendingTimesteps(count: count, numTrainTimesteps: configuration.numTrainTimesteps,
-                                        spacing: configuration.timestepSpacing, stepsOffset: configuration.stepsOffset)
     }
 
     /// The timestep after `timestep` in ``timesteps`` (−1 after the last); t − 1 before `setTimesteps`.
@@ -112,15 +87,9 @@ public final class DDPMScheduler: Scheduler {
         let currentAlphaT = alphaProdT / alphaProdTPrev
         let currentBetaT = 1 - currentAlphaT
 
-        var predOriginal: Tensor
-        switch configuration.predictionType {
-        case .epsilon: predOriginal = (sample - modelOutput * betaProdT.squareRoot()) / alphaProdT.squareRoot()
-        case .sample: predOriginal = modelOutput
-        case .vPrediction: predOriginal = sample * alphaProdT.squareRoot() - modelOutput * betaProdT.squareRoot()
-        }
-        if configuration.clipSample {
-            predOriginal = predOriginal.clamp(min: -configuration.clipSampleRange, max: configuration.clipSampleRange)
-        }
+        let unclipped = configuration.predictionType.originalSample(
+            modelOutput: modelOutput, sample: sample, alpha: alphaProdT.squareRoot(), sigma: betaProdT.squareRoot())
+        let predOriginal = configuration.clipping.apply(to: unclipped)
 
         let originalCoeff = alphaProdTPrev.squareRoot() * currentBetaT / betaProdT
         let sampleCoeff = currentAlphaT.squareRoot() * betaProdTPrev / betaProdT
@@ -153,14 +122,5 @@ public final class DDPMScheduler: Scheduler {
                 + "output with \(2 * sample.size(1)) channels (the prediction and the variance)")
         }
         return v
-    }
-
-    public func addNoise(original: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {
-        schedule.addNoise(original: original, noise: noise, timesteps: timesteps)
-    }
-
-    /// The v-prediction training target at `timesteps` (diffusers' `get_velocity`).
-    public func velocity(sample: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {
-        schedule.velocity(sample: sample, noise: noise, timesteps: timesteps)
     }
 }

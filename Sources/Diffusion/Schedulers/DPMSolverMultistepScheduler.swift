@@ -22,37 +22,25 @@ public final class DPMSolverMultistepScheduler: Scheduler {
         case sigmaMin = "sigma_min"
     }
 
-    /// The config fields DPM-Solver++ reads, with diffusers' defaults.
-    public struct Configuration: Sendable {
-        public var numTrainTimesteps = 1000
-        public var betaStart = 0.0001
-        public var betaEnd = 0.02
-        public var betaSchedule = BetaSchedule.linear
-        public var trainedBetas: [Double]? = nil
+    /// The config fields DPM-Solver++ reads, with diffusers' defaults: the common ones (spaced `linspace`) and
+    /// the solver's own.
+    public struct Configuration: CommonConfigurationFields, Sendable {
+        public var common = CommonSchedulerConfiguration(timestepSpacing: .linspace)
         public var solverOrder = 2
-        public var predictionType = PredictionType.epsilon
         public var solverType = SolverType.midpoint
         public var lowerOrderFinal = true
         public var eulerAtFinal = false
         public var useKarrasSigmas = false
         public var finalSigmasType = FinalSigmasType.zero
         public var lambdaMinClipped = -Double.infinity
-        public var timestepSpacing = TimestepSpacing.linspace
-        public var stepsOffset = 0
-        public var rescaleBetasZeroSnr = false
 
         public init() {}
 
         public init(_ c: SchedulerConfig) throws {
             try c.requireNoThresholding()
-            numTrainTimesteps = c.numTrainTimesteps ?? numTrainTimesteps
-            betaStart = c.betaStart ?? betaStart
-            betaEnd = c.betaEnd ?? betaEnd
-            betaSchedule = try c.choice(c.betaSchedule, .betaSchedule, default: betaSchedule)
-            trainedBetas = c.trainedBetas
+            common = try CommonSchedulerConfiguration(c, defaultSpacing: common.timestepSpacing)
             solverOrder = c.solverOrder ?? solverOrder
             guard (1...3).contains(solverOrder) else { throw c.unsupported(.solverOrder, "\(solverOrder)") }
-            predictionType = try c.choice(c.predictionType, .predictionType, default: predictionType)
             // diffusers maps the algorithm and solver names of other solvers' configs onto its own.
             let algorithm = c.algorithmType ?? "dpmsolver++"
             guard algorithm == "dpmsolver++" || algorithm == "deis" else {
@@ -73,9 +61,6 @@ public final class DPMSolverMultistepScheduler: Scheduler {
             }
             finalSigmasType = try c.choice(c.finalSigmasType, .finalSigmasType, default: finalSigmasType)
             lambdaMinClipped = c.lambdaMinClipped ?? lambdaMinClipped
-            timestepSpacing = try c.choice(c.timestepSpacing, .timestepSpacing, default: timestepSpacing)
-            stepsOffset = c.stepsOffset ?? stepsOffset
-            rescaleBetasZeroSnr = c.rescaleBetasZeroSnr ?? rescaleBetasZeroSnr
         }
     }
 
@@ -96,10 +81,7 @@ public final class DPMSolverMultistepScheduler: Scheduler {
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        schedule = NoiseSchedule(
-            numTrainTimesteps: configuration.numTrainTimesteps, betaStart: configuration.betaStart,
-            betaEnd: configuration.betaEnd, betaSchedule: configuration.betaSchedule,
-            trainedBetas: configuration.trainedBetas, rescaleBetasZeroSnr: configuration.rescaleBetasZeroSnr)
+        schedule = configuration.common.noiseSchedule
         var cumprod = schedule.alphasCumprod.map { Float($0) }
         if configuration.rescaleBetasZeroSnr { cumprod[cumprod.count - 1] = Float(pow(2.0, -24.0)) }
         alphasCumprod = cumprod.map(Double.init)
@@ -196,11 +178,8 @@ public final class DPMSolverMultistepScheduler: Scheduler {
     /// x̂₀ from the model output at the current step (diffusers' `convert_model_output`).
     private func dataPrediction(_ modelOutput: Tensor, sample: Tensor) -> Tensor {
         let (alpha, sigma) = alphaSigma(sigmas[stepIndex!])
-        switch configuration.predictionType {
-        case .epsilon: return (sample - modelOutput * sigma) / alpha
-        case .sample: return modelOutput
-        case .vPrediction: return sample * alpha - modelOutput * sigma
-        }
+        return configuration.predictionType.originalSample(
+            modelOutput: modelOutput, sample: sample, alpha: alpha, sigma: sigma)
     }
 
     public func step(modelOutput: Tensor, timestep: Int, sample: Tensor, generator: Generator? = nil) -> SchedulerStepOutput {

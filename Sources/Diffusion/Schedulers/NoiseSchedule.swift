@@ -22,6 +22,18 @@ public enum PredictionType: String, Sendable, CaseIterable {
     case vPrediction = "v_prediction"
 }
 
+extension PredictionType {
+    /// x̂₀ from a model output of this type at x_t = α x₀ + σ ε, with α = √ᾱ_t and σ = √(1−ᾱ_t): the one
+    /// conversion every scheduler here makes, whatever it then does with x̂₀.
+    func originalSample(modelOutput: Tensor, sample: Tensor, alpha: Double, sigma: Double) -> Tensor {
+        switch self {
+        case .epsilon: return (sample - modelOutput * sigma) / alpha
+        case .sample: return modelOutput
+        case .vPrediction: return sample * alpha - modelOutput * sigma
+        }
+    }
+}
+
 /// How the inference timesteps are taken from the training ones (Lin et al. 2023, "Common Diffusion Noise
 /// Schedules and Sample Steps are Flawed", table 2).
 public enum TimestepSpacing: String, Sendable, CaseIterable {
@@ -150,20 +162,21 @@ enum NumPy {
     static func round(_ x: Double) -> Double { x.rounded(.toNearestOrEven) }
 }
 
-/// diffusers' `set_timesteps` for DDIM and DDPM: `count` timesteps in descending order.
-func descendingTimesteps(
-    count: Int, numTrainTimesteps: Int, spacing: TimestepSpacing, stepsOffset: Int
-) -> [Int] {
-    let train = numTrainTimesteps
-    switch spacing {
-    case .linspace:
-        return NumPy.linspace(0, Double(train - 1), count).map { Int(NumPy.round($0)) }.reversed()
-    case .leading:
-        let ratio = train / count
-        return (0..<count).reversed().map { $0 * ratio + stepsOffset }
-    case .trailing:
-        let ratio = Double(train) / Double(count)
-        return NumPy.arange(Double(train), 0, -ratio).map { Int(NumPy.round($0)) - 1 }
+extension CommonSchedulerConfiguration {
+    /// diffusers' `set_timesteps` for DDIM and DDPM (and, reversed, for the DDIM inverse): `count` timesteps in
+    /// descending order. Throws when `count` is not in 1…num_train_timesteps.
+    func descendingTimesteps(_ count: Int) throws -> [Int] {
+        let train = numTrainTimesteps
+        try checkStepCount(count, numTrainTimesteps: train)
+        switch timestepSpacing {
+        case .linspace:
+            return NumPy.linspace(0, Double(train - 1), count).map { Int(NumPy.round($0)) }.reversed()
+        case .leading:
+            let ratio = train / count
+            return (0..<count).reversed().map { $0 * ratio + stepsOffset }
+        case .trailing:
+            let ratio = Double(train) / Double(count)
+            return NumPy.arange(Double(train), 0, -ratio).map { Int(NumPy.round($0)) - 1 }
+        }
     }
 }
-

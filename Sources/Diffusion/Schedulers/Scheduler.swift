@@ -43,6 +43,25 @@ extension Scheduler {
     }
 }
 
+/// A scheduler whose ᾱ and forward process are those of its training ``NoiseSchedule`` as it is (DDIM, its
+/// inverse and DDPM; DPM-Solver++ adjusts ᾱ and noises at its inference σ).
+public protocol NoiseScheduleBacked: Scheduler {
+    var schedule: NoiseSchedule { get }
+}
+
+extension NoiseScheduleBacked {
+    public var alphasCumprod: [Double] { schedule.alphasCumprod }
+
+    public func addNoise(original: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {
+        schedule.addNoise(original: original, noise: noise, timesteps: timesteps)
+    }
+
+    /// The v-prediction training target at `timesteps` (diffusers' `get_velocity`).
+    public func velocity(sample: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {
+        schedule.velocity(sample: sample, noise: noise, timesteps: timesteps)
+    }
+}
+
 /// A scheduler config that Prism cannot run, or an inference step count out of range.
 public struct SchedulerError: Error, CustomStringConvertible, Sendable {
     public let message: String

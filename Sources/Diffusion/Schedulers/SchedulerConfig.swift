@@ -107,13 +107,6 @@ public struct SchedulerConfig: Decodable, Equatable, Sendable {
     func requireNoThresholding() throws {
         if thresholding == true { throw unsupported(.thresholding, "true (dynamic thresholding, unsuitable for latents)") }
     }
-
-    func noiseSchedule() throws -> NoiseSchedule {
-        NoiseSchedule(
-            numTrainTimesteps: numTrainTimesteps ?? 1000, betaStart: betaStart ?? 0.0001, betaEnd: betaEnd ?? 0.02,
-            betaSchedule: try choice(betaSchedule, .betaSchedule, default: BetaSchedule.linear),
-            trainedBetas: trainedBetas, rescaleBetasZeroSnr: rescaleBetasZeroSnr ?? false)
-    }
 }
 
 /// The schedulers Prism runs, as a user picks them (`--scheduler ddim|ddpm|dpmpp`).
