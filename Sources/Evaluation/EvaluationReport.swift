@@ -17,6 +17,8 @@ public enum EvaluationReport {
         public var meanChangeOutside255: Double
         public var meetingTargets: Int
         public var meanPacemakerChange255: Double?
+        /// Over the edits whose causal total effect differs from the truth.
+        public var meanCausalGapClosed: Double?
     }
 
     public static func summaries(_ cases: [ScoredCase]) -> [Summary] {
@@ -31,12 +33,14 @@ public enum EvaluationReport {
             let edits = groups[key]!
             let parts = key.split(separator: "|").map(String.init)
             let pacemaker = edits.compactMap(\.pacemakerChange)
+            let causal = edits.compactMap(\.causalGapClosed)
             return Summary(
                 edit: parts[0], mask: parts[1], count: edits.count,
                 meanGapClosed: edits.map(\.score.gapClosed).reduce(0, +) / Double(edits.count),
                 meanChangeOutside255: 255 * edits.map(\.score.changeOutside).reduce(0, +) / Double(edits.count),
                 meetingTargets: edits.filter { $0.score.gapClosed >= gapTarget && ($0.mask == .none || $0.score.changeOutside <= outsideTarget) }.count,
-                meanPacemakerChange255: pacemaker.isEmpty ? nil : 255 * pacemaker.reduce(0, +) / Double(pacemaker.count))
+                meanPacemakerChange255: pacemaker.isEmpty ? nil : 255 * pacemaker.reduce(0, +) / Double(pacemaker.count),
+                meanCausalGapClosed: causal.isEmpty ? nil : causal.reduce(0, +) / Double(causal.count))
         }
     }
 
@@ -65,7 +69,8 @@ public enum EvaluationReport {
         let rows = summary.map { s -> [String] in
             [HTMLReport.escape(s.edit), s.mask, "\(s.count)", f(s.meanGapClosed) + " " + mark(s.meanGapClosed >= gapTarget),
              f(s.meanChangeOutside255) + (s.mask == "auto" ? " " + mark(s.meanChangeOutside255 <= 255 * outsideTarget) : ""),
-             "\(s.meetingTargets)/\(s.count)", s.meanPacemakerChange255.map { f($0, 1) } ?? "–"]
+             "\(s.meetingTargets)/\(s.count)", s.meanPacemakerChange255.map { f($0, 1) } ?? "–",
+             s.meanCausalGapClosed.map { f($0) } ?? "–"]
         }
         let reportCases = cases.map { c -> HTMLReport.Case in
             HTMLReport.Case(
@@ -89,6 +94,7 @@ public enum EvaluationReport {
                         ("seconds", f(e.seconds, 1)),
                     ]
                     if let p = e.pacemakerChange { metrics.append(("pacemaker change (×255)", f(255 * p, 1))) }
+                    if let g = e.causalGapClosed { metrics.append(("gap closed to the causal total effect", f(g))) }
                     return HTMLReport.Row(title: "\(e.edit)\(e.mask == .none ? " — no mask" : "") → “\(e.target)”",
                                           pictures: pictures, metrics: metrics)
                 })
@@ -100,13 +106,14 @@ public enum EvaluationReport {
                 (\(settings.method.rawValue) inversion, \(settings.steps) steps, guidance \(f(settings.guidance, 1))). The phantom gives the \
                 ground truth: the same patient with only the edited finding changed, the patient the target caption describes. \
                 Where the phantom's causal model would change more (without cardiomegaly its patients seldom have a pacemaker), \
-                the “no mask” row also shows that total effect. <b>Gap closed</b>: how much of the way from the input to the \
+                the “no mask” row also shows that total effect, and how far each edit went towards it. <b>Gap closed</b>: how much of the way from the input to the \
                 truth the edit went inside the true change (target ≥ \(f(gapTarget))). <b>Change outside</b>: mean absolute change \
                 more than 8 px from the true change, in grey levels (target ≤ 1). The “no mask” rows let the model change anything: \
                 a large pacemaker change there means the model removes the pacemaker along with the cardiomegaly, the hidden \
                 relationship in its training data.
                 """,
-            summaryHeader: ["edit", "mask", "cases", "gap closed", "change outside (×255)", "meeting targets", "pacemaker change (×255)"],
+            summaryHeader: ["edit", "mask", "cases", "gap closed", "change outside (×255)", "meeting targets", "pacemaker change (×255)",
+                            "gap closed to the causal total effect"],
             summaryRows: rows, cases: reportCases,
             footer: "Written by \(writtenBy) in \(f(totalSeconds, 0)) s. Pictures are the files beside this page.")
         let url = try report.write(to: folder)
@@ -123,6 +130,7 @@ public enum EvaluationReport {
                 var d: [String: Any] = ["edit": s.edit, "mask": s.mask, "count": s.count, "mean_gap_closed": s.meanGapClosed,
                                         "mean_change_outside_255": s.meanChangeOutside255, "meeting_targets": s.meetingTargets]
                 if let p = s.meanPacemakerChange255 { d["mean_pacemaker_change_255"] = p }
+                if let g = s.meanCausalGapClosed { d["mean_causal_gap_closed"] = g }
                 return d
             },
             "cases": cases.map { c -> [String: Any] in
@@ -134,6 +142,7 @@ public enum EvaluationReport {
                                              "change_inside": e.score.changeInside, "change_area": e.score.changeArea,
                                              "seconds": e.seconds, "files": e.files]
                      if let p = e.pacemakerChange { d["pacemaker_change"] = p }
+                     if let g = e.causalGapClosed { d["causal_gap_closed"] = g }
                      return d
                  }]
             },

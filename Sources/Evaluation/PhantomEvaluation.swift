@@ -33,6 +33,9 @@ public struct ScoredEdit: Sendable {
     public let source: String
     public let target: String
     public let score: EditMetrics.GroundTruthScore
+    /// The gap closed towards the causal model's total effect, where it differs from the truth: near 1 with no
+    /// mask means the model changes what the data tie to the edited finding, as the phantom's causal model does.
+    public let causalGapClosed: Double?
     /// Mean |edit − input| inside the pacemaker's footprint, when the case has one: how much of the pacemaker
     /// the edit took away (large under `--mask none` means the model ties the pacemaker to the edited finding).
     public let pacemakerChange: Double?
@@ -126,10 +129,15 @@ public struct PhantomEvaluation {
                 let truth = c.render(direct)
                 let change = changeMask(factual.image, truth.image)
                 let total = c.counterfactualAttributes(e.interventions)
-                let causal = total == direct ? nil : try save(c.render(total).image, "\(slug)-causal.png")
+                var causal: CausalTruth?
+                if total != direct {
+                    let image = c.render(total).image
+                    causal = CausalTruth(image: Plane(gray: image), change: Plane(gray: changeMask(factual.image, image)),
+                                         file: try save(image, "\(slug)-causal.png"))
+                }
                 truths.append(Truth(image: Plane(gray: truth.image), change: Plane(gray: change),
                                     file: try save(truth.image, "\(slug)-truth.png"),
-                                    changeFile: try save(change, "\(slug)-change.png"), causalFile: causal))
+                                    changeFile: try save(change, "\(slug)-change.png"), causal: causal))
             }
             let targets = try applicable.map { template.caption(for: try $0.label.apply(to: record, template: template)) }
             let outcome = try editor.edit(image: input, source: source, targets: targets, settings: settings, progress: progress)
@@ -154,21 +162,27 @@ public struct PhantomEvaluation {
         return results
     }
 
-    /// An edit's ground truth: the picture, its change mask, their files, and the causal total effect's picture
-    /// when it differs.
+    /// An edit's ground truth: the picture, its change mask, their files, and the causal total effect when it
+    /// differs.
     struct Truth {
         let image: Plane
         let change: Plane
         let file: String
         let changeFile: String
-        let causalFile: String?
+        let causal: CausalTruth?
+    }
+
+    struct CausalTruth {
+        let image: Plane
+        let change: Plane
+        let file: String
     }
 
     func score(_ e: PhantomEdit, _ edited: EditedImage, mask: MaskMode, input: Plane, truth: Truth,
                pacemaker: [Bool]?, source: String, save: (Image, String) throws -> String) throws -> ScoredEdit {
         let slug = e.label.slug + (mask == .none ? "-free" : "")
         var files = ["truth": truth.file, "change": truth.changeFile]
-        if let causal = truth.causalFile { files["causal"] = causal }
+        if let causal = truth.causal { files["causal"] = causal.file }
         files["edit"] = try save(edited.image.image(), "\(slug).png")
         files["difference"] = try save(Visualize.difference(before: input, after: edited.image), "\(slug)-difference.png")
         if let m = edited.mask { files["mask"] = try save(Visualize.mask(m, over: input), "\(slug)-mask.png") }
@@ -179,6 +193,9 @@ public struct PhantomEvaluation {
         let pacemakerChange = pacemaker.flatMap { p in p.contains(true) ? EditMetrics.meanAbsolute(edited.image, input, where: p) : nil }
         return ScoredEdit(edit: e.name, mask: mask, source: source, target: edited.target,
                           score: EditMetrics.score(input: input, edit: edited.image, truth: truth.image, changeMask: truth.change),
+                          causalGapClosed: truth.causal.map {
+                              EditMetrics.score(input: input, edit: edited.image, truth: $0.image, changeMask: $0.change).gapClosed
+                          },
                           pacemakerChange: pacemakerChange, seconds: edited.seconds, files: files)
     }
 }

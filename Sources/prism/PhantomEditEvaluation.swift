@@ -35,8 +35,9 @@ struct PhantomEditEvaluation {
         log(String(format: "reconstruction PSNR %.2f dB (mean of %d cases)", EvaluationReport.meanReconstructionPSNR(results),
                    results.count))
         for s in EvaluationReport.summaries(results) {
+            let causal = s.meanCausalGapClosed.map { String(format: "; towards the causal total effect %.2f", $0) } ?? ""
             log(String(format: "%@ (mask %@): gap closed %.2f, change outside %.2f/255, %d/%d meet the targets",
-                       s.edit, s.mask, s.meanGapClosed, s.meanChangeOutside255, s.meetingTargets, s.count))
+                       s.edit, s.mask, s.meanGapClosed, s.meanChangeOutside255, s.meetingTargets, s.count) + causal)
         }
         if json {
             print(String(decoding: try Data(contentsOf: folder.appendingPathComponent("metrics.json")), as: UTF8.self))

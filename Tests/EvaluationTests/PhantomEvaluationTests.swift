@@ -1,4 +1,4 @@
-import Counterfactual
+@testable import Counterfactual
 import Diffusion
 import Foundation
 import Imaging
@@ -52,6 +52,7 @@ import Testing
         #expect(EditMetrics.meanAbsolute(truth, Plane(gray: c.render(direct).image)) == 0)
         let total = c.counterfactualAttributes([.cardiomegaly(false)])
         #expect((cardio.files["causal"] != nil) == (total != direct))
+        #expect((cardio.causalGapClosed != nil) == (total != direct))
         let url = try EvaluationReport.write(results, to: folder, model: "tiny", settings: settings, totalSeconds: 1)
         let html = try String(contentsOf: url, encoding: .utf8)
         let linked = html.components(separatedBy: "src=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }
@@ -66,6 +67,38 @@ import Testing
         #expect(figure.width == (1 + results[0].edits.count) * (side + 4) - 4 && figure.height == 2 * side + 4)
         let input = Plane(gray: try Image(contentsOf: folder.appendingPathComponent(results[0].inputFile)))
         #expect(Plane(gray: figure)[3, 5] == input[3, 5])
+    }
+
+    @Test func anEditThatDrawsTheTotalEffectIsScoredAgainstBothTruths() throws {
+        let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: try StableDiffusionEditingModel.load(from: tinyModel), cache: nil),
+                                           settings: EditSettings())
+        // A patient whose pacemaker would go with the cardiomegaly in the causal model.
+        let c = try #require(PhantomEvaluation.cases(seed: 90_001, count: 4, size: 64).first {
+            $0.counterfactualAttributes([.cardiomegaly(false)]) != $0.counterfactualAttributes([.cardiomegaly(false)], directOnly: true)
+        })
+        let factual = c.render(masks: true)
+        let input = Plane(gray: factual.image)
+        let direct = c.render(c.counterfactualAttributes([.cardiomegaly(false)], directOnly: true)).image
+        let total = c.render(c.counterfactualAttributes([.cardiomegaly(false)])).image
+        let truth = PhantomEvaluation.Truth(
+            image: Plane(gray: direct), change: Plane(gray: changeMask(factual.image, direct)), file: "truth.png",
+            changeFile: "change.png",
+            causal: .init(image: Plane(gray: total), change: Plane(gray: changeMask(factual.image, total)), file: "causal.png"))
+        let edited = EditedImage(target: "target", image: Plane(gray: total), raw: Plane(gray: total), mask: nil, attention: nil,
+                                 seconds: 0)
+        let scored = try evaluation.score(.removeCardiomegaly, edited, mask: .none, input: input, truth: truth,
+                                          pacemaker: factual.masks[.pacemaker], source: "source", save: { _, name in name })
+        #expect(abs(try #require(scored.causalGapClosed) - 1) < 1e-9)
+        // Against the caption's truth the rest of the total effect is change outside the true change.
+        #expect(scored.score.changeOutside > EvaluationReport.outsideTarget)
+        #expect(scored.files["causal"] == "causal.png")
+        // And an edit that draws the caption's truth closes all of its gap but not the causal one.
+        let exact = EditedImage(target: "target", image: Plane(gray: direct), raw: Plane(gray: direct), mask: nil, attention: nil,
+                                seconds: 0)
+        let faithful = try evaluation.score(.removeCardiomegaly, exact, mask: .none, input: input, truth: truth,
+                                            pacemaker: factual.masks[.pacemaker], source: "source", save: { _, name in name })
+        #expect(abs(faithful.score.gapClosed - 1) < 1e-9 && faithful.score.changeOutside == 0)
+        #expect(try #require(faithful.causalGapClosed) < 0.9)
     }
 
     @Test func withoutAMaskEveryEditIsScoredAsFree() throws {
