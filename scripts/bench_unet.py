@@ -13,7 +13,8 @@ matmul throughput each reaches.
     swift build -c release --product prism        # with LIBTORCH set
     /work/venv/bin/python scripts/bench_unet.py --prism .build/release/prism --repeat 3
 
-Options: --sizes 32 64, --dtypes fp32 bf16, --batch 2, --folder DIR, --skip-prism, --markdown (table for docs).
+Options: --sizes 32 64, --dtypes fp32 bf16, --batch 2, --rounds K (interleaved; medians over rounds), --folder DIR,
+--skip-prism, --markdown (table for docs).
 
 With --sd15-pipeline DIR it instead writes a complete SD 1.5-architecture pipeline folder with random weights
 (UNet, VAE, CLIP ViT-L/14 text encoder, the CLIP tokenizer from /work/shared/data/clip-vocab, SD 1.5's PNDM
@@ -46,6 +47,8 @@ def parse():
     p.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=list(DTYPES))
     p.add_argument("--batch", type=int, default=2, help="UNet batch (2 = one image with classifier-free guidance)")
     p.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up (median reported)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="interleaved rounds of matmul, diffusers and Prism (medians over rounds; use 3 on a shared machine)")
     p.add_argument("--skip-prism", action="store_true", help="time diffusers and matmul only")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--sd15-pipeline", metavar="DIR", help="write a random-weight SD 1.5 pipeline folder and stop")
@@ -147,43 +150,51 @@ def main():
         return
     folder = pathlib.Path(args.folder)
     ensure_unet(folder)
-    threads = torch.get_num_threads()
-    peak = {name: matmul_gflops(DTYPES[name]) for name in args.dtypes}
-    print(f"torch {torch.__version__}, {threads} threads; matmul 2048² "
-          + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items()), flush=True)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
 
-    rows = []
-    for name in args.dtypes:
-        unet = UNet2DConditionModel.from_pretrained(folder, torch_dtype=DTYPES[name]).eval()
-        measured = {}
-        for size in args.sizes:
-            seconds, flops = time_diffusers(unet, size, args.batch, DTYPES[name], args.repeat)
-            measured[size] = (seconds, flops)
-            print(f"diffusers {name} {size}×{size}: {seconds:.3f} s ({flops / 1e9:.0f} GFLOP)", flush=True)
-        del unet  # free its memory before Prism loads its own copy
-        for size in args.sizes:
-            seconds, flops = measured[size]
-            row = dict(dtype=name, size=size, flops=flops, diffusers=seconds, prism=None, rss=None)
-            if not args.skip_prism:
-                result = time_prism(args.prism, folder, size, args.batch, name, args.repeat)
-                row["prism"], row["rss"] = result["median_s"], result.get("peak_rss_mb")
-                print(f"prism     {name} {size}×{size}: {row['prism']:.3f} s, peak RSS {row['rss']:.0f} MB", flush=True)
-            rows.append(row)
+    # Each round measures, per dtype, the matmul rate, diffusers and Prism one after the other, so that a machine
+    # whose speed drifts (a shared VM's does, by tens of percent) affects both sides of each ratio alike; the table
+    # gives the median over rounds of each round's own ratio and fractions.
+    results = {}  # (dtype, size) -> list of per-round dicts
+    for round_index in range(args.rounds):
+        for name in args.dtypes:
+            peak = matmul_gflops(DTYPES[name])
+            print(f"round {round_index + 1}/{args.rounds}: matmul 2048² {name} {peak:.0f} GFLOP/s", flush=True)
+            unet = UNet2DConditionModel.from_pretrained(folder, torch_dtype=DTYPES[name]).eval()
+            measured = {}
+            for size in args.sizes:
+                seconds, flops = time_diffusers(unet, size, args.batch, DTYPES[name], args.repeat)
+                measured[size] = (seconds, flops)
+                print(f"diffusers {name} {size}×{size}: {seconds:.3f} s ({flops / 1e9:.0f} GFLOP)", flush=True)
+            del unet  # free its memory before Prism loads its own copy
+            for size in args.sizes:
+                seconds, flops = measured[size]
+                row = dict(flops=flops, peak=peak, diffusers=seconds, prism=None, rss=None)
+                if not args.skip_prism:
+                    result = time_prism(args.prism, folder, size, args.batch, name, args.repeat)
+                    row["prism"], row["rss"] = result["median_s"], result.get("peak_rss_mb")
+                    print(f"prism     {name} {size}×{size}: {row['prism']:.3f} s, peak RSS {row['rss']:.0f} MB", flush=True)
+                results.setdefault((name, size), []).append(row)
     print()
-    print(table(rows, peak, args.batch, args.markdown))
+    print(table(results, args.batch, args.markdown))
 
 
-def table(rows, peak, batch, markdown):
-    head = ["latents", "dtype", "GFLOP", "diffusers s", "Prism s", "Prism/diffusers", "diffusers % matmul",
-            "Prism % matmul", "Prism peak RSS MB"]
+def table(results, batch, markdown):
+    head = ["latents", "dtype", "GFLOP", "diffusers s", "Prism s", "Prism/diffusers", "range over rounds",
+            "diffusers % matmul", "Prism % matmul", "Prism peak RSS MB"]
+    median = statistics.median
     lines = []
-    for r in rows:
-        gflop = r["flops"] / 1e9
-        frac = lambda s: f"{100 * gflop / s / peak[r['dtype']]:.0f}%" if s else "–"
-        lines.append([f"{r['size']}×{r['size']} ×{batch}", r["dtype"], f"{gflop:.0f}", f"{r['diffusers']:.3f}",
-                      f"{r['prism']:.3f}" if r["prism"] else "–",
-                      f"{r['prism'] / r['diffusers']:.2f}" if r["prism"] else "–",
-                      frac(r["diffusers"]), frac(r["prism"]), f"{r['rss']:.0f}" if r["rss"] else "–"])
+    for (name, size), rounds in results.items():
+        gflop = rounds[0]["flops"] / 1e9
+        frac = lambda key: f"{100 * median(gflop / r[key] / r['peak'] for r in rounds):.0f}%"
+        timed = all(r["prism"] for r in rounds)
+        ratios = [r["prism"] / r["diffusers"] for r in rounds] if timed else []
+        lines.append([f"{size}×{size} ×{batch}", name, f"{gflop:.0f}", f"{median(r['diffusers'] for r in rounds):.3f}",
+                      f"{median(r['prism'] for r in rounds):.3f}" if timed else "–",
+                      f"{median(ratios):.2f}" if timed else "–",
+                      f"{min(ratios):.2f}–{max(ratios):.2f}" if timed else "–",
+                      frac("diffusers"), frac("prism") if timed else "–",
+                      f"{max(r['rss'] for r in rounds):.0f}" if timed else "–"])
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(line) + " |" for line in lines]
