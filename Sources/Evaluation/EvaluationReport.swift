@@ -45,11 +45,13 @@ public enum EvaluationReport {
     }
 
     /// One case at a glance (`figure.png`): the input above its reconstruction, then per edit its counterfactual above
-    /// the phantom's true counterfactual, 4 px apart.
+    /// the phantom's true counterfactual (for an edit with no mask, the causal model's total effect where it differs:
+    /// what a model that learned the data's relationships draws), 4 px apart.
     public static func figure(_ c: ScoredCase, in folder: URL) throws -> Image {
         func load(_ file: String) throws -> Plane { Plane(gray: try Image(contentsOf: folder.appendingPathComponent(file))) }
         let top = try [load(c.inputFile)] + c.edits.map { try load($0.files["edit"]!) }
-        let bottom = try [load(c.reconstructionFile)] + c.edits.map { try load($0.files["truth"]!) }
+        let bottom = try [load(c.reconstructionFile)]
+            + c.edits.map { try load(($0.mask == .none ? $0.files["causal"] : nil) ?? $0.files["truth"]!) }
         return Plane.grid([top, bottom], gap: 4).image()
     }
 

@@ -67,6 +67,14 @@ import Testing
         #expect(figure.width == (1 + results[0].edits.count) * (side + 4) - 4 && figure.height == 2 * side + 4)
         let input = Plane(gray: try Image(contentsOf: folder.appendingPathComponent(results[0].inputFile)))
         #expect(Plane(gray: figure)[3, 5] == input[3, 5])
+        // Under the no-mask edit: the causal model's total effect (the pacemaker gone), not the caption's truth.
+        let free = try #require(results[0].edits.last)
+        let causal = Plane(gray: try Image(contentsOf: folder.appendingPathComponent(try #require(free.files["causal"]))))
+        let grid = Plane(gray: figure)
+        let tile = Plane(width: side, height: side, values: (0..<side * side).map {
+            grid[results[0].edits.count * (side + 4) + $0 % side, side + 4 + $0 / side]
+        })
+        #expect(tile == causal)
     }
 
     @Test func anEditThatDrawsTheTotalEffectIsScoredAgainstBothTruths() throws {
