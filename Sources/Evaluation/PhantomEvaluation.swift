@@ -118,27 +118,7 @@ public struct PhantomEvaluation {
             let inputFile = try save(factual.image, "input.png")
             let pacemaker = factual.masks[.pacemaker]
 
-            // Each edit's truth: the same patient with only the edited label changed, which is the patient the target
-            // caption describes (it keeps every other finding). The causal model's total effect, where the
-            // intervention also moves descendants (no cardiomegaly: often no pacemaker, sometimes no effusion), is
-            // saved beside it: what a model that learned the data's relationships would draw with no mask.
-            var truths: [Truth] = []
-            for e in applicable {
-                let slug = e.label.slug
-                let direct = c.counterfactualAttributes(e.interventions, directOnly: true)
-                let truth = c.render(direct)
-                let change = changeMask(factual.image, truth.image)
-                let total = c.counterfactualAttributes(e.interventions)
-                var causal: CausalTruth?
-                if total != direct {
-                    let image = c.render(total).image
-                    causal = CausalTruth(image: Plane(gray: image), change: Plane(gray: changeMask(factual.image, image)),
-                                         file: try save(image, "\(slug)-causal.png"))
-                }
-                truths.append(Truth(image: Plane(gray: truth.image), change: Plane(gray: change),
-                                    file: try save(truth.image, "\(slug)-truth.png"),
-                                    changeFile: try save(change, "\(slug)-change.png"), causal: causal))
-            }
+            let truths = try applicable.map { try truth(of: $0, for: c, factual: factual.image, save: save) }
             let targets = try applicable.map { template.caption(for: try $0.label.apply(to: record, template: template)) }
             let outcome = try editor.edit(image: input, source: source, targets: targets, settings: settings, progress: progress)
             let reconstructionFile = try save(outcome.reconstruction.image(), "reconstruction.png")
@@ -160,6 +140,26 @@ public struct PhantomEvaluation {
                                       inversionSeconds: outcome.inversionSeconds, edits: scored))
         }
         return results
+    }
+
+    /// An edit's truth: the same patient with only the edited label changed, which is the patient the target caption
+    /// describes (it keeps every other finding). The causal model's total effect, where the intervention also moves
+    /// descendants (no cardiomegaly: often no pacemaker, sometimes no effusion), is saved beside it: what a model
+    /// that learned the data's relationships would draw with no mask.
+    func truth(of e: PhantomEdit, for c: PhantomCase, factual: Image, save: (Image, String) throws -> String) throws -> Truth {
+        let slug = e.label.slug
+        let direct = c.counterfactualAttributes(e.interventions, directOnly: true)
+        let image = c.render(direct).image
+        let change = changeMask(factual, image)
+        let total = c.counterfactualAttributes(e.interventions)
+        var causal: CausalTruth?
+        if total != direct {
+            let totalImage = c.render(total).image
+            causal = CausalTruth(image: Plane(gray: totalImage), change: Plane(gray: changeMask(factual, totalImage)),
+                                 file: try save(totalImage, "\(slug)-causal.png"))
+        }
+        return Truth(image: Plane(gray: image), change: Plane(gray: change), file: try save(image, "\(slug)-truth.png"),
+                     changeFile: try save(change, "\(slug)-change.png"), causal: causal)
     }
 
     /// An edit's ground truth: the picture, its change mask, their files, and the causal total effect when it

@@ -88,10 +88,8 @@ import Testing
         let input = Plane(gray: factual.image)
         let direct = c.render(c.counterfactualAttributes([.cardiomegaly(false)], directOnly: true)).image
         let total = c.render(c.counterfactualAttributes([.cardiomegaly(false)])).image
-        let truth = PhantomEvaluation.Truth(
-            image: Plane(gray: direct), change: Plane(gray: changeMask(factual.image, direct)), file: "truth.png",
-            changeFile: "change.png",
-            causal: .init(image: Plane(gray: total), change: Plane(gray: changeMask(factual.image, total)), file: "causal.png"))
+        let truth = try evaluation.truth(of: .removeCardiomegaly, for: c, factual: factual.image, save: { _, name in name })
+        #expect(truth.image == Plane(gray: direct) && truth.causal?.image == Plane(gray: total))
         let edited = EditedImage(target: "target", image: Plane(gray: total), raw: Plane(gray: total), mask: nil, attention: nil,
                                  seconds: 0)
         let scored = try evaluation.score(.removeCardiomegaly, edited, mask: .none, input: input, truth: truth,
@@ -99,7 +97,7 @@ import Testing
         #expect(abs(try #require(scored.causalGapClosed) - 1) < 1e-9)
         // Against the caption's truth the rest of the total effect is change outside the true change.
         #expect(scored.score.changeOutside > EvaluationReport.outsideTarget)
-        #expect(scored.files["causal"] == "causal.png")
+        #expect(scored.files["causal"] == "remove-cardiomegaly-causal.png")
         // And an edit that draws the caption's truth closes all of its gap but not the causal one.
         let exact = EditedImage(target: "target", image: Plane(gray: direct), raw: Plane(gray: direct), mask: nil, attention: nil,
                                 seconds: 0)
