@@ -4,7 +4,10 @@ import Counterfactual
 /// The options of an edit that `prism edit` and `prism evaluate edits` share: the inversion, the sampling, the
 /// prompt-to-prompt schedule and the mask's thresholds.
 struct EditingOptions: ParsableArguments {
-    @Option(help: "direct, null-text or ddim.")
+    @Option(help: """
+        direct (no optimisation: ~3 UNet evaluations a step), null-text (Mokady et al.; 4–6× slower, and \
+        the stronger edit with a small model such as the bundled one: docs/editing.md) or ddim.
+        """)
     var inversion: InversionMethod = .direct
 
     @Option(help: "Denoising steps.")
