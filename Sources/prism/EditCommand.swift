@@ -140,14 +140,8 @@ struct EditCommand: ParsableCommand {
 
         log("source: \(sourceCaption)")
         for (slug, t) in targets { log("target \(slug): \(t)") }
-        var bars: [String: ProgressBar] = [:]
         let outcome = try editor.edit(image: gray, source: sourceCaption, targets: targets.map(\.1), settings: settings,
-                                      userMask: userMask) { phase, done, total in
-            let bar = bars[phase] ?? ProgressBar(total: total, label: phase.padding(toLength: 9, withPad: " ", startingAt: 0), unit: "step")
-            bars[phase] = bar
-            bar.update(done)
-            if done == total { bar.finish() }
-        }
+                                      userMask: userMask, progress: ProgressBar.editingPhases())
         if outcome.inversionFromCache { log("inversion: from the cache") }
         try write(outcome, slugs: targets.map(\.0), input: input, settings: settings, modelURL: modelURL)
     }

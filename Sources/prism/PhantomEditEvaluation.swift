@@ -24,12 +24,7 @@ struct PhantomEditEvaluation {
         let chosen = PhantomEvaluation.cases(seed: seed, count: cases, size: editingModel.resolution)
         log("model \(modelURL.path); \(chosen.count) phantom cases at \(editingModel.resolution) px, "
             + "\(settings.method.rawValue) inversion, \(settings.steps) steps, mask \(settings.mask.name)")
-        var bar: ProgressBar?
-        let results = try evaluation.run(chosen, folder: folder, progress: { phase, done, total in
-            if done == 1 { bar = ProgressBar(total: total, label: phase.padding(toLength: 9, withPad: " ", startingAt: 0), unit: "step") }
-            bar?.update(done)
-            if done == total { bar?.finish() }
-        }, log: log)
+        let results = try evaluation.run(chosen, folder: folder, progress: ProgressBar.editingPhases(), log: log)
         let url = try EvaluationReport.write(results, to: folder, model: modelURL.lastPathComponent, settings: settings,
                                              totalSeconds: Date().timeIntervalSince(started), writtenBy: tool)
         log(String(format: "reconstruction PSNR %.2f dB (mean of %d cases)", EvaluationReport.meanReconstructionPSNR(results),
