@@ -150,7 +150,7 @@ public enum EvaluationReport {
             },
         ]
         let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-        try data.write(to: folder.appendingPathComponent("metrics.json"), options: .atomic)
+        try writeAtomically(data, to: folder.appendingPathComponent("metrics.json"))
         return url
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import NN
 import Torch
 
@@ -190,7 +191,7 @@ public final class Trainer<Task: TrainingTask> {
             guard let s = Int(line.prefix { $0 != "," }) else { return true }
             return s <= step
         }
-        try Data((kept.joined(separator: "\n") + "\n").utf8).write(to: logURL, options: .atomic)
+        try writeAtomically(Data((kept.joined(separator: "\n") + "\n").utf8), to: logURL)
     }
 
     /// The log's (step, loss) pairs, for plotting.
