@@ -130,6 +130,10 @@ pt_device pt_device_of(pt_tensor t) {
     return d;
 }
 bool pt_requires_grad(pt_tensor t) { return T(t).defined() && T(t).requires_grad(); }
+int64_t pt_version_counter(pt_tensor t) { return T(t).defined() ? static_cast<int64_t>(T(t)._version()) : 0; }
+bool pt_autocast_enabled(int32_t device_type) {
+    return at::autocast::is_autocast_enabled(device_type == PT_CUDA ? at::kCUDA : at::kCPU);
+}
 bool pt_is_leaf(pt_tensor t) { return T(t).defined() && T(t).is_leaf(); }
 bool pt_is_contiguous(pt_tensor t, bool channels_last) {
     return T(t).is_contiguous(channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);

@@ -1,6 +1,9 @@
 // Element-wise, reductions, neural-network functions, shape and indexing.
 #include "internal.hpp"
 
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
+
 #include <cstdlib>
 
 using namespace ctorch;
@@ -280,6 +283,32 @@ pt_status pt_conv2d(pt_tensor x, pt_tensor weight, pt_tensor bias, const int64_t
                     const int64_t *dilation, int64_t groups, pt_tensor *out) {
     PT_GUARD(*out = wrap(at::conv2d(T(x), T(weight), opt(bias), ints(stride, 2), ints(padding, 2),
                                     ints(dilation, 2), groups)));
+}
+bool pt_mkldnn_available(void) { return at::hasMKLDNN(); }
+pt_status pt_mkldnn_conv2d_prepack(pt_tensor weight, const int64_t *stride, const int64_t *padding,
+                                   const int64_t *dilation, int64_t groups, const int64_t *input_size, pt_tensor *out) {
+    PT_GUARD({
+        // Registered by libtorch_cpu under the mkldnn namespace, with no ATen C++ function: call it boxed.
+        static const auto op =
+            c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_reorder_convolution_weight", "");
+        torch::jit::Stack stack{T(weight), std::vector<int64_t>(padding, padding + 2),
+                                std::vector<int64_t>(stride, stride + 2), std::vector<int64_t>(dilation, dilation + 2),
+                                groups, std::vector<int64_t>(input_size, input_size + 4)};
+        op.callBoxed(&stack);
+        *out = wrap(stack.back().toTensor());
+    });
+}
+pt_status pt_mkldnn_conv2d_prepacked(pt_tensor x, pt_tensor packed_weight, pt_tensor bias, const int64_t *stride,
+                                     const int64_t *padding, const int64_t *dilation, int64_t groups, pt_tensor *out) {
+    PT_GUARD({
+        static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_convolution_pointwise", "");
+        torch::jit::Stack stack{T(x), T(packed_weight), bias == nullptr ? c10::IValue() : c10::IValue(T(bias)),
+                                std::vector<int64_t>(padding, padding + 2), std::vector<int64_t>(stride, stride + 2),
+                                std::vector<int64_t>(dilation, dilation + 2), groups, std::string("none"),
+                                c10::List<std::optional<c10::Scalar>>(), c10::IValue()};
+        op.callBoxed(&stack);
+        *out = wrap(stack.back().toTensor());
+    });
 }
 pt_status pt_conv_transpose2d(pt_tensor x, pt_tensor weight, pt_tensor bias, const int64_t *stride,
                               const int64_t *padding, const int64_t *output_padding, int64_t groups,

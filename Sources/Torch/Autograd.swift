@@ -97,3 +97,30 @@ public func withAutocast<R>(_ dtype: DType = .bfloat16, device: Device = .cpu, _
     defer { _ = pt_autocast_exit(type, previousEnabled, previousDType) }
     return try body()
 }
+
+extension Tensor {
+    /// libtorch's version counter: it grows with every in-place change, so a value derived from a parameter
+    /// (a prepacked weight) can tell when it has gone stale.
+    public var versionCounter: Int { Int(pt_version_counter(handle)) }
+
+    /// The address of the tensor's first element: it changes when the tensor is given new data
+    /// (``setData(_:)``), which libtorch's version counter does not count.
+    public var dataAddress: UInt {
+        var p: UnsafeMutableRawPointer?
+        Tensor.check("data_ptr", [self], pt_data_ptr(handle, &p))
+        return UInt(bitPattern: p)
+    }
+}
+
+extension Torch {
+    /// Whether autograd records operations on this thread now (false inside ``withNoGrad(_:)``).
+    public static var isGradEnabled: Bool { pt_grad_enabled() }
+
+    /// Whether an autocast region is open for `device`'s type.
+    public static func isAutocastEnabled(_ device: Device = .cpu) -> Bool {
+        pt_autocast_enabled(device.isCUDA ? Int32(PT_CUDA.rawValue) : Int32(PT_CPU.rawValue))
+    }
+
+    /// Whether this libtorch has oneDNN (MKL-DNN), which runs prepacked CPU convolutions.
+    public static var hasMKLDNN: Bool { pt_mkldnn_available() }
+}

@@ -23,6 +23,33 @@ public enum F {
         return Tensor.make("conv2d", [x, weight]) { pt_conv2d(x.handle, weight.handle, bias.handle, s, p, d, Int64(groups), $0) }
     }
 
+    /// oneDNN's blocked layout of a convolution weight for inputs shaped like `inputShape` (NCHW); pass it to
+    /// ``conv2dPrepacked(_:packedWeight:bias:stride:padding:dilation:groups:)``. CPU only.
+    public static func conv2dPrepack(
+        weight: Tensor, inputShape: [Int], stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int) = (1, 1),
+        groups: Int = 1
+    ) -> Tensor {
+        precondition(inputShape.count == 4, "conv2dPrepack: the input shape must be NCHW")
+        let s = [Int64(stride.0), Int64(stride.1)], p = [Int64(padding.0), Int64(padding.1)]
+        let d = [Int64(dilation.0), Int64(dilation.1)], size = inputShape.map(Int64.init)
+        return Tensor.make("mkldnn::_reorder_convolution_weight", [weight]) {
+            pt_mkldnn_conv2d_prepack(weight.handle, s, p, d, Int64(groups), size, $0)
+        }
+    }
+
+    /// A convolution with a weight from ``conv2dPrepack(weight:inputShape:stride:padding:dilation:groups:)``; no
+    /// autograd.
+    public static func conv2dPrepacked(
+        _ x: Tensor, packedWeight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+        dilation: (Int, Int) = (1, 1), groups: Int = 1
+    ) -> Tensor {
+        let s = [Int64(stride.0), Int64(stride.1)], p = [Int64(padding.0), Int64(padding.1)]
+        let d = [Int64(dilation.0), Int64(dilation.1)]
+        return Tensor.make("mkldnn::_convolution_pointwise", [x, packedWeight]) {
+            pt_mkldnn_conv2d_prepacked(x.handle, packedWeight.handle, bias.handle, s, p, d, Int64(groups), $0)
+        }
+    }
+
     public static func convTranspose2d(
         _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, outputPadding: Int = 0,
         groups: Int = 1, dilation: Int = 1

@@ -80,6 +80,10 @@ int64_t pt_numel(pt_tensor t);
 int32_t pt_dtype_of(pt_tensor t);
 pt_device pt_device_of(pt_tensor t);
 bool pt_requires_grad(pt_tensor t);
+/// The tensor's version counter: it grows with every in-place change (an optimiser step, a copy of loaded weights).
+int64_t pt_version_counter(pt_tensor t);
+/// Whether autocast is on for `device_type` (PT_CPU or PT_CUDA).
+bool pt_autocast_enabled(int32_t device_type);
 bool pt_is_leaf(pt_tensor t);
 bool pt_is_contiguous(pt_tensor t, bool channels_last);
 pt_status pt_to_string(pt_tensor t, char **out); // free with pt_free
@@ -154,6 +158,14 @@ pt_status pt_conv2d(pt_tensor x, pt_tensor weight, pt_tensor bias, const int64_t
 pt_status pt_conv_transpose2d(pt_tensor x, pt_tensor weight, pt_tensor bias, const int64_t *stride,
                               const int64_t *padding, const int64_t *output_padding, int64_t groups,
                               const int64_t *dilation, pt_tensor *out);
+/// oneDNN's prepacked convolution, as torch.compile's CPU backend runs frozen weights: the weight is reordered
+/// into oneDNN's blocked layout once (for an input of `input_size`, 4 values) instead of on every call. CPU only,
+/// no autograd; `pt_mkldnn_conv2d_prepacked` takes the packed weight and the convolution's own settings.
+bool pt_mkldnn_available(void);
+pt_status pt_mkldnn_conv2d_prepack(pt_tensor weight, const int64_t *stride, const int64_t *padding,
+                                   const int64_t *dilation, int64_t groups, const int64_t *input_size, pt_tensor *out);
+pt_status pt_mkldnn_conv2d_prepacked(pt_tensor x, pt_tensor packed_weight, pt_tensor bias, const int64_t *stride,
+                                     const int64_t *padding, const int64_t *dilation, int64_t groups, pt_tensor *out);
 pt_status pt_group_norm(pt_tensor x, int64_t groups, pt_tensor weight, pt_tensor bias, double eps, pt_tensor *out);
 pt_status pt_layer_norm(pt_tensor x, const int64_t *shape, int64_t ndim, pt_tensor weight, pt_tensor bias,
                         double eps, pt_tensor *out);

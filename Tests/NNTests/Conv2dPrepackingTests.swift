@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+@testable import NN
+@testable import Torch
+
+/// CPU inference runs `Conv2d` on a weight prepacked in oneDNN's layout; it must compute what libtorch's plain
+/// convolution computes, for every input shape, and follow the weight when it changes in place.
+@Suite struct Conv2dPrepackingTests {
+    func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
+        let x = a.floats(), y = b.floats()
+        #expect(x.count == y.count)
+        var num = 0.0, den = 0.0
+        for (p, q) in zip(x, y) {
+            num += Double(p - q) * Double(p - q)
+            den += Double(q) * Double(q)
+        }
+        return (num / den).squareRoot()
+    }
+
+    func layer(_ inChannels: Int = 32, _ outChannels: Int = 48, kernel: Int = 3, stride: Int = 1) -> Conv2d {
+        Torch.manualSeed(7)
+        return Conv2d(ParameterStore().root / "conv", inChannels, outChannels, kernelSize: kernel, stride: stride,
+                      padding: kernel / 2)
+    }
+
+    func plain(_ conv: Conv2d, _ x: Tensor) -> Tensor {
+        F.conv2d(x, weight: conv.weight, bias: conv.bias, stride: conv.stride, padding: conv.padding)
+    }
+
+    @Test(arguments: [(3, 1), (1, 1), (3, 2)])
+    func packedEqualsPlainForEveryShape(kernel: Int, stride: Int) {
+        #expect(Conv2d.prepacking, "the suite runs with prepacking on (libtorch with oneDNN, PRISM_PREPACK unset)")
+        let conv = layer(kernel: kernel, stride: stride)
+        withNoGrad {
+            // More shapes than the cache holds, then the first again: each must be packed for its own shape.
+            for shape in [[1, 32, 8, 8], [3, 32, 16, 16], [2, 32, 4, 4], [1, 32, 8, 8]] {
+                let x = Tensor.randn(shape)
+                #expect(conv.prepackedWeight(for: x) != nil, "the packed path runs for \(shape)")
+                #expect(relativeError(conv(x), plain(conv, x)) < 1e-5, "\(shape)")
+            }
+        }
+    }
+
+    @Test func packedBFloat16EqualsPlainBFloat16() {
+        let conv = layer()
+        let weight = conv.weight.to(.bfloat16), bias = conv.bias!.to(.bfloat16)
+        let store = ParameterStore()
+        let half = Conv2d(store.root / "conv", 32, 48, kernelSize: 3, padding: 1)
+        withNoGrad {
+            half.weight.setData(weight)
+            half.bias!.setData(bias)
+            let x = Tensor.randn([2, 32, 8, 8]).to(.bfloat16)
+            #expect(half.prepackedWeight(for: x) != nil)
+            #expect(relativeError(half(x), plain(half, x)) < 1e-2)
+        }
+    }
+
+    @Test func aWeightChangedInPlaceIsPackedAgain() {
+        let conv = layer()
+        let x = Tensor.randn([1, 32, 8, 8])
+        withNoGrad {
+            let before = conv(x)
+            conv.weight.copyFrom(conv.weight * 2)
+            let after = conv(x)
+            #expect(relativeError(after, plain(conv, x)) < 1e-5)
+            #expect(relativeError(after, before) > 0.5)
+        }
+    }
+
+    @Test func aWeightGivenNewDataIsPackedAgain() {
+        let conv = layer()
+        let x = Tensor.randn([1, 32, 8, 8])
+        withNoGrad {
+            let before = conv(x)
+            conv.weight.setData(conv.weight * -1)
+            #expect(relativeError(conv(x), plain(conv, x)) < 1e-5)
+            #expect(relativeError(conv(x), before) > 0.5)
+        }
+    }
+
+    @Test func recordingGradientsRunsThePlainConvolution() {
+        let conv = layer()
+        let x = Tensor.randn([1, 32, 8, 8]).requiringGrad()
+        #expect(conv.prepackedWeight(for: x) == nil)
+        conv(x).sum().backward()
+        #expect(x.grad?.shape == [1, 32, 8, 8])
+        #expect(conv.weight.grad?.shape == [48, 32, 3, 3])
+    }
+
+    @Test func thinLayersAndAutocastRunThePlainConvolution() {
+        let thin = layer(4, 48)
+        withNoGrad {
+            #expect(thin.prepackedWeight(for: Tensor.randn([1, 4, 8, 8])) == nil)
+            let conv = layer()
+            withAutocast(.bfloat16) { #expect(conv.prepackedWeight(for: Tensor.randn([1, 32, 8, 8])) == nil) }
+        }
+    }
+}
