@@ -310,6 +310,24 @@ pt_status pt_mkldnn_conv2d_prepacked(pt_tensor x, pt_tensor packed_weight, pt_te
         *out = wrap(stack.back().toTensor());
     });
 }
+pt_status pt_mkldnn_linear_prepack(pt_tensor weight, pt_tensor *out) {
+    PT_GUARD({
+        static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_reorder_linear_weight", "");
+        torch::jit::Stack stack{T(weight), c10::IValue()};
+        op.callBoxed(&stack);
+        *out = wrap(stack.back().toTensor());
+    });
+}
+pt_status pt_mkldnn_linear_prepacked(pt_tensor x, pt_tensor packed_weight, pt_tensor bias, pt_tensor *out) {
+    PT_GUARD({
+        static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+        torch::jit::Stack stack{T(x).contiguous(), T(packed_weight),
+                                bias == nullptr ? c10::IValue() : c10::IValue(T(bias)), std::string("none"),
+                                c10::List<std::optional<c10::Scalar>>(), c10::IValue()};
+        op.callBoxed(&stack);
+        *out = wrap(stack.back().toTensor());
+    });
+}
 pt_status pt_conv_transpose2d(pt_tensor x, pt_tensor weight, pt_tensor bias, const int64_t *stride,
                               const int64_t *padding, const int64_t *output_padding, int64_t groups,
                               const int64_t *dilation, pt_tensor *out) {

@@ -15,7 +15,19 @@ public final class Linear: Module {
         self.bias = bias ? path.parameter("bias", [outFeatures], .uniform(bound: bound)) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { F.linear(x, weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        if let packed = prepackedWeight(for: x) { return F.linearPrepacked(x, packedWeight: packed, bias: bias) }
+        return F.linear(x, weight: weight, bias: bias)
+    }
+
+    private let packed = PrepackedWeights()
+
+    /// The weight in oneDNN's packed layout where CPU inference can use it (see ``Prepacking``); one layout
+    /// serves every input shape.
+    func prepackedWeight(for x: Tensor) -> Tensor? {
+        guard x.rank >= 2, Prepacking.applies(to: x, weight: weight) else { return nil }
+        return packed.value(for: PrepackedWeights.Key(shape: [], weight: weight)) { F.linearPrepack(weight: weight) }
+    }
 }
 
 /// 2-D convolution over NCHW, as `torch.nn.Conv2d` (weight: out × in/groups × k × k).
@@ -45,51 +57,60 @@ public final class Conv2d: Module {
         return F.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, groups: groups)
     }
 
-    // MARK: Prepacked inference
-
-    /// Whether CPU inference runs convolutions on weights prepacked in oneDNN's blocked layout (as
-    /// torch.compile's CPU backend does for frozen weights). libtorch's plain convolution reorders the weight on
-    /// every call, which costs as much as the convolution itself for the UNet's 1280-channel layers at 8×8 or
-    /// 4×4: prepacking makes an SD 1.5 UNet forward at 32×32 latents about 1.8× faster. `PRISM_PREPACK=0` turns
-    /// it off.
-    public static let prepacking = ProcessInfo.processInfo.environment["PRISM_PREPACK"] != "0" && Torch.hasMKLDNN
-
     private let packed = PrepackedWeights()
 
-    /// The packed weight for `x`'s shape, or nil where the plain convolution must run: gradients are being
-    /// recorded (the packed op has no backward), autocast is on (it would cast), the input is not a CPU float
-    /// tensor of the weight's dtype, or the layer is too thin for oneDNN's blocks (< 16 channels: slower packed).
+    /// The weight in oneDNN's blocked layout for `x`'s shape where CPU inference can use it (see ``Prepacking``),
+    /// for layers of ≥ 16 channels each way (thinner ones run slower packed).
     func prepackedWeight(for x: Tensor) -> Tensor? {
-        guard Conv2d.prepacking, groups == 1, x.rank == 4, !Torch.isGradEnabled, !Torch.isAutocastEnabled(),
-              weight.size(0) >= 16, weight.size(1) >= 16 else { return nil }
-        let dtype = x.dtype
-        guard dtype == .float32 || dtype == .bfloat16, weight.dtype == dtype, x.device == .cpu,
-              weight.device == .cpu else { return nil }
-        // oneDNN picks the blocked layout for the input's shape (a 1×1 layer packed for 4×4 inputs runs 100×
-        // slower on 16×16 ones), and the weight may change in place (training, loading) or get new data (a
-        // dtype or device move): all are in the key.
-        let key = PrepackedWeights.Key(shape: x.shape, dtype: dtype.rawValue,
-                                       version: PrepackedWeights.Version(counter: weight.versionCounter,
-                                                                         address: weight.dataAddress))
-        return packed.value(for: key) {
+        guard groups == 1, x.rank == 4, weight.size(0) >= 16, weight.size(1) >= 16,
+              Prepacking.applies(to: x, weight: weight) else { return nil }
+        // oneDNN picks the blocked layout for the input's shape: a 1×1 layer packed for 4×4 inputs runs 100×
+        // slower on 16×16 ones.
+        return packed.value(for: PrepackedWeights.Key(shape: x.shape, weight: weight)) {
             F.conv2dPrepack(weight: weight, inputShape: x.shape, stride: (stride, stride),
                             padding: (padding, padding), groups: groups)
         }
     }
 }
 
+/// CPU inference runs `Linear` and `Conv2d` on weights prepacked in oneDNN's layouts, as torch.compile's CPU
+/// backend does for frozen weights. libtorch's plain convolution reorders the weight on every call, which costs
+/// as much as the convolution itself for the UNet's 1280-channel layers at 8×8 or 4×4, and its linear layers go
+/// through MKL's sgemm, which runs a generic kernel on AMD CPUs: with both prepacked an SD 1.5 UNet forward at
+/// 32×32 latents is about 1.3× faster on a 2-core EPYC (docs/benchmarks.md). `PRISM_PREPACK=0` turns it off.
+public enum Prepacking {
+    public static let isEnabled = ProcessInfo.processInfo.environment["PRISM_PREPACK"] != "0" && Torch.hasMKLDNN
+
+    /// Whether a packed weight may replace `weight` for input `x`: not while gradients are recorded (the packed
+    /// ops have no backward) or autocast is on (it would cast), and only for CPU float32 or bfloat16 tensors of
+    /// one dtype.
+    static func applies(to x: Tensor, weight: Tensor) -> Bool {
+        guard isEnabled, !Torch.isGradEnabled, !Torch.isAutocastEnabled() else { return false }
+        let dtype = x.dtype
+        return (dtype == .float32 || dtype == .bfloat16) && weight.dtype == dtype && x.device == .cpu
+            && weight.device == .cpu
+    }
+}
+
 /// A layer's prepacked weights for its two most recent input shapes (an edit alternates between a one-image
 /// inversion and a batched denoising loop; more shapes would hold more copies of the weights).
 final class PrepackedWeights: @unchecked Sendable {
+    /// Which weight a packed copy was made from: the weight may change in place (training, loading; libtorch's
+    /// version counter) or be given new data (a dtype or device move; its address).
     struct Version: Equatable {
+        var dtype: Int32
         var counter: Int
         var address: UInt
     }
 
     struct Key: Equatable {
         var shape: [Int]
-        var dtype: Int32
         var version: Version
+
+        init(shape: [Int], weight: Tensor) {
+            self.shape = shape
+            version = Version(dtype: weight.dtype.rawValue, counter: weight.versionCounter, address: weight.dataAddress)
+        }
     }
 
     private let lock = NSLock()

@@ -50,6 +50,19 @@ public enum F {
         }
     }
 
+    /// oneDNN's packed layout of a linear weight (out × in); pass it to
+    /// ``linearPrepacked(_:packedWeight:bias:)``. CPU only.
+    public static func linearPrepack(weight: Tensor) -> Tensor {
+        Tensor.make("mkldnn::_reorder_linear_weight", [weight]) { pt_mkldnn_linear_prepack(weight.handle, $0) }
+    }
+
+    /// A linear layer with a weight from ``linearPrepack(weight:)``; no autograd.
+    public static func linearPrepacked(_ x: Tensor, packedWeight: Tensor, bias: Tensor?) -> Tensor {
+        Tensor.make("mkldnn::_linear_pointwise", [x, packedWeight]) {
+            pt_mkldnn_linear_prepacked(x.handle, packedWeight.handle, bias.handle, $0)
+        }
+    }
+
     public static func convTranspose2d(
         _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, outputPadding: Int = 0,
         groups: Int = 1, dilation: Int = 1

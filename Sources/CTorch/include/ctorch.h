@@ -166,6 +166,9 @@ pt_status pt_mkldnn_conv2d_prepack(pt_tensor weight, const int64_t *stride, cons
                                    const int64_t *dilation, int64_t groups, const int64_t *input_size, pt_tensor *out);
 pt_status pt_mkldnn_conv2d_prepacked(pt_tensor x, pt_tensor packed_weight, pt_tensor bias, const int64_t *stride,
                                      const int64_t *padding, const int64_t *dilation, int64_t groups, pt_tensor *out);
+/// The same for linear layers (oneDNN's matmul on a packed weight; x may have any leading dimensions).
+pt_status pt_mkldnn_linear_prepack(pt_tensor weight, pt_tensor *out);
+pt_status pt_mkldnn_linear_prepacked(pt_tensor x, pt_tensor packed_weight, pt_tensor bias, pt_tensor *out);
 pt_status pt_group_norm(pt_tensor x, int64_t groups, pt_tensor weight, pt_tensor bias, double eps, pt_tensor *out);
 pt_status pt_layer_norm(pt_tensor x, const int64_t *shape, int64_t ndim, pt_tensor weight, pt_tensor bias,
                         double eps, pt_tensor *out);

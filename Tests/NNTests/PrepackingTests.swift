@@ -3,9 +3,9 @@ import Testing
 @testable import NN
 @testable import Torch
 
-/// CPU inference runs `Conv2d` on a weight prepacked in oneDNN's layout; it must compute what libtorch's plain
-/// convolution computes, for every input shape, and follow the weight when it changes in place.
-@Suite struct Conv2dPrepackingTests {
+/// CPU inference runs `Conv2d` and `Linear` on weights prepacked in oneDNN's layouts; they must compute what
+/// libtorch's plain convolution and linear compute, for every input shape, and follow the weight when it changes.
+@Suite struct PrepackingTests {
     func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
         let x = a.floats(), y = b.floats()
         #expect(x.count == y.count)
@@ -29,7 +29,7 @@ import Testing
 
     @Test(arguments: [(3, 1), (1, 1), (3, 2)])
     func packedEqualsPlainForEveryShape(kernel: Int, stride: Int) {
-        #expect(Conv2d.prepacking, "the suite runs with prepacking on (libtorch with oneDNN, PRISM_PREPACK unset)")
+        #expect(Prepacking.isEnabled, "the suite runs with prepacking on (libtorch with oneDNN, PRISM_PREPACK unset)")
         let conv = layer(kernel: kernel, stride: stride)
         withNoGrad {
             // More shapes than the cache holds, then the first again: each must be packed for its own shape.
@@ -94,5 +94,46 @@ import Testing
             let conv = layer()
             withAutocast(.bfloat16) { #expect(conv.prepackedWeight(for: Tensor.randn([1, 32, 8, 8])) == nil) }
         }
+    }
+
+    // MARK: Linear
+
+    func linear(_ inFeatures: Int = 40, _ outFeatures: Int = 24) -> Linear {
+        Torch.manualSeed(11)
+        return Linear(ParameterStore().root / "proj", inFeatures, outFeatures)
+    }
+
+    @Test func packedLinearEqualsPlainForAnyLeadingDimensions() {
+        let layer = linear()
+        withNoGrad {
+            for shape in [[5, 40], [2, 77, 40], [3, 4, 9, 40], [1, 40]] {
+                let x = Tensor.randn(shape)
+                #expect(layer.prepackedWeight(for: x) != nil, "the packed path runs for \(shape)")
+                let y = layer(x)
+                #expect(y.shape == Array(shape.dropLast()) + [24])
+                #expect(relativeError(y, F.linear(x, weight: layer.weight, bias: layer.bias)) < 1e-5, "\(shape)")
+            }
+            let noBias = Linear(ParameterStore().root / "proj", 40, 24, bias: false)
+            let x = Tensor.randn([6, 40])
+            #expect(relativeError(noBias(x), F.linear(x, weight: noBias.weight)) < 1e-5)
+            // A non-contiguous input (a transposed view), as attention produces.
+            let t = Tensor.randn([40, 6]).transpose(0, 1)
+            #expect(relativeError(layer(t), F.linear(t, weight: layer.weight, bias: layer.bias)) < 1e-5)
+        }
+    }
+
+    @Test func packedLinearFollowsItsWeightAndStepsAsideForGradients() {
+        let layer = linear()
+        let x = Tensor.randn([3, 40])
+        withNoGrad {
+            let before = layer(x)
+            layer.weight.copyFrom(layer.weight * 3)
+            #expect(relativeError(layer(x), F.linear(x, weight: layer.weight, bias: layer.bias)) < 1e-5)
+            #expect(relativeError(layer(x), before) > 0.5)
+        }
+        let input = x.requiringGrad()
+        #expect(layer.prepackedWeight(for: input) == nil)
+        layer(input).sum().backward()
+        #expect(input.grad?.shape == [3, 40])
     }
 }
