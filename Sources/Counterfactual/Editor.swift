@@ -210,7 +210,7 @@ public final class CounterfactualEditor {
         let plainUncond = embeddings.slice(dim: 0, start: 1 + e, end: 2 + e)
         let latentSize = inversion.zT.size(-1)
         let latentUserMask = userMask.map { Self.tensor(plane: $0.resized(width: latentSize, height: latentSize).thresholded(0.5)) }
-        let blendTokens = Self.differingTokens(prompts: prompts, tokenizer)
+        let blendTokens = Self.differingTokens(prompts: prompts, reweighted: settings.reweight.map(\.word), tokenizer)
         let blendFrom = Int(settings.blendStart * Double(n))
 
         var zSource = inversion.zT
@@ -304,8 +304,11 @@ public final class CounterfactualEditor {
 
     /// Per edit, the token positions of the source and of the target that are not matched by the same token in
     /// the other prompt: the words the edit removes or swaps (source side) and adds or swaps in (target side).
-    /// Function words are left out of a side that has other words.
-    static func differingTokens(prompts: [String], _ tokenizer: PromptTokenizing) -> [(source: [Int], target: [Int])] {
+    /// Function words are left out of a side that has other words. Words whose attention is reweighted are edited
+    /// too, on both sides, even where the prompts agree (`--target` equal to `--source` with `--reweight
+    /// cardiomegaly=0.5` turns the finding down rather than removing it).
+    static func differingTokens(prompts: [String], reweighted: [String] = [],
+                                _ tokenizer: PromptTokenizing) -> [(source: [Int], target: [Int])] {
         let sourceIDs = tokenizer.tokenIDs(prompts[0])
         let function = Set(functionWords.compactMap { tokenizer.tokenIDs($0).dropFirst().first })
         func content(_ positions: [Int], _ ids: [Int]) -> [Int] {
@@ -321,7 +324,10 @@ public final class CounterfactualEditor {
                 else if p.target > 0 && p.target < targetIDs.count - 1 { targetSide.append(p.target) }
             }
             let sourceSide = (1..<(sourceIDs.count - 1)).filter { !matchedSource.contains($0) }
-            return (content(sourceSide, sourceIDs), content(targetSide, targetIDs))
+            let scaledSource = reweighted.flatMap { PromptAlignment.tokenIndices(of: $0, in: prompts[0], tokenizer) }
+            let scaledTarget = reweighted.flatMap { PromptAlignment.tokenIndices(of: $0, in: target, tokenizer) }
+            return (Array(Set(content(sourceSide, sourceIDs) + scaledSource)).sorted(),
+                    Array(Set(content(targetSide, targetIDs) + scaledTarget)).sorted())
         }
     }
 

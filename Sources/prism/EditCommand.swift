@@ -81,7 +81,8 @@ struct EditCommand: ParsableCommand {
     @Option(help: "auto, replace (word swaps, same word count) or refine (any prompts).")
     var controller: ControllerKind = .auto
 
-    @Option(help: "Scale a target word's attention, WORD=SCALE (repeatable).")
+    @Option(help: ArgumentHelp("Scale a target word's attention, WORD=SCALE (repeatable).",
+                               discussion: "A reweighted word is an edited word: with --mask auto its attention joins the mask, so --target equal to the source with --reweight cardiomegaly=0.5 turns the finding down."))
     var reweight: [String] = []
 
     @Option(help: "auto (from the changed words' attention), none, or a PNG whose bright pixels may change.")

@@ -135,6 +135,19 @@ final class ToyEditingModel: EditingModel {
         #expect(tokens[1].target.map { model.clip.tokenText(swapped[$0]) } == ["male"])
     }
 
+    @Test func reweightedWordsAreEditedWordsEvenWhereThePromptsAgree() throws {
+        let model = try ToyEditingModel()
+        let ids = model.clip.tokenIDs(source)
+        let same = CounterfactualEditor.differingTokens(prompts: [source, source], model.tokenizer)
+        #expect(same[0].source.isEmpty && same[0].target.isEmpty)
+        let scaled = CounterfactualEditor.differingTokens(prompts: [source, source], reweighted: ["devices"], model.tokenizer)
+        #expect(scaled[0].source.map { model.clip.tokenText(ids[$0]) } == ["devices"])
+        #expect(scaled[0].target.map { model.clip.tokenText(ids[$0]) } == ["devices"])
+        // Joined with the words a removal changes, without repeats.
+        let both = CounterfactualEditor.differingTokens(prompts: [source, target], reweighted: ["devices"], model.tokenizer)
+        #expect(both[0].source.map { model.clip.tokenText(ids[$0]) } == ["support", "devices"])
+    }
+
     @Test func functionWordsStayWhenNothingElseDiffers() throws {
         let model = try ToyEditingModel()
         let a = "Chest X-ray of a female with cardiomegaly", b = "Chest X-ray of the female with cardiomegaly"
