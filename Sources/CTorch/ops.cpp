@@ -284,7 +284,19 @@ pt_status pt_conv2d(pt_tensor x, pt_tensor weight, pt_tensor bias, const int64_t
     PT_GUARD(*out = wrap(at::conv2d(T(x), T(weight), opt(bias), ints(stride, 2), ints(padding, 2),
                                     ints(dilation, 2), groups)));
 }
-bool pt_mkldnn_available(void) { return at::hasMKLDNN(); }
+bool pt_mkldnn_available(void) {
+    // A libtorch built without oneDNN, or one whose mkldnn namespace lacks these ops, runs the plain ones.
+    static const bool available = [] {
+        if (!at::hasMKLDNN()) return false;
+        auto &dispatcher = c10::Dispatcher::singleton();
+        for (const char *name : {"mkldnn::_reorder_convolution_weight", "mkldnn::_convolution_pointwise",
+                                 "mkldnn::_reorder_linear_weight", "mkldnn::_linear_pointwise"}) {
+            if (!dispatcher.findSchema({name, ""}).has_value()) return false;
+        }
+        return true;
+    }();
+    return available;
+}
 pt_status pt_mkldnn_conv2d_prepack(pt_tensor weight, const int64_t *stride, const int64_t *padding,
                                    const int64_t *dilation, int64_t groups, const int64_t *input_size, pt_tensor *out) {
     PT_GUARD({

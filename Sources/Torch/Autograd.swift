@@ -121,6 +121,7 @@ extension Torch {
         pt_autocast_enabled(device.isCUDA ? Int32(PT_CUDA.rawValue) : Int32(PT_CPU.rawValue))
     }
 
-    /// Whether this libtorch has oneDNN (MKL-DNN), which runs prepacked CPU convolutions.
+    /// Whether this libtorch has oneDNN (MKL-DNN) and registers the ops that run prepacked CPU convolutions and
+    /// linear layers.
     public static var hasMKLDNN: Bool { pt_mkldnn_available() }
 }

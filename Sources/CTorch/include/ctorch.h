@@ -161,6 +161,7 @@ pt_status pt_conv_transpose2d(pt_tensor x, pt_tensor weight, pt_tensor bias, con
 /// oneDNN's prepacked convolution, as torch.compile's CPU backend runs frozen weights: the weight is reordered
 /// into oneDNN's blocked layout once (for an input of `input_size`, 4 values) instead of on every call. CPU only,
 /// no autograd; `pt_mkldnn_conv2d_prepacked` takes the packed weight and the convolution's own settings.
+/// `pt_mkldnn_available`: whether this libtorch has oneDNN and registers the four ops used here.
 bool pt_mkldnn_available(void);
 pt_status pt_mkldnn_conv2d_prepack(pt_tensor weight, const int64_t *stride, const int64_t *padding,
                                    const int64_t *dilation, int64_t groups, const int64_t *input_size, pt_tensor *out);
