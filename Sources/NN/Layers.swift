@@ -78,14 +78,25 @@ public final class Conv2d: Module {
 /// as much as the convolution itself for the UNet's 1280-channel layers at 8×8 or 4×4, and its linear layers go
 /// through MKL's sgemm, which runs a generic kernel on AMD CPUs: with both prepacked an SD 1.5 UNet forward at
 /// 32×32 latents is about 1.3× faster on a 2-core EPYC (docs/benchmarks.md). `PRISM_PREPACK=0` turns it off.
+///
+/// The price is memory: each packed weight is a second copy (an SD 1.5 UNet in fp32 holds 3.4 GB of weights and
+/// 3.4 GB of packed copies). Training runs its samples with ``Prepacking/withoutPrepacking(_:)``: its weights
+/// change every step, so packed copies would be made again for each sample and kept between samples.
 public enum Prepacking {
     public static let isEnabled = ProcessInfo.processInfo.environment["PRISM_PREPACK"] != "0" && Torch.hasMKLDNN
+
+    @TaskLocal static var isSuspended = false
+
+    /// Runs `body` on libtorch's plain ops only.
+    public static func withoutPrepacking<R>(_ body: () throws -> R) rethrows -> R {
+        try $isSuspended.withValue(true) { try body() }
+    }
 
     /// Whether a packed weight may replace `weight` for input `x`: not while gradients are recorded (the packed
     /// ops have no backward) or autocast is on (it would cast), and only for CPU float32 or bfloat16 tensors of
     /// one dtype.
     static func applies(to x: Tensor, weight: Tensor) -> Bool {
-        guard isEnabled, !Torch.isGradEnabled, !Torch.isAutocastEnabled() else { return false }
+        guard isEnabled, !isSuspended, !Torch.isGradEnabled, !Torch.isAutocastEnabled() else { return false }
         let dtype = x.dtype
         return (dtype == .float32 || dtype == .bfloat16) && weight.dtype == dtype && x.device == .cpu
             && weight.device == .cpu

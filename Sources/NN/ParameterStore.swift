@@ -86,15 +86,19 @@ public final class ParameterStore: @unchecked Sendable {
     /// Copies `tensors` into the store. Strict: every entry must be present with the right shape and nothing
     /// extra may be given; otherwise one ``StateDictError`` lists every missing key, unexpected key and shape
     /// mismatch. `aliases` renames legacy keys before matching (see ``KeyAliases``).
+    ///
+    /// `copied` is called with each given key once its tensor has been copied into the store.
     public func load(
         _ tensors: [String: Tensor], source: String, aliases: KeyAliases = KeyAliases(), strict: Bool = true,
-        prefix: String = ""
+        prefix: String = "", copied: (String) -> Void = { _ in }
     ) throws {
-        var renamed: [String: Tensor] = [:]
+        var renamed: [String: Tensor] = [:], givenKey: [String: String] = [:]
         for (key, t) in tensors {
             guard key.hasPrefix(prefix) else { continue }
             let k = String(key.dropFirst(prefix.count))
-            renamed[index[k] != nil ? k : aliases.rename(k)] = t
+            let name = index[k] != nil ? k : aliases.rename(k)
+            renamed[name] = t
+            givenKey[name] = key
         }
         var missing: [String] = [], mismatched: [String] = []
         for e in entries {
@@ -112,6 +116,7 @@ public final class ParameterStore: @unchecked Sendable {
                 let t = renamed[e.name]!
                 let value = aliases.reshape(t, to: e.tensor.shape) ?? t
                 e.tensor.copyFrom(value.to(e.tensor.dtype, e.tensor.device))
+                copied(givenKey[e.name]!)
             }
         }
     }
@@ -223,8 +228,11 @@ extension ParameterStore {
         try Safetensors.save(items, metadata: metadata, to: url)
     }
 
-    /// Loads a safetensors file strictly (see ``load(_:source:aliases:strict:prefix:)``).
+    /// Loads a safetensors file strictly (see ``load(_:source:aliases:strict:prefix:copied:)``). The file is
+    /// mapped and each tensor's pages are handed back as soon as it is copied, so the peak memory is the
+    /// parameters plus one tensor, not the parameters plus the whole file.
     public func load(contentsOf url: URL, aliases: KeyAliases = KeyAliases(), strict: Bool = true) throws {
-        try load(Safetensors.load(url), source: url.path, aliases: aliases, strict: strict)
+        let file = try SafetensorsFile(url: url, mode: .copyOnWrite)
+        try load(file.allTensors(), source: url.path, aliases: aliases, strict: strict) { file.releasePages(of: $0) }
     }
 }

@@ -87,6 +87,17 @@ import Testing
         #expect(conv.weight.grad?.shape == [48, 32, 3, 3])
     }
 
+    @Test func trainingSamplesCanSuspendPrepacking() {
+        let conv = layer(), proj = linear()
+        withNoGrad {
+            Prepacking.withoutPrepacking {
+                #expect(conv.prepackedWeight(for: Tensor.randn([1, 32, 8, 8])) == nil)
+                #expect(proj.prepackedWeight(for: Tensor.randn([2, 40])) == nil)
+            }
+            #expect(conv.prepackedWeight(for: Tensor.randn([1, 32, 8, 8])) != nil)
+        }
+    }
+
     @Test func thinLayersAndAutocastRunThePlainConvolution() {
         let thin = layer(4, 48)
         withNoGrad {

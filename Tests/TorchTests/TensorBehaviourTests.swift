@@ -151,4 +151,18 @@ import Testing
             #expect(try Safetensors.load(url)["x"]!.bytes() == t.bytes())
         }
     }
+
+    @Test func releasedPagesAreReadAgainFromTheFile() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("prism-st-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        // Several pages each, so that whole pages are handed back.
+        let a = Tensor.arange(0, 20_000), b = Tensor.arange(0, 30_000) * -1
+        try Safetensors.save([(name: "a", tensor: a), (name: "b", tensor: b)], to: url)
+        let file = try SafetensorsFile(url: url, mode: .copyOnWrite)
+        let tensors = file.allTensors()
+        file.releasePages(of: "a")
+        file.releasePages(of: "missing")
+        #expect(tensors["a"]!.floats() == a.floats())
+        #expect(tensors["b"]!.floats() == b.floats())
+    }
 }

@@ -112,6 +112,18 @@ public final class SafetensorsFile: @unchecked Sendable {
         return try withExtendedLifetime(self) { try body(bytes(of: info)) }
     }
 
+    /// Hands the memory pages that hold only the tensor called `name` back to the system (`MADV_DONTNEED`): a
+    /// later read maps them in again from the file, so tensors over the mapping stay valid, but pages written
+    /// through a copy-on-write mapping lose their changes. For loaders that copy a tensor and move on.
+    public func releasePages(of name: String) {
+        guard let info = info(name), info.byteCount > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: baseAddress) + info.fileOffset
+        let first = (start + page - 1) / page * page, end = (start + info.byteCount) / page * page
+        guard end > first else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, MADV_DONTNEED)
+    }
+
     /// A copy of the bytes of the tensor called `name`.
     public func data(of name: String) throws(SafetensorsError) -> Data {
         Data(bytes(of: try requireInfo(name)))
