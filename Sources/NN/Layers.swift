@@ -77,7 +77,8 @@ public final class Conv2d: Module {
 /// backend does for frozen weights. libtorch's plain convolution reorders the weight on every call, which costs
 /// as much as the convolution itself for the UNet's 1280-channel layers at 8×8 or 4×4, and its linear layers go
 /// through MKL's sgemm, which runs a generic kernel on AMD CPUs: with both prepacked an SD 1.5 UNet forward at
-/// 32×32 latents is about 1.3× faster on a 2-core EPYC (docs/benchmarks.md). `PRISM_PREPACK=0` turns it off.
+/// 32×32 latents ran 1.2× (fp32) and 1.4× (bf16) faster than diffusers' on a 2-core EPYC (docs/benchmarks.md).
+/// `PRISM_PREPACK=0` turns it off.
 ///
 /// The price is memory: each packed weight is a second copy (an SD 1.5 UNet in fp32 holds 3.4 GB of weights and
 /// 3.4 GB of packed copies). Training runs its samples with ``Prepacking/withoutPrepacking(_:)``: its weights
@@ -103,8 +104,9 @@ public enum Prepacking {
     }
 }
 
-/// A layer's prepacked weights for its two most recent input shapes (an edit alternates between a one-image
-/// inversion and a batched denoising loop; more shapes would hold more copies of the weights).
+/// A layer's prepacked weight for its most recent input shape. One copy bounds the memory at twice the weights;
+/// a new shape (an edit's one-image inversion, then its batched denoising loop) costs one repack, about one plain
+/// call of the layer.
 final class PrepackedWeights: @unchecked Sendable {
     /// Which weight a packed copy was made from: the weight may change in place (training, loading; libtorch's
     /// version counter) or be given new data (a dtype or device move; its address).
@@ -125,22 +127,15 @@ final class PrepackedWeights: @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private var entries: [(key: Key, weight: Tensor)] = []
-    private let capacity = 2
+    private var entry: (key: Key, weight: Tensor)?
 
     func value(for key: Key, make: () -> Tensor) -> Tensor {
         lock.lock()
         defer { lock.unlock() }
-        if let i = entries.firstIndex(where: { $0.key == key }) {
-            let hit = entries.remove(at: i)
-            entries.insert(hit, at: 0)
-            return hit.weight
-        }
-        // A stale version of the weight is of no further use.
-        entries.removeAll { $0.key.version != key.version }
+        if let entry, entry.key == key { return entry.weight }
+        entry = nil  // released before the new copy is made
         let weight = make()
-        entries.insert((key, weight), at: 0)
-        if entries.count > capacity { entries.removeLast() }
+        entry = (key, weight)
         return weight
     }
 }

@@ -32,7 +32,7 @@ import Testing
         #expect(Prepacking.isEnabled, "the suite runs with prepacking on (libtorch with oneDNN, PRISM_PREPACK unset)")
         let conv = layer(kernel: kernel, stride: stride)
         withNoGrad {
-            // More shapes than the cache holds, then the first again: each must be packed for its own shape.
+            // Several shapes, then the first again: each must be packed for its own shape.
             for shape in [[1, 32, 8, 8], [3, 32, 16, 16], [2, 32, 4, 4], [1, 32, 8, 8]] {
                 let x = Tensor.randn(shape)
                 #expect(conv.prepackedWeight(for: x) != nil, "the packed path runs for \(shape)")
