@@ -240,7 +240,13 @@ public final class CLIPTextModel: Module {
         let store = ParameterStore(dtype: dtype, device: device)
         store.skipsInitialization = true
         let model = CLIPTextModel(config, store: store)
-        try model.store.load(checkpointTensors(try Safetensors.load(file)), source: file.path)
+        // Each tensor's mapped pages go back once copied, as ParameterStore.load(contentsOf:) does.
+        let weights = try SafetensorsFile(url: file, mode: .copyOnWrite)
+        let tensors = weights.allTensors()
+        let prefix = "text_model.", prefixed = tensors.keys.contains { $0.hasPrefix(prefix) }
+        try model.store.load(checkpointTensors(tensors), source: file.path) { key in
+            weights.releasePages(of: prefixed ? key : String(key.dropFirst(prefix.count)))
+        }
         return model
     }
 
