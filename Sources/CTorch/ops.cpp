@@ -149,6 +149,28 @@ void wrap_list(const std::vector<at::Tensor> &v, pt_tensor **out, int64_t *count
     *count = static_cast<int64_t>(v.size());
 }
 
+// oneDNN's prepacking ops: registered by libtorch_cpu under the mkldnn namespace with no ATen C++ function, so
+// they are found in the dispatcher once and called boxed.
+constexpr const char *reorder_conv = "mkldnn::_reorder_convolution_weight";
+constexpr const char *conv_pointwise = "mkldnn::_convolution_pointwise";
+constexpr const char *reorder_linear = "mkldnn::_reorder_linear_weight";
+constexpr const char *linear_pointwise = "mkldnn::_linear_pointwise";
+
+std::vector<int64_t> pair(const int64_t *p) { return {p[0], p[1]}; }
+c10::IValue optional_tensor(pt_tensor p) { return p == nullptr ? c10::IValue() : c10::IValue(T(p)); }
+
+// Runs `op` on `stack` and returns its one tensor result.
+at::Tensor call(const c10::OperatorHandle &op, torch::jit::Stack stack) {
+    op.callBoxed(&stack);
+    return stack.back().toTensor();
+}
+// The trailing arguments of the pointwise ops: no fused post-op (attr "none", no scalars, no algorithm).
+void no_post_op(torch::jit::Stack &stack) {
+    stack.emplace_back(std::string("none"));
+    stack.emplace_back(c10::List<std::optional<c10::Scalar>>());
+    stack.emplace_back();
+}
+
 } // namespace
 
 extern "C" {
@@ -284,13 +306,13 @@ pt_status pt_conv2d(pt_tensor x, pt_tensor weight, pt_tensor bias, const int64_t
     PT_GUARD(*out = wrap(at::conv2d(T(x), T(weight), opt(bias), ints(stride, 2), ints(padding, 2),
                                     ints(dilation, 2), groups)));
 }
+
 bool pt_mkldnn_available(void) {
     // A libtorch built without oneDNN, or one whose mkldnn namespace lacks these ops, runs the plain ones.
     static const bool available = [] {
         if (!at::hasMKLDNN()) return false;
         auto &dispatcher = c10::Dispatcher::singleton();
-        for (const char *name : {"mkldnn::_reorder_convolution_weight", "mkldnn::_convolution_pointwise",
-                                 "mkldnn::_reorder_linear_weight", "mkldnn::_linear_pointwise"}) {
+        for (const char *name : {reorder_conv, conv_pointwise, reorder_linear, linear_pointwise}) {
             if (!dispatcher.findSchema({name, ""}).has_value()) return false;
         }
         return true;
@@ -300,44 +322,33 @@ bool pt_mkldnn_available(void) {
 pt_status pt_mkldnn_conv2d_prepack(pt_tensor weight, const int64_t *stride, const int64_t *padding,
                                    const int64_t *dilation, int64_t groups, const int64_t *input_size, pt_tensor *out) {
     PT_GUARD({
-        // Registered by libtorch_cpu under the mkldnn namespace, with no ATen C++ function: call it boxed.
-        static const auto op =
-            c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_reorder_convolution_weight", "");
-        torch::jit::Stack stack{T(weight), std::vector<int64_t>(padding, padding + 2),
-                                std::vector<int64_t>(stride, stride + 2), std::vector<int64_t>(dilation, dilation + 2),
-                                groups, std::vector<int64_t>(input_size, input_size + 4)};
-        op.callBoxed(&stack);
-        *out = wrap(stack.back().toTensor());
+        static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow(reorder_conv, "");
+        *out = wrap(call(op, {T(weight), pair(padding), pair(stride), pair(dilation), groups,
+                              std::vector<int64_t>(input_size, input_size + 4)}));
     });
 }
 pt_status pt_mkldnn_conv2d_prepacked(pt_tensor x, pt_tensor packed_weight, pt_tensor bias, const int64_t *stride,
                                      const int64_t *padding, const int64_t *dilation, int64_t groups, pt_tensor *out) {
     PT_GUARD({
-        static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_convolution_pointwise", "");
-        torch::jit::Stack stack{T(x), T(packed_weight), bias == nullptr ? c10::IValue() : c10::IValue(T(bias)),
-                                std::vector<int64_t>(padding, padding + 2), std::vector<int64_t>(stride, stride + 2),
-                                std::vector<int64_t>(dilation, dilation + 2), groups, std::string("none"),
-                                c10::List<std::optional<c10::Scalar>>(), c10::IValue()};
-        op.callBoxed(&stack);
-        *out = wrap(stack.back().toTensor());
+        static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow(conv_pointwise, "");
+        torch::jit::Stack stack{T(x), T(packed_weight), optional_tensor(bias), pair(padding), pair(stride),
+                                pair(dilation), groups};
+        no_post_op(stack);
+        *out = wrap(call(op, std::move(stack)));
     });
 }
 pt_status pt_mkldnn_linear_prepack(pt_tensor weight, pt_tensor *out) {
     PT_GUARD({
-        static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_reorder_linear_weight", "");
-        torch::jit::Stack stack{T(weight), c10::IValue()};
-        op.callBoxed(&stack);
-        *out = wrap(stack.back().toTensor());
+        static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow(reorder_linear, "");
+        *out = wrap(call(op, {T(weight), c10::IValue()}));  // no batch-size hint: one layout for every input
     });
 }
 pt_status pt_mkldnn_linear_prepacked(pt_tensor x, pt_tensor packed_weight, pt_tensor bias, pt_tensor *out) {
     PT_GUARD({
-        static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
-        torch::jit::Stack stack{T(x).contiguous(), T(packed_weight),
-                                bias == nullptr ? c10::IValue() : c10::IValue(T(bias)), std::string("none"),
-                                c10::List<std::optional<c10::Scalar>>(), c10::IValue()};
-        op.callBoxed(&stack);
-        *out = wrap(stack.back().toTensor());
+        static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow(linear_pointwise, "");
+        torch::jit::Stack stack{T(x).contiguous(), T(packed_weight), optional_tensor(bias)};
+        no_post_op(stack);
+        *out = wrap(call(op, std::move(stack)));
     });
 }
 pt_status pt_conv_transpose2d(pt_tensor x, pt_tensor weight, pt_tensor bias, const int64_t *stride,

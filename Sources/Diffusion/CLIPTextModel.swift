@@ -242,11 +242,7 @@ public final class CLIPTextModel: Module {
         let model = CLIPTextModel(config, store: store)
         // Each tensor's mapped pages go back once copied, as ParameterStore.load(contentsOf:) does.
         let weights = try SafetensorsFile(url: file, mode: .copyOnWrite)
-        let tensors = weights.allTensors()
-        let prefix = "text_model.", prefixed = tensors.keys.contains { $0.hasPrefix(prefix) }
-        try model.store.load(checkpointTensors(tensors), source: file.path) { key in
-            weights.releasePages(of: prefixed ? key : String(key.dropFirst(prefix.count)))
-        }
+        try model.store.load(checkpointTensors(weights.allTensors()), source: file.path) { weights.releasePages(of: $0) }
         return model
     }
 

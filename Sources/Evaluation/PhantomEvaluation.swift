@@ -149,39 +149,42 @@ public struct PhantomEvaluation {
     func truth(of e: PhantomEdit, for c: PhantomCase, factual: Image, save: (Image, String) throws -> String) throws -> Truth {
         let slug = e.label.slug
         let direct = c.counterfactualAttributes(e.interventions, directOnly: true)
+        let total = c.counterfactualAttributes(e.interventions)
         let image = c.render(direct).image
         let change = changeMask(factual, image)
-        let total = c.counterfactualAttributes(e.interventions)
-        var causal: CausalTruth?
+        var causal: Reference?
         if total != direct {
             let totalImage = c.render(total).image
-            causal = CausalTruth(image: Plane(gray: totalImage), change: Plane(gray: changeMask(factual, totalImage)),
-                                 file: try save(totalImage, "\(slug)-causal.png"))
+            causal = Reference(image: Plane(gray: totalImage), change: Plane(gray: changeMask(factual, totalImage)),
+                               file: try save(totalImage, "\(slug)-causal.png"))
         }
-        return Truth(image: Plane(gray: image), change: Plane(gray: change), file: try save(image, "\(slug)-truth.png"),
+        return Truth(direct: Reference(image: Plane(gray: image), change: Plane(gray: change), file: try save(image, "\(slug)-truth.png")),
                      changeFile: try save(change, "\(slug)-change.png"), causal: causal)
     }
 
-    /// An edit's ground truth: the picture, its change mask, their files, and the causal total effect when it
-    /// differs.
-    struct Truth {
+    /// A phantom counterfactual an edit is scored against: its picture, where it differs from the input, its file.
+    struct Reference {
         let image: Plane
         let change: Plane
         let file: String
-        let changeFile: String
-        let causal: CausalTruth?
+
+        func score(input: Plane, edit: Plane) -> EditMetrics.GroundTruthScore {
+            EditMetrics.score(input: input, edit: edit, truth: image, changeMask: change)
+        }
     }
 
-    struct CausalTruth {
-        let image: Plane
-        let change: Plane
-        let file: String
+    /// An edit's ground truth (the direct counterfactual) with its change mask's file, and the causal total effect
+    /// when it differs.
+    struct Truth {
+        let direct: Reference
+        let changeFile: String
+        let causal: Reference?
     }
 
     func score(_ e: PhantomEdit, _ edited: EditedImage, mask: MaskMode, input: Plane, truth: Truth,
                pacemaker: [Bool]?, source: String, save: (Image, String) throws -> String) throws -> ScoredEdit {
         let slug = e.label.slug + (mask == .none ? "-free" : "")
-        var files = ["truth": truth.file, "change": truth.changeFile]
+        var files = ["truth": truth.direct.file, "change": truth.changeFile]
         if let causal = truth.causal { files["causal"] = causal.file }
         files["edit"] = try save(edited.image.image(), "\(slug).png")
         files["difference"] = try save(Visualize.difference(before: input, after: edited.image), "\(slug)-difference.png")
@@ -192,10 +195,8 @@ public struct PhantomEvaluation {
         }
         let pacemakerChange = pacemaker.flatMap { p in p.contains(true) ? EditMetrics.meanAbsolute(edited.image, input, where: p) : nil }
         return ScoredEdit(edit: e.name, mask: mask, source: source, target: edited.target,
-                          score: EditMetrics.score(input: input, edit: edited.image, truth: truth.image, changeMask: truth.change),
-                          causalGapClosed: truth.causal.map {
-                              EditMetrics.score(input: input, edit: edited.image, truth: $0.image, changeMask: $0.change).gapClosed
-                          },
+                          score: truth.direct.score(input: input, edit: edited.image),
+                          causalGapClosed: truth.causal?.score(input: input, edit: edited.image).gapClosed,
                           pacemakerChange: pacemakerChange, seconds: edited.seconds, files: files)
     }
 }

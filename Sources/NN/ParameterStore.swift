@@ -87,18 +87,16 @@ public final class ParameterStore: @unchecked Sendable {
     /// extra may be given; otherwise one ``StateDictError`` lists every missing key, unexpected key and shape
     /// mismatch. `aliases` renames legacy keys before matching (see ``KeyAliases``).
     ///
-    /// `copied` is called with each given key once its tensor has been copied into the store.
+    /// `copied` is called with each given tensor once it has been copied into the store.
     public func load(
         _ tensors: [String: Tensor], source: String, aliases: KeyAliases = KeyAliases(), strict: Bool = true,
-        prefix: String = "", copied: (String) -> Void = { _ in }
+        prefix: String = "", copied: (Tensor) -> Void = { _ in }
     ) throws {
-        var renamed: [String: Tensor] = [:], givenKey: [String: String] = [:]
+        var renamed: [String: Tensor] = [:]
         for (key, t) in tensors {
             guard key.hasPrefix(prefix) else { continue }
             let k = String(key.dropFirst(prefix.count))
-            let name = index[k] != nil ? k : aliases.rename(k)
-            renamed[name] = t
-            givenKey[name] = key
+            renamed[index[k] != nil ? k : aliases.rename(k)] = t
         }
         var missing: [String] = [], mismatched: [String] = []
         for e in entries {
@@ -116,7 +114,7 @@ public final class ParameterStore: @unchecked Sendable {
                 let t = renamed[e.name]!
                 let value = aliases.reshape(t, to: e.tensor.shape) ?? t
                 e.tensor.copyFrom(value.to(e.tensor.dtype, e.tensor.device))
-                copied(givenKey[e.name]!)
+                copied(t)
             }
         }
     }

@@ -98,20 +98,6 @@ public func withAutocast<R>(_ dtype: DType = .bfloat16, device: Device = .cpu, _
     return try body()
 }
 
-extension Tensor {
-    /// libtorch's version counter: it grows with every in-place change, so a value derived from a parameter
-    /// (a prepacked weight) can tell when it has gone stale.
-    public var versionCounter: Int { Int(pt_version_counter(handle)) }
-
-    /// The address of the tensor's first element: it changes when the tensor is given new data
-    /// (``setData(_:)``), which libtorch's version counter does not count.
-    public var dataAddress: UInt {
-        var p: UnsafeMutableRawPointer?
-        Tensor.check("data_ptr", [self], pt_data_ptr(handle, &p))
-        return UInt(bitPattern: p)
-    }
-}
-
 extension Torch {
     /// Whether autograd records operations on this thread now (false inside ``withNoGrad(_:)``).
     public static var isGradEnabled: Bool { pt_grad_enabled() }

@@ -43,6 +43,18 @@ public final class Tensor: @unchecked Sendable {
     public var isContiguous: Bool { pt_is_contiguous(handle, false) }
     public var isChannelsLast: Bool { pt_is_contiguous(handle, true) }
     public var byteCount: Int { count * dtype.byteSize }
+
+    /// libtorch's version counter: it grows with every in-place change, so a value derived from a parameter
+    /// (a prepacked weight) can tell when it has gone stale.
+    public var versionCounter: Int { Int(pt_version_counter(handle)) }
+
+    /// The address of the tensor's first element: it changes when the tensor is given new data
+    /// (``setData(_:)``), which libtorch's version counter does not count.
+    public var dataAddress: UInt {
+        var p: UnsafeMutableRawPointer?
+        Tensor.check("data_ptr", [self], pt_data_ptr(handle, &p))
+        return UInt(bitPattern: p)
+    }
 }
 
 // MARK: - Errors

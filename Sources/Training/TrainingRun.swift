@@ -576,35 +576,31 @@ public final class TrainingRun {
         let url = samplesFolder.appendingPathComponent(String(format: "step-%06d.png", trainer.step))
         let r = options.resolution
         let tiles: [[Float]] = try trainer.withPublishedWeights {
-            try Prepacking.withoutPrepacking {
-                try withEvaluationMode {
-                    try withNoGrad {
-                        switch options.component {
-                        case .vae:
-                            let indices = (0..<min(4, dataset.count)).map { ($0 * 7919) % dataset.count }
-                            var originals: [[Float]] = [], reconstructions: [[Float]] = []
-                            for i in indices {
-                                let pixels = try dataset.pixels(i)
-                                let x = Tensor(pixels, shape: [1, vae.config.inChannels, r, r]).to(vae.store.dtype, vae.store.device)
-                                let y = vae.decode(vae.encode(x).mode())
-                                originals.append(pixels.prefix(r * r).map { ($0 + 1) / 2 })
-                                reconstructions.append(Self.grayPlane(y))
-                            }
-                            return originals + reconstructions
-                        case .unet, .unetText:
-                            let pipeline = StableDiffusionPipeline(tokenizer: tokenizer, textEncoder: textEncoder!, unet: unet!, vae: vae,
-                                                                   schedulerConfig: try JSONDecoder().decode(SchedulerConfig.self, from: schedulerConfigJSON),
-                                                                   dtype: .float32, device: options.device)
-                            return try samplePrompts.map { prompt in
-                                var request = GenerationRequest(prompt: prompt)
-                                request.steps = options.sampleSteps
-                                request.guidanceScale = options.sampleGuidance
-                                request.height = r
-                                request.width = r
-                                request.seed = 1234
-                                return Self.grayPlane(try pipeline(request).images!)
-                            }
-                        }
+            try withSamplingMode {
+                switch options.component {
+                case .vae:
+                    let indices = (0..<min(4, dataset.count)).map { ($0 * 7919) % dataset.count }
+                    var originals: [[Float]] = [], reconstructions: [[Float]] = []
+                    for i in indices {
+                        let pixels = try dataset.pixels(i)
+                        let x = Tensor(pixels, shape: [1, vae.config.inChannels, r, r]).to(vae.store.dtype, vae.store.device)
+                        let y = vae.decode(vae.encode(x).mode())
+                        originals.append(pixels.prefix(r * r).map { ($0 + 1) / 2 })
+                        reconstructions.append(Self.grayPlane(y))
+                    }
+                    return originals + reconstructions
+                case .unet, .unetText:
+                    let pipeline = StableDiffusionPipeline(tokenizer: tokenizer, textEncoder: textEncoder!, unet: unet!, vae: vae,
+                                                           schedulerConfig: try JSONDecoder().decode(SchedulerConfig.self, from: schedulerConfigJSON),
+                                                           dtype: .float32, device: options.device)
+                    return try samplePrompts.map { prompt in
+                        var request = GenerationRequest(prompt: prompt)
+                        request.steps = options.sampleSteps
+                        request.guidanceScale = options.sampleGuidance
+                        request.height = r
+                        request.width = r
+                        request.seed = 1234
+                        return Self.grayPlane(try pipeline(request).images!)
                     }
                 }
             }
@@ -613,13 +609,15 @@ public final class TrainingRun {
         try Self.grid(tiles, side: r, columns: columns).writePNG(to: url)
     }
 
-    /// Runs `body` with dropout and other training-only behaviour off.
-    func withEvaluationMode<R>(_ body: () throws -> R) rethrows -> R {
+    /// Runs `body` as a sample is drawn mid-training: without gradients, with dropout and other training-only
+    /// behaviour off, and on libtorch's plain ops (the weights change every step, so prepacked copies would be
+    /// remade for each sample and held between samples).
+    func withSamplingMode<R>(_ body: () throws -> R) rethrows -> R {
         let stores = [unet?.store, textEncoder?.store, vae.store].compactMap { $0 }
         let previous = stores.map(\.isTraining)
         for s in stores { s.isTraining = false }
         defer { for (s, p) in zip(stores, previous) { s.isTraining = p } }
-        return try body()
+        return try withNoGrad { try Prepacking.withoutPrepacking(body) }
     }
 
     /// The first channel of a [1, C, H, W] image in [-1, 1], as [0, 1] floats.

@@ -91,7 +91,7 @@ import Testing
         let direct = c.render(c.counterfactualAttributes([.cardiomegaly(false)], directOnly: true)).image
         let total = c.render(c.counterfactualAttributes([.cardiomegaly(false)])).image
         let truth = try evaluation.truth(of: .removeCardiomegaly, for: c, factual: factual.image, save: { _, name in name })
-        #expect(truth.image == Plane(gray: direct) && truth.causal?.image == Plane(gray: total))
+        #expect(truth.direct.image == Plane(gray: direct) && truth.causal?.image == Plane(gray: total))
         let edited = EditedImage(target: "target", image: Plane(gray: total), raw: Plane(gray: total), mask: nil, attention: nil,
                                  seconds: 0)
         let scored = try evaluation.score(.removeCardiomegaly, edited, mask: .none, input: input, truth: truth,

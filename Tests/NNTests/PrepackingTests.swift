@@ -32,12 +32,25 @@ import Testing
         #expect(Prepacking.isEnabled, "the suite runs with prepacking on (libtorch with oneDNN, PRISM_PREPACK unset)")
         let conv = layer(kernel: kernel, stride: stride)
         withNoGrad {
-            // Several shapes, then the first again: each must be packed for its own shape.
+            // Several shapes, then the first again: each gives the plain convolution's result.
             for shape in [[1, 32, 8, 8], [3, 32, 16, 16], [2, 32, 4, 4], [1, 32, 8, 8]] {
                 let x = Tensor.randn(shape)
                 #expect(conv.prepackedWeight(for: x) != nil, "the packed path runs for \(shape)")
                 #expect(relativeError(conv(x), plain(conv, x)) < 1e-5, "\(shape)")
             }
+        }
+    }
+
+    @Test func aConvolutionIsPackedForItsInputShapeAndLinearOnce() {
+        let conv = layer(kernel: 1), proj = linear()
+        withNoGrad {
+            let small = Tensor.randn([1, 32, 4, 4]), large = Tensor.randn([1, 32, 16, 16])
+            let first = conv.prepackedWeight(for: small)
+            #expect(first === conv.prepackedWeight(for: Tensor.randn([1, 32, 4, 4])), "the same shape reuses its copy")
+            // oneDNN's layout depends on the shape (a 1×1 layer packed for 4×4 ran 100× slower on 16×16).
+            #expect(first !== conv.prepackedWeight(for: large), "a new shape packs anew")
+            let packed = proj.prepackedWeight(for: Tensor.randn([5, 40]))
+            #expect(packed === proj.prepackedWeight(for: Tensor.randn([2, 77, 40])), "one layout for every input")
         }
     }
 

@@ -112,14 +112,16 @@ public final class SafetensorsFile: @unchecked Sendable {
         return try withExtendedLifetime(self) { try body(bytes(of: info)) }
     }
 
-    /// Hands the memory pages that hold only the tensor called `name` back to the system (`MADV_DONTNEED`): a
-    /// later read maps them in again from the file, so tensors over the mapping stay valid, but pages written
-    /// through a copy-on-write mapping lose their changes. For loaders that copy a tensor and move on.
-    public func releasePages(of name: String) {
-        guard let info = info(name), info.byteCount > 0 else { return }
+    /// Hands the memory pages that hold only `tensor`'s bytes back to the system (`MADV_DONTNEED`), when it is a
+    /// tensor over this mapping (``tensor(_:)``), and does nothing otherwise. A later read maps the pages in again
+    /// from the file, so tensors over the mapping stay valid, but pages written through a copy-on-write mapping
+    /// lose their changes. For loaders that copy a tensor and move on.
+    public func releasePages(of tensor: Tensor) {
+        let start = Int(bitPattern: tensor.dataAddress), count = tensor.byteCount
+        let base = Int(bitPattern: baseAddress) + dataOffset, limit = Int(bitPattern: baseAddress) + fileSize
+        guard count > 0, start >= base, start + count <= limit else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = Int(bitPattern: baseAddress) + info.fileOffset
-        let first = (start + page - 1) / page * page, end = (start + info.byteCount) / page * page
+        let first = (start + page - 1) / page * page, end = (start + count) / page * page
         guard end > first else { return }
         _ = madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, MADV_DONTNEED)
     }
