@@ -40,7 +40,10 @@ public enum ControllerKind: String, Sendable, CaseIterable {
 }
 
 public struct EditSettings: Sendable {
-    public var method = InversionMethod.direct
+    /// Null-text by default: PRISM's and prompt-to-prompt's method, and the one whose edits meet the quality targets
+    /// with the bundled model (docs/editing.md: direct inversion's edit rows drift from the pivot with a weak prior).
+    /// Direct inversion is 3–6× faster and needs no optimisation.
+    public var method = InversionMethod.nullText
     public var steps = 50
     public var guidance = 7.5
     /// Fraction of steps whose cross-attention comes from the source.

@@ -52,6 +52,7 @@ public enum EditBenchmark {
             return seconds
         }
         var direct = EditSettings()
+        direct.method = .direct
         direct.steps = steps
         _ = try measure("direct inversion + 1 edit", direct, [targets[0]])
         let one = try measure("1 edit on the cached inversion", direct, [targets[0]])

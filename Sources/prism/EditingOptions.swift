@@ -5,10 +5,11 @@ import Counterfactual
 /// prompt-to-prompt schedule and the mask's thresholds.
 struct EditingOptions: ParsableArguments {
     @Option(help: """
-        direct (no optimisation: ~3 UNet evaluations a step), null-text (Mokady et al.; 4–6× slower, and \
-        the stronger edit with a small model such as the bundled one: docs/editing.md) or ddim.
+        null-text (Mokady et al., as PRISM: the edits that meet the quality targets with the bundled model; \
+        docs/editing.md), direct (Ju et al.: no optimisation, ~3 UNet evaluations a step, 3–6× faster, \
+        weaker edits with a small model) or ddim.
         """)
-    var inversion: InversionMethod = .direct
+    var inversion: InversionMethod = .nullText
 
     @Option(help: "Denoising steps.")
     var steps = 50

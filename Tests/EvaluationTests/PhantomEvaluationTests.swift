@@ -10,6 +10,25 @@ import Testing
     let tinyModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny")
 
+    /// The "must show", with `prism edit`'s defaults: on an unseen phantom with a pacemaker, the bundled model
+    /// removes the support devices and leaves the rest of the image as it was. (Direct inversion, the default until
+    /// 2026-11-24, fails this on this case: the pacemaker stays and the heart brightens.)
+    @Test func theBundledModelWithTheDefaultSettingsRemovesThePacemaker() throws {
+        let bundled = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("models/prism-cxr-phantom")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-eval-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try StableDiffusionEditingModel.load(from: bundled)
+        let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: model, cache: nil), settings: EditSettings())
+        let c = PhantomEvaluation.cases(seed: 90_001, count: 1, size: model.resolution)[0]
+        #expect(c.attributes.pacemaker)
+        let result = try evaluation.run([c], edits: [.removeSupportDevices], folder: folder)[0]
+        #expect(result.reconstructionPSNR >= 30)
+        let score = try #require(result.edits.first).score
+        #expect(score.gapClosed >= 0.5, "gap closed \(score.gapClosed)")
+        #expect(score.changeOutside <= 1.0 / 255, "change outside \(score.changeOutside * 255)/255")
+    }
+
     @Test func casesShowThePacemakerAndTheEditsThatApply() {
         let cases = PhantomEvaluation.cases(seed: 90_001, count: 3, size: 64)
         #expect(cases.count == 3)
