@@ -115,6 +115,12 @@ struct EditCommand: ParsableCommand {
     func run() throws {
         let template = try captions.load()
         let (sourceCaption, targets) = try prompts(template)
+        if reweight.isEmpty, let same = targets.first(where: { $0.1 == sourceCaption }) {
+            throw CLIError("\(same.0): the target caption is the source's (\"\(sourceCaption)\"), so nothing would change"
+                           + (labels != nil ? "; do the labels already say so?" : "")
+                           + " (a target equal to the source is for --reweight)")
+        }
+        let folder = try prepareOutputFolder(output)
         let input = try Image(contentsOf: URL(fileURLWithPath: image))
         let gray = Plane(gray: input)
         var settings = editing.settings
@@ -145,7 +151,7 @@ struct EditCommand: ParsableCommand {
         let outcome = try editor.edit(image: gray, source: sourceCaption, targets: targets.map(\.1), settings: settings,
                                       userMask: userMask, progress: ProgressBar.editingPhases())
         if outcome.inversionFromCache { log("inversion: from the cache") }
-        try write(outcome, slugs: targets.map(\.0), input: input, settings: settings, modelURL: modelURL)
+        try write(outcome, to: folder, slugs: targets.map(\.0), input: input, settings: settings, modelURL: modelURL)
     }
 
     /// The source caption and (slug, target caption) pairs.
@@ -176,9 +182,7 @@ struct EditCommand: ParsableCommand {
         return (source, targets)
     }
 
-    func write(_ outcome: EditOutcome, slugs: [String], input: Image, settings: EditSettings, modelURL: URL) throws {
-        let folder = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    func write(_ outcome: EditOutcome, to folder: URL, slugs: [String], input: Image, settings: EditSettings, modelURL: URL) throws {
         try Self.asInput(outcome.reconstruction, like: input).writePNG(to: folder.appendingPathComponent("reconstruction.png"))
         var targetsJSON: [[String: Any]] = []
         for (slug, edit) in zip(slugs, outcome.edits) {

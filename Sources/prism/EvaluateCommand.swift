@@ -53,8 +53,7 @@ struct EvaluateCommand: ParsableCommand {
             let vae = try AutoencoderKL.load(from: folder)
             let size = resolution ?? vae.config.sampleSize.first ?? 128
             let bar = ProgressBar(total: count, label: "vae", unit: "image")
-            let pictures = output.map { URL(fileURLWithPath: $0) }
-            if let pictures { try FileManager.default.createDirectory(at: pictures, withIntermediateDirectories: true) }
+            let pictures = try output.map { try prepareOutputFolder($0) }
             var writeError: Error?
             let result = ReconstructionEvaluation.run(vae: vae, resolution: size, seed: seed, count: count, each: { i, input, reconstruction in
                 guard let pictures, writeError == nil else { return }

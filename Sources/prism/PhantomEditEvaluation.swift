@@ -15,10 +15,9 @@ struct PhantomEditEvaluation {
 
     func run(json: Bool = false) throws {
         let started = Date()
+        let folder = try prepareOutputFolder(output)
         let modelURL = try DefaultModel.resolve(model)
         let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
-        let folder = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil), settings: settings,
                                            freeCardiomegalyEdit: freeCardiomegalyEdit)
         let chosen = PhantomEvaluation.cases(seed: seed, count: cases, size: editingModel.resolution)

@@ -1,0 +1,45 @@
+import Counterfactual
+import Foundation
+import Testing
+@testable import prism
+
+@Suite struct EditCommandTests {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("prism-cli-\(UUID().uuidString)")
+
+    @Test func editsDefaultToNullTextInversion() throws {
+        let command = try EditCommand.parse(["--image", "x.png", "--labels", "Cardiomegaly=1", "--remove", "cardiomegaly",
+                                             "--output", scratch.path])
+        #expect(command.editing.inversion == .nullText && command.editing.settings.method == .nullText)
+    }
+
+    /// Removing a finding the labels do not show asks for nothing: the command says so before loading the model or
+    /// inverting anything, and leaves no output folder behind.
+    @Test func aTargetEqualToTheSourceIsRefusedBeforeAnyWork() throws {
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let output = scratch.appendingPathComponent("out")
+        let command = try EditCommand.parse(["--image", "missing.png", "--model", "missing-model", "--labels", "Cardiomegaly=1",
+                                             "--remove", "pleural effusion", "--output", output.path])
+        let error = try #require(throws: CLIError.self) { try command.run() }
+        #expect(error.description.contains("remove-pleural-effusion") && error.description.contains("nothing would change"))
+        #expect(!FileManager.default.fileExists(atPath: output.path))
+        // With --reweight the same target is an edit (a word turned up or down).
+        let reweighted = try EditCommand.parse(["--image", "missing.png", "--model", "missing-model", "--labels", "Cardiomegaly=1",
+                                                "--remove", "pleural effusion", "--reweight", "cardiomegaly=0.5",
+                                                "--output", output.path])
+        #expect(throws: (any Error).self) { try reweighted.run() }  // fails later: the image does not exist
+        #expect(FileManager.default.fileExists(atPath: output.path), "the output folder is made before the long work")
+    }
+
+    @Test func anOutputFolderItCannotMakeFailsAtOnceNamingThePath() throws {
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let nested = scratch.appendingPathComponent("a/b/c")
+        #expect(try prepareOutputFolder(nested.path).path == nested.path)
+        #expect(try prepareOutputFolder(nested.path).path == nested.path, "an existing folder is fine")
+        let file = scratch.appendingPathComponent("file.png")
+        try Data([1]).write(to: file)
+        let notFolder = try #require(throws: CLIError.self) { try prepareOutputFolder(file.path) }
+        #expect(notFolder.description.contains(file.path) && notFolder.description.contains("not a folder"))
+        let underFile = try #require(throws: CLIError.self) { try prepareOutputFolder(file.appendingPathComponent("sub").path) }
+        #expect(underFile.description.contains("Not a directory"))
+    }
+}
