@@ -47,6 +47,24 @@ extension Image {
     public func writePNG(to url: URL, compressionLevel: Int = 6) throws {
         try writeAtomically(pngData(compressionLevel: compressionLevel), to: url)
     }
+
+    /// The file formats `write(to:)` picks by extension: PNG (also for no extension) and JPEG.
+    public static func writableFormat(of url: URL) -> String? {
+        switch url.pathExtension.lowercased() {
+        case "png", "": return "png"
+        case "jpg", "jpeg": return "jpeg"
+        default: return nil
+        }
+    }
+
+    /// Writes the image as PNG or JPEG (quality 95) by the file's extension, atomically.
+    public func write(to url: URL) throws {
+        switch Self.writableFormat(of: url) {
+        case "png": try writePNG(to: url)
+        case "jpeg": try writeAtomically(JPEG.encode(self), to: url)
+        default: throw ImagingError.unsupported(file: url.path, detail: "unknown image extension (use .png, .jpg or .jpeg)")
+        }
+    }
 }
 
 // MARK: - Decoder

@@ -42,12 +42,11 @@ public struct PhantomDataset {
         guard count > 0 else { throw PhantomError("--count must be positive") }
         guard bitDepth == 8 || bitDepth == 16 else { throw PhantomError("--bit-depth must be 8 or 16") }
         guard (16...4096).contains(size) else { throw PhantomError("--size must be between 16 and 4096") }
-        let fm = FileManager.default
         let sub = ["images", "cases"] + (counterfactuals.isEmpty ? [] : ["masks", "counterfactuals"])
         do {
-            for s in sub { try fm.createDirectory(at: output.appendingPathComponent(s), withIntermediateDirectories: true) }
+            for s in sub { try createFolder(output.appendingPathComponent(s)) }
         } catch {
-            throw PhantomError("\(output.path): cannot create the dataset folder (\(error.localizedDescription))")
+            throw PhantomError("cannot create the dataset folder: \(error)")
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -71,8 +70,8 @@ public struct PhantomDataset {
             if !counterfactuals.isEmpty {
                 let maskDir = output.appendingPathComponent("masks/\(c.id)")
                 let cfDir = output.appendingPathComponent("counterfactuals/\(c.id)")
-                try fm.createDirectory(at: maskDir, withIntermediateDirectories: true)
-                try fm.createDirectory(at: cfDir, withIntermediateDirectories: true)
+                try createFolder(maskDir)
+                try createFolder(cfDir)
                 for s in Structure.allCases where factual.masks[s] != nil {
                     try factual.maskImage(s).writePNG(to: maskDir.appendingPathComponent("\(s.rawValue).png"), compressionLevel: 3)
                 }

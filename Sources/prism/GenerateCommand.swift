@@ -88,7 +88,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Weight file variant to load, such as fp16 for *.fp16.safetensors (default: the plain files, else the only variant present).")
     var variant: String?
 
-    @Option(help: "The PNG to write. With several images, NAME-1.png, NAME-2.png, ...")
+    @Option(help: "The image to write, PNG or JPEG by its extension. With several images, NAME-1.png, NAME-2.png, ...")
     var output = "generated.png"
 
     @Option(help: "Also write the final latents (before VAE decoding) to this safetensors file, key \"latents\".")
@@ -101,6 +101,9 @@ struct GenerateCommand: ParsableCommand {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard numImages >= 1 else { throw ValidationError("--num-images must be at least 1") }
         guard guidance >= 0 else { throw ValidationError("--guidance must not be negative") }
+        guard Image.writableFormat(of: URL(fileURLWithPath: output)) != nil else {
+            throw ValidationError("--output \(output): write .png, .jpg or .jpeg")
+        }
         _ = try computeDType()
         _ = try schedulerKind()
         guard Device(name: device) != nil else { throw ValidationError("--device \(device): use cpu, cuda, cuda:N or auto") }
@@ -134,6 +137,7 @@ struct GenerateCommand: ParsableCommand {
         let dtype = try computeDType()
         let device = Device(name: device)!
         let started = Date()
+        _ = try prepareOutputFolder(URL(fileURLWithPath: output).deletingLastPathComponent().path, option: "--output's folder")
         let pipeline = try StableDiffusionPipeline.load(
             from: try DefaultModel.resolve(model), dtype: dtype, device: device, variant: variant)
         let loadSeconds = Date().timeIntervalSince(started)
@@ -193,7 +197,7 @@ struct GenerateCommand: ParsableCommand {
         }
         guard let images = result.images else { return }
         for (i, url) in outputURLs(count: images.size(0)).enumerated() {
-            try pngImage(images[i]).writePNG(to: url)
+            try pngImage(images[i]).write(to: url)
             print(url.path)
         }
         log(String(format: "done in %.1f s", Date().timeIntervalSince(started)))
