@@ -19,6 +19,9 @@ public enum EvaluationReport {
         public var meanPacemakerChange255: Double?
         /// Over the edits whose causal total effect differs from the truth.
         public var meanCausalGapClosed: Double?
+        /// Against the patient nearest to each edit among those its caption allows (`ScoredEdit.nearest`).
+        public var meanNearestGapClosed: Double?
+        public var meanNearestChangeOutside255: Double?
     }
 
     public static func summaries(_ cases: [ScoredCase]) -> [Summary] {
@@ -34,13 +37,17 @@ public enum EvaluationReport {
             let parts = key.split(separator: "|").map(String.init)
             let pacemaker = edits.compactMap(\.pacemakerChange)
             let causal = edits.compactMap(\.causalGapClosed)
+            let nearest = edits.compactMap(\.nearest?.score)
+            func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
             return Summary(
                 edit: parts[0], mask: parts[1], count: edits.count,
                 meanGapClosed: edits.map(\.score.gapClosed).reduce(0, +) / Double(edits.count),
                 meanChangeOutside255: 255 * edits.map(\.score.changeOutside).reduce(0, +) / Double(edits.count),
                 meetingTargets: edits.filter { $0.score.gapClosed >= gapTarget && ($0.mask == .none || $0.score.changeOutside <= outsideTarget) }.count,
-                meanPacemakerChange255: pacemaker.isEmpty ? nil : 255 * pacemaker.reduce(0, +) / Double(pacemaker.count),
-                meanCausalGapClosed: causal.isEmpty ? nil : causal.reduce(0, +) / Double(causal.count))
+                meanPacemakerChange255: mean(pacemaker).map { 255 * $0 },
+                meanCausalGapClosed: mean(causal),
+                meanNearestGapClosed: mean(nearest.map(\.gapClosed)),
+                meanNearestChangeOutside255: mean(nearest.map(\.changeOutside)).map { 255 * $0 })
         }
     }
 
@@ -72,7 +79,8 @@ public enum EvaluationReport {
             [HTMLReport.escape(s.edit), s.mask, "\(s.count)", f(s.meanGapClosed) + " " + mark(s.meanGapClosed >= gapTarget),
              f(s.meanChangeOutside255) + (s.mask == "auto" ? " " + mark(s.meanChangeOutside255 <= 255 * outsideTarget) : ""),
              "\(s.meetingTargets)/\(s.count)", s.meanPacemakerChange255.map { f($0, 1) } ?? "–",
-             s.meanCausalGapClosed.map { f($0) } ?? "–"]
+             s.meanCausalGapClosed.map { f($0) } ?? "–",
+             s.meanNearestGapClosed.map { f($0) + " / " + f(s.meanNearestChangeOutside255!) } ?? "–"]
         }
         let reportCases = cases.map { c -> HTMLReport.Case in
             HTMLReport.Case(
@@ -87,6 +95,9 @@ public enum EvaluationReport {
                     }
                     pictures.append(e.files["mask"].map { HTMLReport.Picture("mask", $0) }
                                     ?? HTMLReport.Picture("true change", e.files["change"]!))
+                    if let n = e.nearest, let file = e.files["nearest"] {
+                        pictures.append(HTMLReport.Picture("nearest patient the caption allows (\(n.interventions))", file))
+                    }
                     var metrics: [(String, String)] = [
                         ("gap closed", f(e.score.gapClosed) + " " + mark(e.score.gapClosed >= gapTarget)),
                         ("change outside (×255)", f(255 * e.score.changeOutside)
@@ -97,6 +108,10 @@ public enum EvaluationReport {
                     ]
                     if let p = e.pacemakerChange { metrics.append(("pacemaker change (×255)", f(255 * p, 1))) }
                     if let g = e.causalGapClosed { metrics.append(("gap closed to the causal total effect", f(g))) }
+                    if let n = e.nearest {
+                        metrics.append(("against the nearest patient the caption allows (\(n.interventions)): gap closed / change outside (×255)",
+                                        f(n.score.gapClosed) + " / " + f(255 * n.score.changeOutside)))
+                    }
                     return HTMLReport.Row(title: "\(e.edit)\(e.mask == .none ? " — no mask" : "") → “\(e.target)”",
                                           pictures: pictures, metrics: metrics)
                 })
@@ -112,10 +127,13 @@ public enum EvaluationReport {
                 truth the edit went inside the true change (target ≥ \(f(gapTarget))). <b>Change outside</b>: mean absolute change \
                 more than 8 px from the true change, in grey levels (target ≤ 1). The “no mask” rows let the model change anything: \
                 a large pacemaker change there means the model removes the pacemaker along with the cardiomegaly, the hidden \
-                relationship in its training data.
+                relationship in its training data. A caption leaves some things open that the input does not show (how small \
+                the heart becomes without cardiomegaly; the side and volume of a new effusion): <b>against the nearest patient \
+                the caption allows</b> scores each such edit against the one of those patients (on a grid) that lies nearest \
+                to it, which tells another valid patient from a wrong one.
                 """,
             summaryHeader: ["edit", "mask", "cases", "gap closed", "change outside (×255)", "meeting targets", "pacemaker change (×255)",
-                            "gap closed to the causal total effect"],
+                            "gap closed to the causal total effect", "against the nearest patient the caption allows: gap closed / change outside (×255)"],
             summaryRows: rows, cases: reportCases,
             footer: "Written by \(writtenBy) in \(f(totalSeconds, 0)) s. Pictures are the files beside this page.")
         let url = try report.write(to: folder)
@@ -133,6 +151,8 @@ public enum EvaluationReport {
                                         "mean_change_outside_255": s.meanChangeOutside255, "meeting_targets": s.meetingTargets]
                 if let p = s.meanPacemakerChange255 { d["mean_pacemaker_change_255"] = p }
                 if let g = s.meanCausalGapClosed { d["mean_causal_gap_closed"] = g }
+                if let g = s.meanNearestGapClosed { d["mean_nearest_gap_closed"] = g }
+                if let o = s.meanNearestChangeOutside255 { d["mean_nearest_change_outside_255"] = o }
                 return d
             },
             "cases": cases.map { c -> [String: Any] in
@@ -145,6 +165,9 @@ public enum EvaluationReport {
                                              "seconds": e.seconds, "files": e.files]
                      if let p = e.pacemakerChange { d["pacemaker_change"] = p }
                      if let g = e.causalGapClosed { d["causal_gap_closed"] = g }
+                     if let n = e.nearest {
+                         d["nearest"] = ["do": n.interventions, "gap_closed": n.score.gapClosed, "change_outside": n.score.changeOutside]
+                     }
                      return d
                  }]
             },

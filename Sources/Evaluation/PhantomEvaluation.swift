@@ -12,16 +12,31 @@ public struct PhantomEdit: Sendable {
     public let interventions: [Intervention]
     /// Whether the edit changes anything for a case (removing what is absent is no counterfactual).
     public let applies: @Sendable (Attributes, SCMParameters) -> Bool
+    /// The other patients the target caption describes just as well, on a grid: what the caption leaves open and
+    /// the input does not show (how small the heart becomes; the side and volume of a new effusion, which the
+    /// phantom draws from noise an image without effusion does not reveal). Empty when the truth is the only one.
+    public var alternatives: @Sendable (SCMParameters) -> [[Intervention]] = { _ in [] }
 
     public static let removeSupportDevices = PhantomEdit(
         name: "remove support devices", label: .remove("support devices"), interventions: [.supportDevices(false)],
         applies: { a, _ in a.supportDevices })
     public static let removeCardiomegaly = PhantomEdit(
         name: "remove cardiomegaly", label: .remove("cardiomegaly"), interventions: [.cardiomegaly(false)],
-        applies: { a, p in a.cardiomegaly(p) })
+        applies: { a, p in a.cardiomegaly(p) },
+        alternatives: { p in
+            stride(from: p.ctrMin, to: p.cardiomegalyThreshold - 1e-9, by: 0.02).map { [.ctr(($0 * 100).rounded() / 100)] }
+        })
     public static let addPleuralEffusion = PhantomEdit(
         name: "add pleural effusion", label: .add("pleural effusion"), interventions: [.pleuralEffusion(true)],
-        applies: { a, _ in !a.pleuralEffusion })
+        applies: { a, _ in !a.pleuralEffusion },
+        alternatives: { p in
+            let largest = p.effusionVolumeMin + p.effusionVolumeFromSeverity + p.effusionVolumeSpread
+            return [EffusionSide.left, .right, .bilateral].flatMap { side in
+                stride(from: p.effusionVolumeMin, through: largest + 1e-9, by: 0.15).map {
+                    [.effusionSide(side), .effusionVolume(($0 * 100).rounded() / 100)]
+                }
+            }
+        })
 
     public static let standard = [removeSupportDevices, removeCardiomegaly, addPleuralEffusion]
 }
@@ -39,8 +54,20 @@ public struct ScoredEdit: Sendable {
     /// Mean |edit − input| inside the pacemaker's footprint, when the case has one: how much of the pacemaker
     /// the edit took away (large under `--mask none` means the model ties the pacemaker to the edited finding).
     public let pacemakerChange: Double?
+    /// For an edit whose caption allows other patients than the truth (`PhantomEdit.alternatives`), the one nearest to
+    /// the edit and the edit's score against it: whether the model drew another patient the caption describes, or
+    /// something no such patient looks like.
+    public let nearest: NearestCounterfactual?
     public let seconds: Double
     public let files: [String: String]
+}
+
+/// The counterfactual, among those a target caption allows, that lies nearest to an edit (mean absolute difference
+/// over the image), and the edit scored against it.
+public struct NearestCounterfactual: Sendable {
+    /// Its interventions on the input's patient, as `prism phantom counterfactual --do` takes them: "ctr=0.4".
+    public let interventions: String
+    public let score: EditMetrics.GroundTruthScore
 }
 
 public struct ScoredCase: Sendable {
@@ -158,8 +185,13 @@ public struct PhantomEvaluation {
             causal = Reference(image: Plane(gray: totalImage), change: Plane(gray: changeMask(factual, totalImage)),
                                file: try save(totalImage, "\(slug)-causal.png"))
         }
+        let alternatives = e.alternatives(c.parameters).map { interventions -> Alternative in
+            let picture = c.render(c.counterfactualAttributes(interventions, directOnly: true)).image
+            return Alternative(interventions: interventions.map(\.description).joined(separator: ","), image: Plane(gray: picture),
+                               change: Plane(gray: changeMask(factual, picture)))
+        }
         return Truth(direct: Reference(image: Plane(gray: image), change: Plane(gray: change), file: try save(image, "\(slug)-truth.png")),
-                     changeFile: try save(change, "\(slug)-change.png"), causal: causal)
+                     changeFile: try save(change, "\(slug)-change.png"), causal: causal, alternatives: alternatives)
     }
 
     /// A phantom counterfactual an edit is scored against: its picture, where it differs from the input, its file.
@@ -173,12 +205,30 @@ public struct PhantomEvaluation {
         }
     }
 
-    /// An edit's ground truth (the direct counterfactual) with its change mask's file, and the causal total effect
-    /// when it differs.
+    /// Another patient the target caption describes (`PhantomEdit.alternatives`), rendered.
+    struct Alternative {
+        let interventions: String
+        let image: Plane
+        let change: Plane
+    }
+
+    /// An edit's ground truth (the direct counterfactual) with its change mask's file, the causal total effect
+    /// when it differs, and the other patients the caption allows.
     struct Truth {
         let direct: Reference
         let changeFile: String
         let causal: Reference?
+        let alternatives: [Alternative]
+
+        /// The allowed patient nearest to `edit`, saved, with the edit's score against it.
+        func nearest(to edit: Plane, input: Plane, save: (Plane) throws -> String) throws -> (NearestCounterfactual, file: String)? {
+            guard let best = alternatives.min(by: {
+                EditMetrics.meanAbsolute($0.image, edit) < EditMetrics.meanAbsolute($1.image, edit)
+            }) else { return nil }
+            let reference = Reference(image: best.image, change: best.change, file: try save(best.image))
+            return (NearestCounterfactual(interventions: best.interventions, score: reference.score(input: input, edit: edit)),
+                    reference.file)
+        }
     }
 
     func score(_ e: PhantomEdit, _ edited: EditedImage, mask: MaskMode, input: Plane, truth: Truth,
@@ -194,9 +244,11 @@ public struct PhantomEvaluation {
             files["attention"] = try save(a.resized(width: input.width, height: input.height).image(), "\(slug)-attention.png")
         }
         let pacemakerChange = pacemaker.flatMap { p in p.contains(true) ? EditMetrics.meanAbsolute(edited.image, input, where: p) : nil }
+        let nearest = try truth.nearest(to: edited.image, input: input) { try save($0.image(), "\(slug)-nearest.png") }
+        if let nearest { files["nearest"] = nearest.file }
         return ScoredEdit(edit: e.name, mask: mask, source: source, target: edited.target,
                           score: truth.direct.score(input: input, edit: edited.image),
                           causalGapClosed: truth.causal?.score(input: input, edit: edited.image).gapClosed,
-                          pacemakerChange: pacemakerChange, seconds: edited.seconds, files: files)
+                          pacemakerChange: pacemakerChange, nearest: nearest?.0, seconds: edited.seconds, files: files)
     }
 }

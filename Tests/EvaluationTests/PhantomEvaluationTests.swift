@@ -128,6 +128,42 @@ import Testing
         #expect(try #require(faithful.causalGapClosed) < 0.9)
     }
 
+    /// A caption leaves open what the input does not show; an edit that draws another patient the caption describes is
+    /// scored against that patient too, and only edits whose caption leaves something open get that score.
+    @Test func anEditThatDrawsAnotherAllowedPatientIsScoredAgainstIt() throws {
+        let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: try StableDiffusionEditingModel.load(from: tinyModel), cache: nil),
+                                           settings: EditSettings())
+        let c = PhantomEvaluation.cases(seed: 90_001, count: 1, size: 64)[0]
+        #expect(c.attributes.cardiomegaly(c.parameters) && !c.attributes.pleuralEffusion && c.attributes.supportDevices)
+        let factual = c.render(masks: true)
+        let input = Plane(gray: factual.image)
+        let hearts = PhantomEdit.removeCardiomegaly.alternatives(c.parameters)
+        #expect(hearts.contains([.ctr(0.46)]) && hearts.allSatisfy {
+            !c.counterfactualAttributes($0, directOnly: true).cardiomegaly(c.parameters)
+        })
+        let effusions = PhantomEdit.addPleuralEffusion.alternatives(c.parameters)
+        #expect(effusions.count == 18 && effusions.allSatisfy { c.counterfactualAttributes($0, directOnly: true).pleuralEffusion })
+        #expect(PhantomEdit.removeSupportDevices.alternatives(c.parameters).isEmpty)
+
+        for (edit, drawn, name) in [(PhantomEdit.removeCardiomegaly, [Intervention.ctr(0.38)], "ctr=0.38"),
+                                    (.addPleuralEffusion, [.effusionSide(.right), .effusionVolume(0.8)], "effusion=right,effusion_volume=0.8")] {
+            let truth = try evaluation.truth(of: edit, for: c, factual: factual.image, save: { _, name in name })
+            let picture = Plane(gray: c.render(c.counterfactualAttributes(drawn, directOnly: true)).image)
+            #expect(picture != truth.direct.image)
+            let scored = try evaluation.score(edit, EditedImage(target: "t", image: picture, raw: picture, mask: nil, attention: nil, seconds: 0),
+                                              mask: .auto, input: input, truth: truth, pacemaker: nil, source: "s", save: { _, name in name })
+            let nearest = try #require(scored.nearest)
+            #expect(nearest.interventions == name)
+            #expect(abs(nearest.score.gapClosed - 1) < 1e-9 && nearest.score.changeOutside == 0)
+            #expect(scored.score.gapClosed < 0.9, "the truth is another patient")
+            #expect(scored.files["nearest"] == "\(edit.label.slug)-nearest.png")
+        }
+        let devices = try evaluation.truth(of: .removeSupportDevices, for: c, factual: factual.image, save: { _, name in name })
+        let scored = try evaluation.score(.removeSupportDevices, EditedImage(target: "t", image: input, raw: input, mask: nil, attention: nil, seconds: 0),
+                                          mask: .auto, input: input, truth: devices, pacemaker: nil, source: "s", save: { _, name in name })
+        #expect(scored.nearest == nil && scored.files["nearest"] == nil)
+    }
+
     @Test func withoutAMaskEveryEditIsScoredAsFree() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-eval-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
