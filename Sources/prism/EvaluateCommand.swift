@@ -86,7 +86,10 @@ struct EvaluateCommand: ParsableCommand {
                 counterfactual of the same patient with only the edited finding changed
                 (what the target caption describes): the share of the input-to-truth gap
                 it closes inside the true change (target >= 0.5) and its mean absolute
-                change more than 8 px outside it (target <= 1/255 with a mask).
+                change more than 8 px outside it (target <= 1/255 with a mask). Where
+                the caption leaves something open that the input does not show (how
+                small the heart becomes, the side and volume of a new effusion), the
+                edit is also scored against the nearest patient the caption allows.
 
                 Writes DIR/report.html, DIR/metrics.json and the pictures; prints the
                 summary (or metrics.json with --json). Run it once per inversion method
