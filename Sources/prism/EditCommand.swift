@@ -142,6 +142,9 @@ struct EditCommand: ParsableCommand {
         let loadStart = Date()
         let editingModel = try StableDiffusionEditingModel.load(from: modelURL, dtype: try parseDType(dtype))
         log("model \(modelURL.path) loaded in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s")
+        if DefaultModel.isBundled(modelURL) && settings.guidance == EditSettings().guidance {
+            log("guidance \(settings.guidance): the bundled model edits findings better with --guidance 3 (docs/editing.md, Quality)")
+        }
         let cacheFolder: InversionCache? = cache == "none" ? nil
             : InversionCache(folder: cache.map { URL(fileURLWithPath: $0) } ?? InversionCache.defaultFolder)
         let editor = CounterfactualEditor(model: editingModel, cache: cacheFolder)

@@ -12,6 +12,12 @@ import Testing
         #expect(command.editing.inversion == .nullText && command.editing.settings.method == .nullText)
     }
 
+    @Test func theBundledModelIsKnownWhereverItLies() {
+        #expect(DefaultModel.isBundled(URL(fileURLWithPath: "/anywhere/models/prism-cxr-phantom/")))
+        #expect(DefaultModel.isBundled(URL(fileURLWithPath: "copy/prism-cxr-phantom/unet/..")))
+        #expect(!DefaultModel.isBundled(URL(fileURLWithPath: "/models/sd-v1-5")))
+    }
+
     /// Removing a finding the labels do not show asks for nothing: the command says so before loading the model or
     /// inverting anything, and leaves no output folder behind.
     @Test func aTargetEqualToTheSourceIsRefusedBeforeAnyWork() throws {
