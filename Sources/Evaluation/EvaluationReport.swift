@@ -20,8 +20,12 @@ public enum EvaluationReport {
         /// Over the edits whose causal total effect differs from the truth.
         public var meanCausalGapClosed: Double?
         /// Against the patient nearest to each edit among those its caption allows (`ScoredEdit.nearest`).
-        public var meanNearestGapClosed: Double?
-        public var meanNearestChangeOutside255: Double?
+        public var nearest: NearestMeans?
+    }
+
+    public struct NearestMeans: Sendable, Codable {
+        public var gapClosed: Double
+        public var changeOutside255: Double
     }
 
     public static func summaries(_ cases: [ScoredCase]) -> [Summary] {
@@ -38,16 +42,17 @@ public enum EvaluationReport {
             let pacemaker = edits.compactMap(\.pacemakerChange)
             let causal = edits.compactMap(\.causalGapClosed)
             let nearest = edits.compactMap(\.nearest?.score)
-            func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
+            func average(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
+            func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : average(values) }
             return Summary(
                 edit: parts[0], mask: parts[1], count: edits.count,
-                meanGapClosed: edits.map(\.score.gapClosed).reduce(0, +) / Double(edits.count),
-                meanChangeOutside255: 255 * edits.map(\.score.changeOutside).reduce(0, +) / Double(edits.count),
+                meanGapClosed: average(edits.map(\.score.gapClosed)),
+                meanChangeOutside255: 255 * average(edits.map(\.score.changeOutside)),
                 meetingTargets: edits.filter { $0.score.gapClosed >= gapTarget && ($0.mask == .none || $0.score.changeOutside <= outsideTarget) }.count,
                 meanPacemakerChange255: mean(pacemaker).map { 255 * $0 },
                 meanCausalGapClosed: mean(causal),
-                meanNearestGapClosed: mean(nearest.map(\.gapClosed)),
-                meanNearestChangeOutside255: mean(nearest.map(\.changeOutside)).map { 255 * $0 })
+                nearest: nearest.isEmpty ? nil : NearestMeans(gapClosed: average(nearest.map(\.gapClosed)),
+                                                              changeOutside255: 255 * average(nearest.map(\.changeOutside))))
         }
     }
 
@@ -80,7 +85,7 @@ public enum EvaluationReport {
              f(s.meanChangeOutside255) + (s.mask == "auto" ? " " + mark(s.meanChangeOutside255 <= 255 * outsideTarget) : ""),
              "\(s.meetingTargets)/\(s.count)", s.meanPacemakerChange255.map { f($0, 1) } ?? "–",
              s.meanCausalGapClosed.map { f($0) } ?? "–",
-             s.meanNearestGapClosed.map { f($0) + " / " + f(s.meanNearestChangeOutside255!) } ?? "–"]
+             s.nearest.map { f($0.gapClosed) + " / " + f($0.changeOutside255) } ?? "–"]
         }
         let reportCases = cases.map { c -> HTMLReport.Case in
             HTMLReport.Case(
@@ -151,8 +156,10 @@ public enum EvaluationReport {
                                         "mean_change_outside_255": s.meanChangeOutside255, "meeting_targets": s.meetingTargets]
                 if let p = s.meanPacemakerChange255 { d["mean_pacemaker_change_255"] = p }
                 if let g = s.meanCausalGapClosed { d["mean_causal_gap_closed"] = g }
-                if let g = s.meanNearestGapClosed { d["mean_nearest_gap_closed"] = g }
-                if let o = s.meanNearestChangeOutside255 { d["mean_nearest_change_outside_255"] = o }
+                if let n = s.nearest {
+                    d["mean_nearest_gap_closed"] = n.gapClosed
+                    d["mean_nearest_change_outside_255"] = n.changeOutside255
+                }
                 return d
             },
             "cases": cases.map { c -> [String: Any] in

@@ -220,14 +220,9 @@ public struct PhantomEvaluation {
         let causal: Reference?
         let alternatives: [Alternative]
 
-        /// The allowed patient nearest to `edit`, saved, with the edit's score against it.
-        func nearest(to edit: Plane, input: Plane, save: (Plane) throws -> String) throws -> (NearestCounterfactual, file: String)? {
-            guard let best = alternatives.min(by: {
-                EditMetrics.meanAbsolute($0.image, edit) < EditMetrics.meanAbsolute($1.image, edit)
-            }) else { return nil }
-            let reference = Reference(image: best.image, change: best.change, file: try save(best.image))
-            return (NearestCounterfactual(interventions: best.interventions, score: reference.score(input: input, edit: edit)),
-                    reference.file)
+        /// The allowed patient nearest to `edit` (mean absolute difference over the image).
+        func nearest(to edit: Plane) -> Alternative? {
+            alternatives.min { EditMetrics.meanAbsolute($0.image, edit) < EditMetrics.meanAbsolute($1.image, edit) }
         }
     }
 
@@ -244,11 +239,15 @@ public struct PhantomEvaluation {
             files["attention"] = try save(a.resized(width: input.width, height: input.height).image(), "\(slug)-attention.png")
         }
         let pacemakerChange = pacemaker.flatMap { p in p.contains(true) ? EditMetrics.meanAbsolute(edited.image, input, where: p) : nil }
-        let nearest = try truth.nearest(to: edited.image, input: input) { try save($0.image(), "\(slug)-nearest.png") }
-        if let nearest { files["nearest"] = nearest.file }
+        var nearest: NearestCounterfactual?
+        if let n = truth.nearest(to: edited.image) {
+            files["nearest"] = try save(n.image.image(), "\(slug)-nearest.png")
+            nearest = NearestCounterfactual(interventions: n.interventions,
+                                            score: EditMetrics.score(input: input, edit: edited.image, truth: n.image, changeMask: n.change))
+        }
         return ScoredEdit(edit: e.name, mask: mask, source: source, target: edited.target,
                           score: truth.direct.score(input: input, edit: edited.image),
                           causalGapClosed: truth.causal?.score(input: input, edit: edited.image).gapClosed,
-                          pacemakerChange: pacemakerChange, nearest: nearest?.0, seconds: edited.seconds, files: files)
+                          pacemakerChange: pacemakerChange, nearest: nearest, seconds: edited.seconds, files: files)
     }
 }

@@ -13,8 +13,11 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
     let folder = url.deletingLastPathComponent()
     let temp = folder.appendingPathComponent(
         ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    /// The error for the call that just failed; the temporary file goes (errno is read first).
     func failure(_ what: String) -> ImagingError {
-        ImagingError.io(file: url.path, detail: "cannot \(what) (\(String(cString: strerror(errno))))")
+        let error = ImagingError.io(file: url.path, detail: "cannot \(what) (\(String(cString: strerror(errno))))")
+        unlink(temp.path)
+        return error
     }
     let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard fd >= 0 else { throw failure("write") }
@@ -27,21 +30,9 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
         }
         return true
     }
-    guard written else {
-        let error = failure("write")
-        close(fd); unlink(temp.path)
-        throw error
-    }
-    guard close(fd) == 0 else {
-        let error = failure("write")
-        unlink(temp.path)
-        throw error
-    }
-    if rename(temp.path, url.path) != 0 {
-        let error = failure("rename the temporary file into place")
-        unlink(temp.path)
-        throw error
-    }
+    guard written else { defer { close(fd) }; throw failure("write") }
+    guard close(fd) == 0 else { throw failure("write") }
+    guard rename(temp.path, url.path) == 0 else { throw failure("rename the temporary file into place") }
 }
 
 /// Makes `url` and any missing parents (mkdir -p), or accepts it if it is already a folder; an error names the

@@ -48,21 +48,26 @@ extension Image {
         try writeAtomically(pngData(compressionLevel: compressionLevel), to: url)
     }
 
-    /// The file formats `write(to:)` picks by extension: PNG (also for no extension) and JPEG.
-    public static func writableFormat(of url: URL) -> String? {
-        switch url.pathExtension.lowercased() {
-        case "png", "": return "png"
-        case "jpg", "jpeg": return "jpeg"
-        default: return nil
-        }
-    }
-
     /// Writes the image as PNG or JPEG (quality 95) by the file's extension, atomically.
     public func write(to url: URL) throws {
-        switch Self.writableFormat(of: url) {
-        case "png": try writePNG(to: url)
-        case "jpeg": try writeAtomically(JPEG.encode(self), to: url)
-        default: throw ImagingError.unsupported(file: url.path, detail: "unknown image extension (use .png, .jpg or .jpeg)")
+        switch ImageFileFormat(extensionOf: url) {
+        case .png: try writePNG(to: url)
+        case .jpeg: try writeAtomically(JPEG.encode(self), to: url)
+        case nil: throw ImagingError.unsupported(file: url.path, detail: "unknown image extension (use .png, .jpg or .jpeg)")
+        }
+    }
+}
+
+/// The formats `Image.write(to:)` writes, told by the file's extension.
+public enum ImageFileFormat: Sendable {
+    case png, jpeg
+
+    /// .png (or no extension) and .jpg/.jpeg, any case; nil for anything else.
+    public init?(extensionOf url: URL) {
+        switch url.pathExtension.lowercased() {
+        case "png", "": self = .png
+        case "jpg", "jpeg": self = .jpeg
+        default: return nil
         }
     }
 }

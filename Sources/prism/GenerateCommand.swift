@@ -101,7 +101,7 @@ struct GenerateCommand: ParsableCommand {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard numImages >= 1 else { throw ValidationError("--num-images must be at least 1") }
         guard guidance >= 0 else { throw ValidationError("--guidance must not be negative") }
-        guard Image.writableFormat(of: URL(fileURLWithPath: output)) != nil else {
+        guard ImageFileFormat(extensionOf: URL(fileURLWithPath: output)) != nil else {
             throw ValidationError("--output \(output): write .png, .jpg or .jpeg")
         }
         _ = try computeDType()

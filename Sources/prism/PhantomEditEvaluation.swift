@@ -30,8 +30,8 @@ struct PhantomEditEvaluation {
                    results.count))
         for s in EvaluationReport.summaries(results) {
             let causal = s.meanCausalGapClosed.map { String(format: "; towards the causal total effect %.2f", $0) } ?? ""
-            let nearest = s.meanNearestGapClosed.map {
-                String(format: "; against the nearest patient the caption allows %.2f, %.2f/255", $0, s.meanNearestChangeOutside255!)
+            let nearest = s.nearest.map {
+                String(format: "; against the nearest patient the caption allows %.2f, %.2f/255", $0.gapClosed, $0.changeOutside255)
             } ?? ""
             log(String(format: "%@ (mask %@): gap closed %.2f, change outside %.2f/255, %d/%d meet the targets",
                        s.edit, s.mask, s.meanGapClosed, s.meanChangeOutside255, s.meetingTargets, s.count) + causal + nearest)
