@@ -24,7 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
-        .library(name: "PrismKit", targets: ["Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation"]),
+        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,6 +41,8 @@ let package = Package(
             ],
             linkerSettings: [.unsafeFlags(torchLinkFlags)]
         ),
+        // Foundation-only helpers every layer may use (JSON reading with Python's tokens, ...).
+        .target(name: "Core"),
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "NN", dependencies: ["Torch"]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -62,6 +64,7 @@ let package = Package(
         ),
         // Helpers the test targets share (fixture decoding, the shared data folder); each target keeps its own Fixtures.
         .target(name: "TestSupport", dependencies: ["Torch"], path: "Tests/TestSupport"),
+        .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
