@@ -178,3 +178,30 @@ public enum JSONFile {
         }
     }
 }
+
+// MARK: Writing
+
+extension JSONFile {
+    /// JSON text of Foundation values, pretty-printed with sorted keys; non-finite numbers are written as the bare
+    /// `NaN`, `Infinity` and `-Infinity` tokens Python's json module writes and reads (RFC 8259 has no spelling
+    /// for them, and Foundation's writer refuses them), so that a config read from diffusers goes back unchanged.
+    public static func encode(_ object: [String: Any]) throws -> Data {
+        let marker = "\u{1}prism-non-finite\u{1}"
+        func marking(_ value: Any) -> Any {
+            switch value {
+            case let d as Double where !d.isFinite: return marker + (d.isNaN ? "NaN" : d < 0 ? "-Infinity" : "Infinity")
+            case let a as [Any]: return a.map(marking)
+            case let o as [String: Any]: return o.mapValues(marking)
+            default: return value
+            }
+        }
+        let data = try JSONSerialization.data(withJSONObject: marking(object),
+                                              options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        var text = String(decoding: data, as: UTF8.self)
+        let escapedMarker = "\\u0001prism-non-finite\\u0001"
+        for token in ["NaN", "-Infinity", "Infinity"] {
+            text = text.replacingOccurrences(of: "\"\(escapedMarker)\(token)\"", with: token)
+        }
+        return Data(text.utf8)
+    }
+}

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Turns a record's labels into the caption a model is trained on, and the same grammar into the captions that
@@ -44,14 +45,11 @@ public struct CaptionTemplate: Sendable, Equatable, Codable {
 
     /// Reads a template file (JSON with any of the fields above; absent fields keep their defaults).
     public static func load(_ url: URL) throws -> CaptionTemplate {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DataFileError(file: url.path, "cannot be read: \(error.localizedDescription)")
-        }
         let t: CaptionTemplate
-        do { t = try JSONDecoder().decode(CaptionTemplate.self, from: data) } catch {
+        do { t = try JSONFile.decode(CaptionTemplate.self, from: url) } catch let error as JSONFileError {
+            let problem = error.key.isEmpty ? error.problem : "\(error.key): \(error.problem)"
             throw DataFileError(file: url.path, "not a caption template (JSON with \"template\", \"no_findings\", "
-                                + "\"state_absent\", \"findings\", \"names\", \"uncertain\"): \(error)")
+                                + "\"state_absent\", \"findings\", \"names\", \"uncertain\"): \(problem)")
         }
         try t.validate(file: url.path)
         return t

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import NN
 import Torch
@@ -13,6 +14,11 @@ public struct ModelFolderError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "\(path): \(problem)" }
+
+    /// The same problem, as a model folder's: the key (when there is one) leads the problem.
+    public init(_ error: JSONFileError) {
+        self.init(error.file, error.key.isEmpty ? error.problem : "\(error.key): \(error.problem)")
+    }
 }
 
 /// Reading one component folder of a diffusers model (`unet/`, `vae/`, `text_encoder/`, ...): its
@@ -28,10 +34,16 @@ public enum DiffusersFolder {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ModelFolderError(url.path, "missing (every diffusers component folder has a config.json)")
         }
+        return try decodeConfig(T.self, at: url)
+    }
+
+    /// Decodes a config file through the project's one JSON reader (Python's `NaN`/`Infinity` accepted,
+    /// unknown fields ignored); a problem is a ModelFolderError naming the file, the key and what was expected.
+    static func decodeConfig<T: Decodable>(_ type: T.Type, at url: URL) throws -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(contentsOf: url))
-        } catch let error as DecodingError {
-            throw ModelFolderError(url.path, "not a valid \(T.self) config: \(describe(error))")
+            return try JSONFile.decode(T.self, from: url)
+        } catch let error as JSONFileError {
+            throw ModelFolderError(error)
         }
     }
 
@@ -70,18 +82,6 @@ public enum DiffusersFolder {
     ) throws {
         let file = try weightFile(in: folder, variant: variant)
         try store.load(contentsOf: file, aliases: aliases)
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case .keyNotFound(let key, let c): return "missing key \(path(c).isEmpty ? "" : path(c) + ".")\(key.stringValue)"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "\(path(c)): \(c.debugDescription)"
-        case .dataCorrupted(let c): return "\(path(c).isEmpty ? "" : path(c) + ": ")\(c.debugDescription)"
-        @unknown default: return "\(error)"
-        }
     }
 }
 

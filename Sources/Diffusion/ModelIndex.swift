@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// diffusers' `model_index.json`: which pipeline a model folder holds and the library and class of each
@@ -34,13 +35,16 @@ public struct ModelIndex: Sendable, Equatable {
             throw ModelFolderError(url.path, "missing: a diffusers model folder has a model_index.json beside its "
                 + "unet/, vae/, text_encoder/, tokenizer/ and scheduler/ folders (diffusers' save_pretrained writes it)")
         }
-        return try decode(Data(contentsOf: url), source: url.path)
+        let data: Data
+        do { data = try JSONFile.read(url) } catch let error as JSONFileError { throw ModelFolderError(error) }
+        return try decode(data, source: url.path)
     }
 
     /// Parses model_index.json text; `source` names the file in errors.
     public static func decode(_ data: Data, source: String = fileName) throws -> ModelIndex {
-        guard let object = try? JSONSerialization.jsonObject(with: data), let fields = object as? [String: Any] else {
-            throw ModelFolderError(source, "not a JSON object")
+        let fields: [String: Any]
+        do { fields = try JSONFile.object(from: data, source: source) } catch let error as JSONFileError {
+            throw ModelFolderError(error)
         }
         guard let className = fields["_class_name"] as? String else {
             throw ModelFolderError(source, "no \"_class_name\" (the pipeline class, such as StableDiffusionPipeline)")

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Imaging
 
@@ -47,16 +48,13 @@ public struct PhantomCase: Codable, Equatable, Sendable {
     }
 
     public static func load(_ url: URL) throws -> PhantomCase {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw PhantomError("\(url.path): cannot read the case file (\(error.localizedDescription))")
-        }
         do {
-            return try JSONDecoder().decode(PhantomCase.self, from: data)
-        } catch let DecodingError.keyNotFound(key, context) {
-            throw PhantomError("\(url.path): not a phantom case file: missing '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
-        } catch {
-            throw PhantomError("\(url.path): not a phantom case file (\(error))")
+            return try JSONFile.decode(PhantomCase.self, from: url)
+        } catch let error as JSONFileError where error.problem == "missing" && error.key.isEmpty {
+            throw PhantomError("\(url.path): cannot read the case file (missing)")
+        } catch let error as JSONFileError {
+            throw PhantomError("\(error.file): not a phantom case file: "
+                               + (error.key.isEmpty ? error.problem : "'\(error.key)' \(error.problem)"))
         }
     }
 

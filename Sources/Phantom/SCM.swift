@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// The structural causal model behind PhantomCXR's labels.
@@ -62,15 +63,14 @@ public struct SCMParameters: Codable, Equatable, Sendable {
     /// keep their defaults, unknown keys are an error (a misspelt edge must not be silently ignored).
     public static func load(_ url: URL) throws -> SCMParameters {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw PhantomError("\(url.path): cannot read the graph file (\(error.localizedDescription))")
-        }
+        do { data = try JSONFile.read(url) } catch { throw PhantomError("\(error)") }
         return try decode(data, name: url.path)
     }
 
     public static func decode(_ data: Data, name: String = "graph") throws -> SCMParameters {
-        guard let user = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw PhantomError("\(name): not a JSON object of parameter names and numbers")
+        let user: [String: Any]
+        do { user = try JSONFile.object(from: data, source: name) } catch {
+            throw PhantomError("\(error) (a graph file is a JSON object of parameter names and numbers)")
         }
         var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(SCMParameters())) as! [String: Any]
         let unknown = user.keys.filter { merged[$0] == nil }.sorted()
@@ -79,7 +79,9 @@ public struct SCMParameters: Codable, Equatable, Sendable {
                                + merged.keys.sorted().joined(separator: ", "))
         }
         for (k, v) in user {
-            guard let n = v as? NSNumber, !(v is Bool) else { throw PhantomError("\(name): \(k) must be a number") }
+            guard let n = v as? NSNumber, !(v is Bool), n.doubleValue.isFinite else {
+                throw PhantomError("\(name): \(k) must be a finite number")
+            }
             merged[k] = n.doubleValue
         }
         let p = try JSONDecoder().decode(SCMParameters.self, from: JSONSerialization.data(withJSONObject: merged))

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Torch
 
@@ -102,9 +103,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public static func read(from folder: URL) throws -> TrainingState {
         let url = folder.appendingPathComponent(CheckpointFolder.stateFile)
         do {
-            return try JSONDecoder().decode(TrainingState.self, from: Data(contentsOf: url))
-        } catch {
-            throw CheckpointError(url.path, "not a training state: \(error)")
+            return try JSONFile.decode(TrainingState.self, from: url)
+        } catch let error as JSONFileError {
+            throw CheckpointError(url.path, "not a training state: " + (error.key.isEmpty ? error.problem : "\(error.key): \(error.problem)"))
         }
     }
 }

@@ -1,5 +1,6 @@
 import Datasets
 import Diffusion
+import Core
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -384,8 +385,12 @@ public final class TrainingRun {
     /// On resume: the run's kind, model source, data size and task options must be the ones it started with.
     static func checkRunDescription(_ o: TrainingRunOptions) throws {
         let url = runDescriptionURL(o)
-        guard let data = FileManager.default.contents(atPath: url.path),
-              let saved = try? JSONDecoder().decode([String: String].self, from: data) else { return }
+        guard FileManager.default.fileExists(atPath: url.path) else { return }
+        let saved: [String: String]
+        do { saved = try JSONFile.decode([String: String].self, from: url) } catch {
+            throw TrainingRunError("\(error); it describes how the run in \(o.output.path) was started: "
+                                   + "restore it, or start in a new --output")
+        }
         let now = runDescription(o)
         let changed = Set(saved.keys).union(now.keys).filter { saved[$0] != now[$0] }.sorted()
         guard changed.isEmpty else {
@@ -398,21 +403,21 @@ public final class TrainingRun {
     /// The scheduler config with `prediction_type` saying what the trained UNet predicts, so that samples, `prism
     /// generate` and diffusers read its output right.
     static func settingPredictionType(_ prediction: UNetTrainingTask.Prediction, in json: Data) -> Data {
-        guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else { return json }
+        guard var object = try? JSONFile.object(from: json, source: SchedulerConfig.fileName) else { return json }
         let value = prediction == .v ? "v_prediction" : "epsilon"
         guard object["prediction_type"] as? String != value else { return json }
         object["prediction_type"] = value
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? json
+        return (try? JSONFile.encode(object)) ?? json
     }
 
     /// The noise schedule of the model's scheduler config (training always uses the DDPM forward process).
     static func noiseSchedule(_ json: Data) throws -> NoiseSchedule {
-        let config = try JSONDecoder().decode(SchedulerConfig.self, from: json)
+        let config = try SchedulerConfig.decode(json, source: SchedulerConfig.fileName)
         return try DDPMScheduler(config: config).schedule
     }
 
     static func modelIndex(schedulerConfigJSON: Data) -> ModelIndexFile {
-        let object = (try? JSONSerialization.jsonObject(with: schedulerConfigJSON)) as? [String: Any]
+        let object = try? JSONFile.object(from: schedulerConfigJSON, source: SchedulerConfig.fileName)
         return ModelIndexFile(schedulerClass: object?["_class_name"] as? String ?? "DDPMScheduler")
     }
 
@@ -591,7 +596,7 @@ public final class TrainingRun {
                     return originals + reconstructions
                 case .unet, .unetText:
                     let pipeline = StableDiffusionPipeline(tokenizer: tokenizer, textEncoder: textEncoder!, unet: unet!, vae: vae,
-                                                           schedulerConfig: try JSONDecoder().decode(SchedulerConfig.self, from: schedulerConfigJSON),
+                                                           schedulerConfig: try SchedulerConfig.decode(schedulerConfigJSON, source: SchedulerConfig.fileName),
                                                            dtype: .float32, device: options.device)
                     return try samplePrompts.map { prompt in
                         var request = GenerationRequest(prompt: prompt)

@@ -1,4 +1,5 @@
 import Diffusion
+import Core
 import Foundation
 import NN
 import Torch
@@ -81,9 +82,9 @@ public final class VAETrainingTask: TrainingTask {
     /// config.json with the calibrated scaling factor.
     public func calibratedConfigJSON() -> Data {
         guard let factor = calibratedScalingFactor(),
-              var object = (try? JSONSerialization.jsonObject(with: configJSON)) as? [String: Any] else { return configJSON }
+              var object = try? JSONFile.object(from: configJSON, source: "vae/config.json") else { return configJSON }
         object["scaling_factor"] = factor
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? configJSON
+        return (try? JSONFile.encode(object)) ?? configJSON
     }
 
     public func loadModel(from folder: URL) throws {

@@ -57,3 +57,16 @@ private struct Sample: Decodable {
         }
     }
 }
+
+@Suite struct JSONFileWritingTests {
+    @Test func nonFiniteNumbersGoBackAsPythonsTokens() throws {
+        let object: [String: Any] = ["lambda_min_clipped": -Double.infinity, "x": [Double.nan, 1.5], "up": Double.infinity, "name": "a/b"]
+        let text = String(decoding: try JSONFile.encode(object), as: UTF8.self)
+        #expect(text.contains("\"lambda_min_clipped\" : -Infinity"))
+        #expect(text.contains("NaN") && text.contains("\"up\" : Infinity") && text.contains("\"a/b\""))
+        let back = try JSONFile.object(from: Data(text.utf8), source: "t")
+        #expect(back["lambda_min_clipped"] as? Double == -.infinity)
+        #expect(((back["x"] as? [Any])?.first as? Double)?.isNaN == true)
+        #expect(back["name"] as? String == "a/b")
+    }
+}

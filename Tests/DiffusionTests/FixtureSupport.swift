@@ -29,3 +29,19 @@ func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Double = 1e-4,
     let err = relativeError(actual, expected)
     #expect(err < tolerance, "\(label): relative error \(err)", sourceLocation: sourceLocation)
 }
+
+/// How many float32 steps apart two numbers are (0 for equal numbers, `Int.max` when either is not finite or
+/// their signs differ): a CPU-independent measure for values that one libtorch kernel rounds differently from
+/// another (ATen's vectorised `linspace` and normal sampler differ from the portable ones in the last bit).
+func ulpDistance(_ a: Float, _ b: Float) -> Int {
+    guard a.isFinite, b.isFinite else { return a == b || (a.isNaN && b.isNaN) ? 0 : .max }
+    if a == b { return 0 }
+    guard (a < 0) == (b < 0) || a == 0 || b == 0 else { return .max }
+    return abs(Int(a.magnitude.bitPattern) - Int(b.magnitude.bitPattern))
+}
+
+/// The largest `ulpDistance` between matching elements, `Int.max` when the counts differ.
+func maxULPDistance(_ a: [Float], _ b: [Float]) -> Int {
+    guard a.count == b.count else { return .max }
+    return zip(a, b).map { ulpDistance($0, $1) }.max() ?? 0
+}

@@ -105,7 +105,12 @@ struct PipelineParityTests {
                                           generator: Generator(seed: Self.seed))
         let expected = try reference()["seed_noise"]!
         #expect(noise.shape == expected.shape)
-        #expect(noise.floats() == expected.floats())
+        // torch's normal sampler on this seed, sample for sample: libtorch's kernels for other CPUs round the
+        // Box–Muller transform differently in the last bits (up to 1.0e-6 measured with ATEN_CPU_CAPABILITY=default);
+        // a wrong sample (another seed, another order, another transform) is off by O(1).
+        let worst = zip(noise.floats(), expected.floats()).map { abs($0 - $1) }.max() ?? .infinity
+        print("seeded noise: within \(worst) of torch's")
+        #expect(worst <= 1e-5, "seeded noise up to \(worst) from torch's")
     }
 
     @Test func img2imgTimestepsFollowStrength() {

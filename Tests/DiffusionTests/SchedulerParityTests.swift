@@ -58,6 +58,7 @@ private func fakeModel(_ sample: Tensor, _ noise: Tensor, _ t: Int, learnedRange
 @Suite("Scheduler parity with diffusers 0.42.1")
 struct SchedulerParityTests {
     static let tolerance = 1e-5
+    static let alphaULPs = 16
 
     @Test func fixturesHaveEveryCase() throws {
         #expect(try SchedulerFixtures.load().cases.map(\.name) == caseNames)
@@ -72,9 +73,13 @@ struct SchedulerParityTests {
         let scheduler = try makeScheduler(config: config, kind: c.schedulerKind)
         if let ddim = scheduler as? DDIMScheduler { ddim.eta = c.eta ?? 0 }
 
+        // Within a few float32 steps of diffusers' ᾱ_t: a CPU whose libtorch kernels round linspace's last bit
+        // differently lands up to 8 steps away (zero-terminal-SNR rescaling; 0–2 elsewhere), while one wrong β
+        // (SD's neighbouring β differ by 1.1e-5, ≈ 90 float32 steps of ᾱ) moves every later ᾱ further.
         let alphas = scheduler.alphasCumprod.map { Float($0) }, want = tensors["\(name).alphas_cumprod"]!.floats()
-        let differing = zip(alphas, want).filter { $0 != $1 }.count
-        #expect(alphas.count == want.count && differing == 0, "\(name): \(differing) alphas_cumprod differ from diffusers'")
+        let ulps = maxULPDistance(alphas, want)
+        #expect(alphas.count == want.count && ulps <= Self.alphaULPs,
+                "\(name): alphas_cumprod up to \(ulps) float32 steps from diffusers' (allowed \(Self.alphaULPs))")
 
         try scheduler.setTimesteps(c.steps)
         #expect(scheduler.timesteps == c.timesteps, "\(name): timesteps")
@@ -105,7 +110,7 @@ struct SchedulerParityTests {
             worst = max(worst, relativeError(out.prevSample, prev), relativeError(out.predOriginalSample, pred))
             sample = prev  // each step starts from diffusers' sample, so errors do not compound
         }
-        print("scheduler parity \(name): \(c.steps) steps, worst relative error \(worst)")
+        print("scheduler parity \(name): \(c.steps) steps, worst relative error \(worst), alphas_cumprod within \(ulps) ulps")
 
         if let ts = c.addNoiseTimesteps {
             let original = tensors["sample"]!

@@ -32,6 +32,27 @@ public struct CommonSchedulerConfiguration: Sendable {
         predictionType = try c.choice(c.predictionType, .predictionType, default: predictionType)
         timestepSpacing = try c.choice(c.timestepSpacing, .timestepSpacing, default: timestepSpacing)
         stepsOffset = c.stepsOffset ?? stepsOffset
+        try validate(c)
+    }
+
+    /// Values that would make the schedule non-finite or meaningless are refused with the file and the key:
+    /// a config with `"beta_end": -Infinity` otherwise draws an all-black image and exits 0.
+    private func validate(_ c: SchedulerConfig) throws {
+        func require(_ ok: Bool, _ key: SchedulerConfig.CodingKeys, _ value: Any, _ expected: String) throws {
+            guard ok else { throw SchedulerError("\(c.origin): \(key.rawValue) \(value) is out of range (expected \(expected))") }
+        }
+        try require((1...100_000).contains(numTrainTimesteps), .numTrainTimesteps, numTrainTimesteps, "1 to 100000")
+        if let trainedBetas {
+            try require(trainedBetas.count == numTrainTimesteps, .trainedBetas, "with \(trainedBetas.count) values",
+                        "num_train_timesteps = \(numTrainTimesteps) values")
+            let bad = trainedBetas.firstIndex { !($0 >= 0 && $0 < 1) }
+            try require(bad == nil, .trainedBetas, bad.map { "[\($0)] = \(trainedBetas[$0])" } ?? "", "every β in [0, 1)")
+        } else if betaSchedule != .squaredcosCapV2 {
+            try require(betaStart > 0 && betaStart < 1, .betaStart, betaStart, "a number in (0, 1)")
+            try require(betaEnd > 0 && betaEnd < 1, .betaEnd, betaEnd, "a number in (0, 1)")
+        }
+        try require(stepsOffset >= 0 && stepsOffset < numTrainTimesteps, .stepsOffset, stepsOffset,
+                    "0 to num_train_timesteps − 1")
     }
 
     /// The training betas and ᾱ these fields describe.

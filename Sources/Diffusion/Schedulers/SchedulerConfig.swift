@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A diffusers `scheduler/scheduler_config.json`, any scheduler class, as written: a field the file lacks is
@@ -80,7 +81,7 @@ public struct SchedulerConfig: Decodable, Equatable, Sendable {
 
     /// Decodes a config from JSON text (diffusers' `-Infinity`/`NaN` tokens accepted).
     public static func decode(_ data: Data, source: String? = nil) throws -> SchedulerConfig {
-        var config = try DiffusersFolder.decodeConfig(SchedulerConfig.self, from: data)
+        var config = try DiffusersFolder.decodeConfig(SchedulerConfig.self, from: data, source: source ?? "scheduler config")
         config.source = source
         return config
     }
@@ -150,44 +151,15 @@ extension DiffusersFolder {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ModelFolderError(url.path, "missing")
         }
+        return try decodeConfig(T.self, at: url)
+    }
+
+    /// Decodes config text through the project's one JSON reader; `source` names it in errors.
+    static func decodeConfig<T: Decodable>(_ type: T.Type, from data: Data, source: String = "config") throws -> T {
         do {
-            return try decodeConfig(T.self, from: Data(contentsOf: url))
-        } catch let error as DecodingError {
-            throw ModelFolderError(url.path, "not a valid \(T.self) config: \(describe(error))")
+            return try JSONFile.decode(T.self, from: data, source: source)
+        } catch let error as JSONFileError {
+            throw ModelFolderError(error)
         }
-    }
-
-    /// JSON decoding that accepts the `Infinity`, `-Infinity` and `NaN` that Python's json module writes
-    /// (diffusers saves `"lambda_min_clipped": -Infinity`).
-    static func decodeConfig<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return try decoder.decode(T.self, from: quotingNonFiniteNumbers(data))
-    }
-
-    /// Puts quotes around bare `Infinity`, `-Infinity` and `NaN` tokens outside strings.
-    static func quotingNonFiniteNumbers(_ data: Data) -> Data {
-        let bytes = [UInt8](data)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var inString = false, escaped = false, i = 0
-        let tokens = ["-Infinity", "Infinity", "NaN"].map { Array($0.utf8) }
-        while i < bytes.count {
-            let b = bytes[i]
-            if inString {
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true }
-                else if b == UInt8(ascii: "\"") { inString = false }
-            } else if b == UInt8(ascii: "\"") {
-                inString = true
-            } else if let token = tokens.first(where: { bytes[i...].starts(with: $0) }) {
-                out.append(UInt8(ascii: "\"")); out.append(contentsOf: token); out.append(UInt8(ascii: "\""))
-                i += token.count
-                continue
-            }
-            out.append(b)
-            i += 1
-        }
-        return Data(out)
     }
 }
