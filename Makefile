@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 export LIBTORCH
 
-.PHONY: all bootstrap build debug test demo bench clean
+.PHONY: all bootstrap build debug test test-cpu-kernels demo bench clean
 
 all: build
 
@@ -20,6 +20,10 @@ debug: bootstrap
 test: bootstrap
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+
+# The suite again with libtorch's kernels capped at the portable and AVX2 sets (CI runs it after `make test`).
+test-cpu-kernels: test
+	@scripts/test-cpu-kernels
 
 demo: build
 	@$$($(SWIFT) build -c release --show-bin-path)/prism demo

@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "prism",
             dependencies: [
-                "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation",
+                "Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

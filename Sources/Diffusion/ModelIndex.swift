@@ -102,13 +102,20 @@ public struct StableDiffusionFolder: Sendable {
                 problems.append("\(name)/ is missing (\(className))")
                 continue
             }
-            let files: [String] = switch name {
-            case "scheduler": ["scheduler_config.json"]
-            case "tokenizer": ["vocab.json", "merges.txt"]
-            default: ["config.json"]
-            }
-            for file in files where !fm.fileExists(atPath: folder.appendingPathComponent(file).path) {
-                problems.append("\(name)/\(file) is missing")
+            func has(_ file: String) -> Bool { fm.fileExists(atPath: folder.appendingPathComponent(file).path) }
+            switch name {
+            case "scheduler":
+                if !has("scheduler_config.json") { problems.append("scheduler/scheduler_config.json is missing") }
+            case "tokenizer":
+                // transformers 5 saves tokenizer.json alone; older folders have vocab.json and merges.txt.
+                if !has("tokenizer.json") {
+                    let missing = ["vocab.json", "merges.txt"].filter { !has($0) }
+                    if !missing.isEmpty {
+                        problems.append("tokenizer/ has neither tokenizer.json nor " + missing.joined(separator: " and "))
+                    }
+                }
+            default:
+                if !has("config.json") { problems.append("\(name)/config.json is missing") }
             }
             if name == "unet" || name == "vae" || name == "text_encoder" {
                 do { _ = try DiffusersFolder.weightFile(in: folder, variant: variant) } catch let error as ModelFolderError {

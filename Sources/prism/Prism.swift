@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Torch
 
 @main
@@ -16,4 +17,15 @@ struct Prism: ParsableCommand {
         subcommands: [GenerateCommand.self, EditCommand.self, CaptionCommand.self, TokenizeCommand.self, PhantomCommand.self,
                       InspectCommand.self, BenchCommand.self, TrainCommand.self, EvaluateCommand.self, DemoCommand.self]
     )
+
+    /// ArgumentParser's main, with one change: a Foundation file error that reached the top is printed with its
+    /// file and cause ("x.png: Is a directory") instead of "NSCocoaErrorDomain error 256".
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: describingFileErrors(error))
+        }
+    }
 }
