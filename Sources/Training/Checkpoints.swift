@@ -4,9 +4,9 @@ import Torch
 
 /// Checkpoint folders under a training run's output folder: `checkpoint-000100/`, each complete or absent.
 ///
-/// A checkpoint is written into a hidden temporary folder beside its final place and renamed when every
+/// A checkpoint is written into a hidden temporary folder beside its final place and put in place when every
 /// file is in it, so a kill at any moment leaves either the previous checkpoints or the new one, never half
-/// of one. The marker of completeness is `training_state.json`, written last.
+/// of one and never none. The marker of completeness is `training_state.json`, written last.
 public struct CheckpointFolder: Sendable {
     public let root: URL
     static let prefix = "checkpoint-"
@@ -28,44 +28,28 @@ public struct CheckpointFolder: Sendable {
 
     public var latest: URL? { steps().last.map { url(step: $0) } }
 
-    /// Writes a checkpoint: `write` fills a temporary folder, which then becomes `checkpoint-<step>`
-    /// (replacing an older one of the same step). Keeps the newest `keep` checkpoints (all when nil).
+    /// Writes a checkpoint: `write` fills a hidden folder, which then takes the name `checkpoint-<step>` in one
+    /// atomic exchange (replacing an older one of the same step; see `StagedFolder`). Keeps the newest `keep`
+    /// checkpoints (all when nil).
     public func save(step: Int, keep: Int? = nil, _ write: (URL) throws -> Void) throws {
-        let fm = FileManager.default
-        try fm.createDirectory(at: root, withIntermediateDirectories: true)
-        let final = url(step: step)
-        let tmp = root.appendingPathComponent(".\(final.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: tmp)
-        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-        do {
-            try write(tmp)
-            guard fm.fileExists(atPath: tmp.appendingPathComponent(Self.stateFile).path) else {
-                throw CheckpointError(tmp.path, "was written without \(Self.stateFile)")
-            }
-            if fm.fileExists(atPath: final.path) {
-                let old = root.appendingPathComponent(".\(final.lastPathComponent).old-\(ProcessInfo.processInfo.processIdentifier)")
-                try fm.moveItem(at: final, to: old)
-                try fm.moveItem(at: tmp, to: final)
-                try? fm.removeItem(at: old)
-            } else {
-                try fm.moveItem(at: tmp, to: final)
-            }
-        } catch {
-            try? fm.removeItem(at: tmp)
-            throw error
-        }
-        if let keep {
-            for s in steps().dropLast(max(keep, 1)) { try? fm.removeItem(at: url(step: s)) }
+        do { try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true) } catch {
+            throw describingFileErrors(error)
         }
         removeLeftovers()
+        try StagedFolder.write(url(step: step)) { folder in
+            try write(folder)
+            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(Self.stateFile).path) else {
+                throw CheckpointError(folder.path, "was written without \(Self.stateFile)")
+            }
+        }
+        if let keep {
+            for s in steps().dropLast(max(keep, 1)) { try? FileManager.default.removeItem(at: url(step: s)) }
+        }
     }
 
-    /// Removes temporary folders that a killed run left behind.
+    /// Cleans up after a killed run: half-written checkpoints go, a checkpoint moved aside to be replaced comes back.
     public func removeLeftovers() {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
-        for name in names where name.hasPrefix(".\(Self.prefix)") && !name.hasSuffix("-\(ProcessInfo.processInfo.processIdentifier)") {
-            try? FileManager.default.removeItem(at: root.appendingPathComponent(name))
-        }
+        StagedFolder.recoverInterrupted(in: root)
     }
 }
 

@@ -538,25 +538,7 @@ public final class TrainingRun {
 
     /// Fills a temporary folder beside `output/name`, then swaps it in: a reader sees the old or the new component.
     func replaceFolder(_ name: String, _ write: (URL) throws -> Void) throws {
-        let fm = FileManager.default
-        let final = output.appendingPathComponent(name)
-        let pid = ProcessInfo.processInfo.processIdentifier
-        let tmp = output.appendingPathComponent(".\(name).partial-\(pid)")
-        let old = output.appendingPathComponent(".\(name).old-\(pid)")
-        try? fm.removeItem(at: tmp)
-        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-        do { try write(tmp) } catch {
-            try? fm.removeItem(at: tmp)
-            throw error
-        }
-        if fm.fileExists(atPath: final.path) {
-            try? fm.removeItem(at: old)
-            try fm.moveItem(at: final, to: old)
-            try fm.moveItem(at: tmp, to: final)
-            try? fm.removeItem(at: old)
-        } else {
-            try fm.moveItem(at: tmp, to: final)
-        }
+        try StagedFolder.write(output.appendingPathComponent(name), write)
     }
 
     // MARK: Samples and the loss curve

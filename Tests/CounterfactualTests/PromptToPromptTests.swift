@@ -49,8 +49,12 @@ func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
     @Test func attentionMaskMatchesLocalBlend() {
         let (mask, soft) = AttentionMask.make(maps: f["mask.maps"]!, tokens: [([9, 10, 11], [7])], size: (8, 8), threshold: 0.3)
         #expect(mask.shape == [1, 1, 8, 8])
-        #expect(mask.floats() == f["mask.result"]!.floats())
         let reference = f["mask.soft"]!
+        // The mask is local blend's to the pixel, but where the reference's soft map lies on the threshold itself
+        // (within 1e-6), which another CPU's rounding may put on either side.
+        let softMax = reference[0].maximum(reference[1]).floats(), got = mask.floats(), want = f["mask.result"]!.floats()
+        let differing = got.indices.filter { got[$0] != want[$0] }
+        #expect(differing.allSatisfy { abs(Double(softMax[$0]) - 0.3) < 1e-6 }, "mask differs at \(differing)")
         #expect(relativeError(soft, reference[0].maximum(reference[1]).unsqueeze(0)) < 1e-6)
         let src = Tensor.zeros([1, 4, 8, 8]), edit = Tensor.ones([1, 4, 8, 8])
         let blended = AttentionMask.blend(source: src, edits: edit, mask: mask)

@@ -108,15 +108,16 @@ struct Killed: Error {}
         defer { try? FileManager.default.removeItem(at: root) }
         let folder = CheckpointFolder(root: root)
         try folder.save(step: 5) { try TrainingState(step: 5, epoch: 0, position: 0, seed: 0, settings: [:]).write(to: $0) }
-        // A run killed while writing leaves a hidden partial folder and no complete checkpoint-10.
-        try FileManager.default.createDirectory(at: root.appendingPathComponent(".checkpoint-000010.partial-1"),
+        // A run killed while writing (pid 9999990: above any pid_max, so not running) leaves a hidden partial
+        // folder and no complete checkpoint-10.
+        try FileManager.default.createDirectory(at: root.appendingPathComponent(".checkpoint-000010.partial-9999990"),
                                                 withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("checkpoint-000012"), withIntermediateDirectories: true)
         #expect(folder.steps() == [5])
         #expect(throws: CheckpointError.self) { try folder.save(step: 6) { _ in } }
         #expect(folder.steps() == [5])
         folder.removeLeftovers()
-        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent(".checkpoint-000010.partial-1").path))
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent(".checkpoint-000010.partial-9999990").path))
     }
 
     @Test func loaderOrderIsAFunctionOfSeedAndPosition() throws {
