@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Diffusion", "Phantom"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
-        .testTarget(name: "PrismCLITests", dependencies: ["prism", "Counterfactual"]),
+        .testTarget(name: "PrismCLITests", dependencies: ["prism", "Counterfactual", "Torch", "Training"]),
     ],
     cxxLanguageStandard: .cxx17
 )

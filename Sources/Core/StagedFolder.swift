@@ -117,3 +117,17 @@ public enum StagedFolder {
 
     static func removeTree(_ url: URL) { try? FileManager.default.removeItem(at: url) }
 }
+
+/// Removes the temporary files that processes killed in the middle of an atomic write left under `root`
+/// (`.NAME.tmp-PID-N`, the names `writeAtomically` uses), skipping those of processes still running. A rerun calls
+/// it first, so that a kill leaves no trace once the work is done again.
+public func removeAbandonedTemporaryFiles(under root: URL) {
+    guard let enumerator = FileManager.default.enumerator(atPath: root.path) else { return }
+    while let relative = enumerator.nextObject() as? String {
+        let name = (relative as NSString).lastPathComponent
+        guard name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards) else { continue }
+        let pidText = name[marker.upperBound...].prefix { $0 != "-" }
+        guard let pid = Int32(pidText), !StagedFolder.isRunning(pid) else { continue }
+        try? FileManager.default.removeItem(at: root.appendingPathComponent(relative))
+    }
+}

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Imaging
 
@@ -48,6 +49,7 @@ public struct PhantomDataset {
         } catch {
             throw PhantomError("cannot create the dataset folder: \(error)")
         }
+        removeAbandonedTemporaryFiles(under: output)  // what a killed earlier run of this command left
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(encoder.encode(parameters), to: output.appendingPathComponent("graph.json"))

@@ -442,6 +442,10 @@ public final class TrainingRun {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let lock = try Self.lockOutput(output)
         defer { close(lock) }
+        // What a killed earlier process left: half-written files and folders, a component moved aside.
+        removeAbandonedTemporaryFiles(under: output)
+        StagedFolder.recoverInterrupted(in: output)
+        checkpoints.removeLeftovers()
         if options.resume {
             if let step = try trainer.resume() {
                 startStep = step

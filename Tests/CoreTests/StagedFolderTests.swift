@@ -66,3 +66,17 @@ import Testing
         #expect(StagedFolder.parseHidden(".gitignore") == nil && StagedFolder.parseHidden("checkpoint-000001") == nil)
     }
 }
+
+@Suite struct AbandonedTemporaryFilesTests {
+    @Test func onlyTheTemporariesOfDeadProcessesGo() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("abandoned-\(UUID())")
+        let sub = root.appendingPathComponent("images/000001")
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let names = [".a.png.tmp-9999990-12", ".b.png.tmp-\(getpid())-3", "c.png", ".hidden"]
+        for name in names { try Data([1]).write(to: sub.appendingPathComponent(name)) }
+        removeAbandonedTemporaryFiles(under: root)
+        let left = try FileManager.default.contentsOfDirectory(atPath: sub.path).sorted()
+        #expect(left == [".b.png.tmp-\(getpid())-3", ".hidden", "c.png"])
+    }
+}
