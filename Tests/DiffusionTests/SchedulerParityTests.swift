@@ -60,6 +60,7 @@ struct SchedulerParityTests {
     static let tolerance = 1e-5
     static let alphaULPs = 16
 
+    /// Guards the fixture, not Prism: every case the script recorded is run by `stepByStep` (none left out unnoticed).
     @Test func fixturesHaveEveryCase() throws {
         #expect(try SchedulerFixtures.load().cases.map(\.name) == caseNames)
     }
@@ -170,7 +171,6 @@ struct SchedulerParityTests {
             case let s as DPMSolverMultistepScheduler:
                 let c = s.configuration
                 #expect(c.solverOrder == want.solverOrder && c.solverType.rawValue == want.solverType, "\(label)")
-                #expect(want.algorithmType == "dpmsolver++", "\(label)")
                 #expect(c.lowerOrderFinal == want.lowerOrderFinal, "\(label)")
                 #expect(c.finalSigmasType.rawValue == want.finalSigmasType, "\(label)")
                 #expect(c.useKarrasSigmas == want.useKarrasSigmas, "\(label)")

@@ -5,7 +5,12 @@ import Testing
 
 /// CPU inference runs `Conv2d` and `Linear` on weights prepacked in oneDNN's layouts; they must compute what
 /// libtorch's plain convolution and linear compute, for every input shape, and follow the weight when it changes.
-@Suite struct PrepackingTests {
+@Suite(.enabled(if: Prepacking.isEnabled,
+                 "prepacking is off here: it needs a libtorch with oneDNN's ops and PRISM_PREPACK unset (or not 0)"))
+struct PrepackingTests {
+    /// This test's own random numbers (libtorch's global generator is shared by tests that run in parallel).
+    let rng = Generator(seed: 7)
+
     func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
         let x = a.floats(), y = b.floats()
         #expect(x.count == y.count)
@@ -18,9 +23,8 @@ import Testing
     }
 
     func layer(_ inChannels: Int = 32, _ outChannels: Int = 48, kernel: Int = 3, stride: Int = 1) -> Conv2d {
-        Torch.manualSeed(7)
-        return Conv2d(ParameterStore().root / "conv", inChannels, outChannels, kernelSize: kernel, stride: stride,
-                      padding: kernel / 2)
+        Conv2d(ParameterStore(seed: 7).root / "conv", inChannels, outChannels, kernelSize: kernel, stride: stride,
+               padding: kernel / 2)
     }
 
     func plain(_ conv: Conv2d, _ x: Tensor) -> Tensor {
@@ -29,12 +33,11 @@ import Testing
 
     @Test(arguments: [(3, 1), (1, 1), (3, 2)])
     func packedEqualsPlainForEveryShape(kernel: Int, stride: Int) {
-        #expect(Prepacking.isEnabled, "the suite runs with prepacking on (libtorch with oneDNN, PRISM_PREPACK unset)")
         let conv = layer(kernel: kernel, stride: stride)
         withNoGrad {
             // Several shapes, then the first again: each gives the plain convolution's result.
             for shape in [[1, 32, 8, 8], [3, 32, 16, 16], [2, 32, 4, 4], [1, 32, 8, 8]] {
-                let x = Tensor.randn(shape)
+                let x = Tensor.randn(shape, generator: rng)
                 #expect(conv.prepackedWeight(for: x) != nil, "the packed path runs for \(shape)")
                 #expect(relativeError(conv(x), plain(conv, x)) < 1e-5, "\(shape)")
             }
@@ -44,13 +47,13 @@ import Testing
     @Test func aConvolutionIsPackedForItsInputShapeAndLinearOnce() {
         let conv = layer(kernel: 1), proj = linear()
         withNoGrad {
-            let small = Tensor.randn([1, 32, 4, 4]), large = Tensor.randn([1, 32, 16, 16])
+            let small = Tensor.randn([1, 32, 4, 4], generator: rng), large = Tensor.randn([1, 32, 16, 16], generator: rng)
             let first = conv.prepackedWeight(for: small)
-            #expect(first === conv.prepackedWeight(for: Tensor.randn([1, 32, 4, 4])), "the same shape reuses its copy")
+            #expect(first === conv.prepackedWeight(for: Tensor.randn([1, 32, 4, 4], generator: rng)), "the same shape reuses its copy")
             // oneDNN's layout depends on the shape (a 1×1 layer packed for 4×4 ran 100× slower on 16×16).
             #expect(first !== conv.prepackedWeight(for: large), "a new shape packs anew")
-            let packed = proj.prepackedWeight(for: Tensor.randn([5, 40]))
-            #expect(packed === proj.prepackedWeight(for: Tensor.randn([2, 77, 40])), "one layout for every input")
+            let packed = proj.prepackedWeight(for: Tensor.randn([5, 40], generator: rng))
+            #expect(packed === proj.prepackedWeight(for: Tensor.randn([2, 77, 40], generator: rng)), "one layout for every input")
         }
     }
 
@@ -62,7 +65,7 @@ import Testing
         withNoGrad {
             half.weight.setData(weight)
             half.bias!.setData(bias)
-            let x = Tensor.randn([2, 32, 8, 8]).to(.bfloat16)
+            let x = Tensor.randn([2, 32, 8, 8], generator: rng).to(.bfloat16)
             #expect(half.prepackedWeight(for: x) != nil)
             #expect(relativeError(half(x), plain(half, x)) < 1e-2)
         }
@@ -70,7 +73,7 @@ import Testing
 
     @Test func aWeightChangedInPlaceIsPackedAgain() {
         let conv = layer()
-        let x = Tensor.randn([1, 32, 8, 8])
+        let x = Tensor.randn([1, 32, 8, 8], generator: rng)
         withNoGrad {
             let before = conv(x)
             conv.weight.copyFrom(conv.weight * 2)
@@ -82,7 +85,7 @@ import Testing
 
     @Test func aWeightGivenNewDataIsPackedAgain() {
         let conv = layer()
-        let x = Tensor.randn([1, 32, 8, 8])
+        let x = Tensor.randn([1, 32, 8, 8], generator: rng)
         withNoGrad {
             let before = conv(x)
             conv.weight.setData(conv.weight * -1)
@@ -93,7 +96,7 @@ import Testing
 
     @Test func recordingGradientsRunsThePlainConvolution() {
         let conv = layer()
-        let x = Tensor.randn([1, 32, 8, 8]).requiringGrad()
+        let x = Tensor.randn([1, 32, 8, 8], generator: rng).requiringGrad()
         #expect(conv.prepackedWeight(for: x) == nil)
         conv(x).sum().backward()
         #expect(x.grad?.shape == [1, 32, 8, 8])
@@ -104,51 +107,50 @@ import Testing
         let conv = layer(), proj = linear()
         withNoGrad {
             Prepacking.withoutPrepacking {
-                #expect(conv.prepackedWeight(for: Tensor.randn([1, 32, 8, 8])) == nil)
-                #expect(proj.prepackedWeight(for: Tensor.randn([2, 40])) == nil)
+                #expect(conv.prepackedWeight(for: Tensor.randn([1, 32, 8, 8], generator: rng)) == nil)
+                #expect(proj.prepackedWeight(for: Tensor.randn([2, 40], generator: rng)) == nil)
             }
-            #expect(conv.prepackedWeight(for: Tensor.randn([1, 32, 8, 8])) != nil)
+            #expect(conv.prepackedWeight(for: Tensor.randn([1, 32, 8, 8], generator: rng)) != nil)
         }
     }
 
     @Test func thinLayersAndAutocastRunThePlainConvolution() {
         let thin = layer(4, 48)
         withNoGrad {
-            #expect(thin.prepackedWeight(for: Tensor.randn([1, 4, 8, 8])) == nil)
+            #expect(thin.prepackedWeight(for: Tensor.randn([1, 4, 8, 8], generator: rng)) == nil)
             let conv = layer()
-            withAutocast(.bfloat16) { #expect(conv.prepackedWeight(for: Tensor.randn([1, 32, 8, 8])) == nil) }
+            withAutocast(.bfloat16) { #expect(conv.prepackedWeight(for: Tensor.randn([1, 32, 8, 8], generator: rng)) == nil) }
         }
     }
 
     // MARK: Linear
 
     func linear(_ inFeatures: Int = 40, _ outFeatures: Int = 24) -> Linear {
-        Torch.manualSeed(11)
-        return Linear(ParameterStore().root / "proj", inFeatures, outFeatures)
+        Linear(ParameterStore(seed: 11).root / "proj", inFeatures, outFeatures)
     }
 
     @Test func packedLinearEqualsPlainForAnyLeadingDimensions() {
         let layer = linear()
         withNoGrad {
             for shape in [[5, 40], [2, 77, 40], [3, 4, 9, 40], [1, 40]] {
-                let x = Tensor.randn(shape)
+                let x = Tensor.randn(shape, generator: rng)
                 #expect(layer.prepackedWeight(for: x) != nil, "the packed path runs for \(shape)")
                 let y = layer(x)
                 #expect(y.shape == Array(shape.dropLast()) + [24])
                 #expect(relativeError(y, F.linear(x, weight: layer.weight, bias: layer.bias)) < 1e-5, "\(shape)")
             }
             let noBias = Linear(ParameterStore().root / "proj", 40, 24, bias: false)
-            let x = Tensor.randn([6, 40])
+            let x = Tensor.randn([6, 40], generator: rng)
             #expect(relativeError(noBias(x), F.linear(x, weight: noBias.weight)) < 1e-5)
             // A non-contiguous input (a transposed view), as attention produces.
-            let t = Tensor.randn([40, 6]).transpose(0, 1)
+            let t = Tensor.randn([40, 6], generator: rng).transpose(0, 1)
             #expect(relativeError(layer(t), F.linear(t, weight: layer.weight, bias: layer.bias)) < 1e-5)
         }
     }
 
     @Test func packedLinearFollowsItsWeightAndStepsAsideForGradients() {
         let layer = linear()
-        let x = Tensor.randn([3, 40])
+        let x = Tensor.randn([3, 40], generator: rng)
         withNoGrad {
             let before = layer(x)
             layer.weight.copyFrom(layer.weight * 3)

@@ -32,7 +32,9 @@ import Testing
         let reweighted = try EditCommand.parse(["--image", "missing.png", "--model", "missing-model", "--labels", "Cardiomegaly=1",
                                                 "--remove", "pleural effusion", "--reweight", "cardiomegaly=0.5",
                                                 "--output", output.path])
-        #expect(throws: (any Error).self) { try reweighted.run() }  // fails later: the image does not exist
+        // It fails later, on the image that does not exist, and says which.
+        let missing = try #require(throws: (any Error).self) { try reweighted.run() }
+        #expect("\(missing)".contains("missing.png"), "\(missing)")
         #expect(FileManager.default.fileExists(atPath: output.path), "the output folder is made before the long work")
     }
 

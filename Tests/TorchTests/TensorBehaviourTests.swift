@@ -4,6 +4,9 @@ import Testing
 @testable import Torch
 
 @Suite struct TensorBehaviourTests {
+    /// This test's own random numbers (libtorch's global generator is shared by tests that run in parallel).
+    let rng = Generator(seed: 5)
+
     @Test func mismatchedMatmulThrowsLibtorchMessageInsideCatching() {
         let a = Tensor.ones([2, 3]), b = Tensor.ones([4, 5])
         do {
@@ -77,7 +80,7 @@ import Testing
     }
 
     @Test func autocastComputesMatmulInBFloat16OnCPU() {
-        let a = Tensor.randn([4, 4]), b = Tensor.randn([4, 4])
+        let a = Tensor.randn([4, 4], generator: rng), b = Tensor.randn([4, 4], generator: rng)
         let inside = withAutocast(.bfloat16) { a.matmul(b) }
         #expect(inside.dtype == .bfloat16)
         #expect(a.matmul(b).dtype == .float32)
@@ -118,12 +121,19 @@ import Testing
         #expect(x.permute(0, 2, 1).isContiguous == false)
         #expect(x[1].shape == [3, 4])
         #expect(x.unsqueeze(1).squeeze(1).shape == [2, 3, 4])
-        let nchw = Tensor.randn([1, 3, 4, 4]).channelsLast()
+        let nchw = Tensor.randn([1, 3, 4, 4], generator: rng).channelsLast()
         #expect(nchw.isChannelsLast && nchw.shape == [1, 3, 4, 4])
     }
 
     @Test func libraryReportsVersionAndDevices() {
-        #expect(Torch.version == "2.13.0")
+        #expect(Torch.version.split(separator: ".").count == 3 && Torch.version.split(separator: ".").allSatisfy { Int($0) != nil },
+                "\(Torch.version)")
+        // The bundled libtorch is the one the bootstrap pins; another one given through LIBTORCH may be any version.
+        if (ProcessInfo.processInfo.environment["LIBTORCH"] ?? "").isEmpty {
+            #expect(Torch.version == "2.13.0", "the bootstrap installs libtorch 2.13.0")
+        } else {
+            print("LIBTORCH is set: libtorch \(Torch.version) is not checked against the bundled 2.13.0")
+        }
         #expect(Device(name: "cuda:1") == .cuda(1))
         #expect(Device(name: "tpu") == nil)
         if !Device.cudaAvailable { #expect(Device.best == .cpu) }
