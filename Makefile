@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 export LIBTORCH
 
-.PHONY: all bootstrap build debug test test-cpu-kernels demo bench clean
+.PHONY: all bootstrap build debug test test-fast test-cpu-kernels demo bench clean
 
 all: build
 
@@ -20,6 +20,13 @@ debug: bootstrap
 test: bootstrap
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+
+# The suite without the tests tagged .slow (child processes killed and resumed, the bundled model's edits): for the
+# edit-build-test loop. `make test` and CI run everything. Swift Testing filters by name, so the slow ones are listed.
+SLOW_TESTS = KillSafetyTests|theBundledModelWithTheDefaultSettingsRemovesThePacemaker
+test-fast: bootstrap
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build --skip '$(SLOW_TESTS)' $(SWIFT_FLAGS)
 
 # The suite again with libtorch's kernels capped at the portable and AVX2 sets (CI runs it after `make test`).
 test-cpu-kernels: test

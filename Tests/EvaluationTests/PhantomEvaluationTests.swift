@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import Phantom
 import Testing
+import TestSupport
 @testable import Evaluation
 
 @Suite struct PhantomEvaluationTests {
@@ -13,7 +14,7 @@ import Testing
     /// The "must show", with `prism edit`'s defaults: on unseen phantoms with support devices, the bundled
     /// model removes them and leaves the rest of the image as it was, on the mean of four cases (not one picked).
     /// (Direct inversion, the default until 2026-11-24, fails this: the pacemaker stays and the heart brightens.)
-    @Test func theBundledModelWithTheDefaultSettingsRemovesThePacemaker() throws {
+    @Test(.tags(.slow)) func theBundledModelWithTheDefaultSettingsRemovesThePacemaker() throws {
         let bundled = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("models/prism-cxr-phantom")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-eval-\(UUID().uuidString)")

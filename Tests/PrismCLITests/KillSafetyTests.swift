@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Torch
 import Training
 
@@ -127,16 +128,38 @@ func files(under root: URL) -> [String: Data] {
 
         var clock = KillClock(state: UInt64(Date().timeIntervalSince1970) ^ 0x5eed)
         print("training kill test: clock seed \(clock.state), uninterrupted run \(String(format: "%.2f", runTime)) s")
-        var kills = 0, attempts = 0, finished = false
-        while !finished && attempts < 200 {
+        // Kills land by progress, not by the clock (a loaded machine must not let the run finish first): two while the
+        // process starts, then one 0–20 ms after the writing of each of checkpoints 2, 4, …, 40 begins, inside the
+        // writing of that checkpoint or of the published model that follows it.
+        let folder = CheckpointFolder(root: killed.appendingPathComponent("checkpoints"))
+        var kills = 0, attempts = 0, finished = false, killsInsideWrites = 0
+        var plan: [(afterStep: Int?, delay: Double)] = [(nil, clock.next(upTo: 0.4)), (nil, clock.next(upTo: 0.4))]
+        plan += stride(from: 2, through: 40, by: 2).map { ($0, clock.next(upTo: 0.02)) }
+        for (afterStep, delay) in plan {
             attempts += 1
             let child = try Child(trainArguments(data, killed, resume: attempts > 1))
-            let delay = kills < 20 ? clock.next(upTo: max(runTime * 0.1, 0.3)) : 600
-            if child.finishes(within: delay) { finished = true; break }
+            if let afterStep {
+                // Until checkpoint `afterStep` is being written: its hidden partial folder exists.
+                let partial = ".checkpoint-\(String(format: "%06d", afterStep)).partial-"
+                func writing() -> Bool {
+                    ((try? FileManager.default.contentsOfDirectory(atPath: folder.root.path)) ?? []).contains { $0.hasPrefix(partial) }
+                }
+                while child.process.isRunning && !writing() && (folder.steps().last ?? 0) < afterStep { usleep(200) }
+            }
+            usleep(UInt32(delay * 1e6))
+            guard child.process.isRunning else { finished = child.finishes(within: 0); break }
             child.killHard()
             kills += 1
+            // Half-written folders and files the kill left (what the next start cleans up): evidence it hit a write.
+            let leftovers = files(under: killed).keys.filter { $0.split(separator: "/").contains { $0.hasPrefix(".") && $0 != ".lock" } }
+            if !leftovers.isEmpty { killsInsideWrites += 1 }
             let steps = try checkpointsReadable(killed)
-            print("training kill \(kills) after \(String(format: "%.3f", delay)) s: checkpoints \(steps)")
+            print("training kill \(kills) \(afterStep.map { "writing checkpoint \($0) +" } ?? "at start +") "
+                  + "\(String(format: "%.3f", delay)) s: checkpoints \(steps), \(leftovers.count) half-written files left")
+        }
+        if !finished {
+            attempts += 1
+            finished = try Child(trainArguments(data, killed, resume: true)).finishes(within: 300)
         }
         #expect(finished && kills >= 20, "\(kills) kills in \(attempts) starts, finished: \(finished)")
         _ = try checkpointsReadable(killed)
@@ -150,11 +173,7 @@ func files(under root: URL) -> [String: Data] {
         // `.lock` is the run's flock file (the kernel releases the lock with the process); nothing else hidden stays.
         let hidden = try FileManager.default.contentsOfDirectory(atPath: killed.path).filter { $0.hasPrefix(".") && $0 != ".lock" }
         #expect(hidden.isEmpty, "left behind: \(hidden)")
-        print("training kill test: \(kills) kills, \(attempts) starts, final weights equal to the uninterrupted run's")
+        print("training kill test: \(kills) kills (\(killsInsideWrites) inside a write), \(attempts) starts, "
+              + "final weights equal to the uninterrupted run's")
     }
-}
-
-extension Tag {
-    /// Tests that take more than a few seconds (child processes, whole runs); `make test-fast` leaves them out.
-    @Tag static var slow: Self
 }
