@@ -106,16 +106,13 @@ public struct CSVTable: Sendable {
         if !field.isEmpty || !record.isEmpty || fieldWasQuoted { endRecord() }
         guard let header = records.first else { throw DataFileError(file: file, "is empty (no header line)") }
         let trimmedHeader = header.map { $0.trimmingCharacters(in: .whitespaces) }
-        var rows = Array(records.dropFirst())
+        let rows = Array(records.dropFirst())
         let lines = Array(starts.dropFirst())
+        // A short row would silently read its missing fields as empty (a caption without its sex or age): refused,
+        // as a long one is.
         for (r, row) in rows.enumerated() where row.count != header.count {
-            // A trailing empty field lost to an editor is tolerated; anything else is an error.
-            if row.count < header.count {
-                rows[r] = row + Array(repeating: "", count: header.count - row.count)
-            } else {
-                throw DataFileError(file: file, line: lines[r],
-                                    "\(row.count) fields where the header has \(header.count)")
-            }
+            throw DataFileError(file: file, line: lines[r], "\(row.count) fields where the header has \(header.count)"
+                                + (row.count < header.count ? " (give every column a value, or an empty field)" : ""))
         }
         return CSVTable(file: file, header: trimmedHeader, rows: rows, lines: lines)
     }

@@ -45,4 +45,43 @@ public struct CaptionedImageDataset: Sendable {
                                   + ". Is --images the folder the manifest's paths are relative to?")
         }
     }
+
+    /// Decodes every image before training starts, in parallel, so that a truncated or corrupt file is refused
+    /// now, with the broken ones named (the first few and their count), instead of failing the step that first
+    /// draws it. `progress(checked, total)` is called on the calling thread after each batch of images.
+    public func checkImagesDecode(progress: (Int, Int) -> Void = { _, _ in }) throws {
+        let batch = max(64, 16 * ProcessInfo.processInfo.activeProcessorCount)
+        var broken: [String] = []
+        for start in stride(from: 0, to: count, by: batch) {
+            let indices = start..<min(start + batch, count)
+            broken += decodingProblems(indices)
+            progress(indices.upperBound, count)
+        }
+        guard broken.isEmpty else {
+            let shown = broken.prefix(4).joined(separator: "; ") + (broken.count > 4 ? "; and \(broken.count - 4) more" : "")
+            throw CheckpointError(imageRoot.path, "\(broken.count) of \(count) images cannot be decoded: \(shown). "
+                                  + "Replace the broken files, or remove their rows from the label file, and run again")
+        }
+    }
+
+    /// The decoding error of each image in `indices` that does not decode, with its manifest line, in order.
+    func decodingProblems(_ indices: Range<Int>) -> [String] {
+        var problems = [String?](repeating: nil, count: indices.count)
+        problems.withUnsafeMutableBufferPointer { slots in
+            let slots = UncheckedSendable(slots)
+            DispatchQueue.concurrentPerform(iterations: indices.count) { k in
+                let i = indices.lowerBound + k
+                do { _ = try Image(contentsOf: url(i)) } catch {
+                    slots.value[k] = "\(error) (manifest line \(records[i].line))"
+                }
+            }
+        }
+        return problems.compactMap { $0 }
+    }
+}
+
+/// A buffer whose slots distinct threads write, one slot each.
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -206,13 +206,15 @@ public final class TrainingRun {
     public var logURL: URL { output.appendingPathComponent("log.csv") }
     public var checkpoints: CheckpointFolder { CheckpointFolder(root: output.appendingPathComponent("checkpoints")) }
 
-    /// Loads or builds the models and checks the data and the output folder; nothing is trained yet.
-    public init(_ options: TrainingRunOptions) throws {
+    /// Checks the data (every image file exists and decodes) and the output folder, then loads or builds the
+    /// models; nothing is written or trained yet. `checkingImages(checked, total)` reports the pass over the images.
+    public init(_ options: TrainingRunOptions, checkingImages: (Int, Int) -> Void = { _, _ in }) throws {
         var options = options
         guard !options.records.isEmpty else { throw TrainingRunError("the label file has no rows to train on") }
         let dataset = CaptionedImageDataset(records: options.records, imageRoot: options.imageRoot,
                                             resolution: options.resolution, template: options.template)
         try dataset.checkFilesExist()
+        try dataset.checkImagesDecode(progress: checkingImages)
         self.dataset = dataset
         try Self.checkOutput(options)
 

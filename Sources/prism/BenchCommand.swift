@@ -51,9 +51,9 @@ struct BenchCommand: ParsableCommand {
         var json = false
 
         func validate() throws {
-            guard repeatCount >= 1 else { throw ValidationError("--repeat must be at least 1") }
+            try requireCount(repeatCount, "--repeat", atLeast: 1)
             _ = try computeDType()
-            guard Device(name: device) != nil else { throw ValidationError("--device \(device): use cpu, cuda, cuda:N or auto") }
+            _ = try requireDevice(device)
         }
 
         func computeDType() throws -> DType {
@@ -75,7 +75,7 @@ struct BenchCommand: ParsableCommand {
         /// Loads with `load`, times `forward` (one warm-up, then `repeat` runs) and prints the report.
         func run(_ component: String, shape: [String: Int], folder name: String,
                  load: (URL, DType, Device) throws -> () -> Tensor) throws {
-            let dtype = try computeDType(), device = Device(name: device)!
+            let dtype = try computeDType(), device = try requireDevice(device)
             let folder = try componentFolder(name)
             let loadStart = Date()
             let forward = try load(folder, dtype, device)
@@ -125,8 +125,12 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "UNet batch (2 = one image with classifier-free guidance).")
         var batch = 2
 
+        func validate() throws {
+            try requireCount(latentSize, "--latent-size", atLeast: 1)
+            try requireCount(batch, "--batch", atLeast: 1)
+        }
+
         func run() throws {
-            guard latentSize >= 1, batch >= 1 else { throw ValidationError("--latent-size and --batch must be positive") }
             try common.run("unet", shape: ["latent_size": latentSize, "batch": batch], folder: "unet") { folder, dtype, device in
                 let unet = try PipelineLoader.unet(from: folder, dtype: dtype, device: device, variant: common.variant)
                 let g = Generator(seed: 0)
@@ -150,8 +154,12 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Latents per batch.")
         var batch = 1
 
+        func validate() throws {
+            try requireCount(latentSize, "--latent-size", atLeast: 1)
+            try requireCount(batch, "--batch", atLeast: 1)
+        }
+
         func run() throws {
-            guard latentSize >= 1, batch >= 1 else { throw ValidationError("--latent-size and --batch must be positive") }
             try common.run("vae-decode", shape: ["latent_size": latentSize, "batch": batch], folder: "vae") { folder, dtype, device in
                 let vae = try PipelineLoader.vae(from: folder, dtype: dtype, device: device, variant: common.variant)
                 let z = Tensor.randn([batch, vae.latentChannels, latentSize, latentSize], generator: Generator(seed: 0),
@@ -173,8 +181,12 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Images per batch.")
         var batch = 1
 
+        func validate() throws {
+            try requireCount(latentSize, "--latent-size", atLeast: 1)
+            try requireCount(batch, "--batch", atLeast: 1)
+        }
+
         func run() throws {
-            guard latentSize >= 1, batch >= 1 else { throw ValidationError("--latent-size and --batch must be positive") }
             try common.run("vae-encode", shape: ["latent_size": latentSize, "batch": batch], folder: "vae") { folder, dtype, device in
                 let vae = try PipelineLoader.vae(from: folder, dtype: dtype, device: device, variant: common.variant)
                 let side = latentSize * vae.downscaleFactor
@@ -194,8 +206,11 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Sequences per batch (2 = a prompt and its negative prompt).")
         var batch = 2
 
+        func validate() throws {
+            try requireCount(batch, "--batch", atLeast: 1)
+        }
+
         func run() throws {
-            guard batch >= 1 else { throw ValidationError("--batch must be positive") }
             try common.run("text-encoder", shape: ["batch": batch, "tokens": 77], folder: "text_encoder") { folder, dtype, device in
                 let model = try CLIPTextModel.load(from: folder, dtype: dtype, device: device, variant: common.variant)
                 let ids = Tensor.randint(0, model.config.vocabSize, [batch, 77], generator: Generator(seed: 0), device: device)

@@ -41,7 +41,13 @@ extension BenchCommand {
         @Flag(help: "Print one JSON object instead of text.")
         var json = false
 
+        func validate() throws {
+            try requireCount(steps, "--steps", atLeast: 1)
+            try requireImageSide(resolution, "--resolution")
+        }
+
         func run() throws {
+            let given = try image.map { Plane(gray: try readInputImage($0, "--image", minimumSide: EditCommand.minimumImageSide)) }
             let modelURL = try DefaultModel.resolve(model)
             let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
             editingModel.resolutionOverride = resolution
@@ -52,8 +58,7 @@ extension BenchCommand {
             let targets = try [PhantomEdit.removeSupportDevices, .removeCardiomegaly].map {
                 evaluation.template.caption(for: try $0.label.apply(to: record, template: evaluation.template))
             }
-            let input = try image.map { Plane(gray: try Image(contentsOf: URL(fileURLWithPath: $0))) }
-                ?? Plane(gray: phantom.render().image)
+            let input = given ?? Plane(gray: phantom.render().image)
             let rows = try EditBenchmark.run(model: editingModel, image: input, source: source, targets: targets, steps: steps,
                                              log: { if !json { print($0) } })
             if json {

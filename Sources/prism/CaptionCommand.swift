@@ -23,11 +23,27 @@ struct DataOptions: ParsableArguments {
     var frontalOnly = false
 
     func load() throws -> [Record] {
+        try requireRegularFile(data, "--data")
+        if let mimicLabels { try requireRegularFile(mimicLabels, "--mimic-labels") }
+        if let mimicPatients { try requireRegularFile(mimicPatients, "--mimic-patients") }
         var options = Manifest.Options()
         options.frontalOnly = frontalOnly
         options.mimicLabels = mimicLabels.map { URL(fileURLWithPath: $0) }
         options.mimicPatients = mimicPatients.map { URL(fileURLWithPath: $0) }
-        return try Manifest.load(URL(fileURLWithPath: data), format: format, options: options)
+        let records = try Manifest.load(URL(fileURLWithPath: data), format: format, options: options)
+        let missing = Self.missingDemographics(records).joined(separator: " or ")
+        if !missing.isEmpty {
+            FileHandle.standardError.write(Data(("warning: \(data): no row gives the patient's \(missing) (no such column, "
+                                                 + "or it is empty in every row): the captions will not state it\n").utf8))
+        }
+        return records
+    }
+
+    /// "sex" and "age" when no record has one (the label file has no such column, or leaves it empty).
+    static func missingDemographics(_ records: [Record]) -> [String] {
+        guard !records.isEmpty else { return [] }
+        return [("sex", records.allSatisfy { $0.sex == nil }), ("age", records.allSatisfy { $0.age == nil })]
+            .filter(\.1).map(\.0)
     }
 }
 
@@ -55,8 +71,10 @@ struct CaptionCommand: ParsableCommand {
         commandName: "caption",
         abstract: "Show the caption a row of a label file becomes (what training learns and editing rewrites).",
         discussion: """
-            The default template is "Chest X-ray of {a} [{age}-year-old ]{sex} with {findings}[, without {absent}]":
-            present findings in CheXpert's order, "no findings" when none, bracketed parts dropped when empty.
+            The default template is
+              Chest X-ray of {a} [{age}-year-old ]{sex} with {findings}[, without {absent}]
+            with present findings in CheXpert's order, "no findings" when none, and
+            bracketed parts dropped when empty.
 
             Examples:
               prism caption --data CheXpert-v1.0-small/train.csv --row 2
@@ -76,7 +94,7 @@ struct CaptionCommand: ParsableCommand {
 
     func validate() throws {
         guard (row != nil) != all else { throw ValidationError("give --row N or --all") }
-        if let row, row < 1 { throw ValidationError("--row counts from 1 (the first row after the header)") }
+        if let row, row < 1 { throw ValidationError("--row \(row): rows count from 1 (the first row after the header)") }
     }
 
     func run() throws {

@@ -46,6 +46,12 @@ struct DemoCommand: ParsableCommand {
         """)
     var guidance = 3.0
 
+    func validate() throws {
+        try requireCount(cases, "--cases", atLeast: 1)
+        try requireCount(steps, "--steps", atLeast: 1)
+        try requireFinite(guidance, "--guidance", range: .atLeast(0))
+    }
+
     func run() throws {
         var settings = EditSettings()
         settings.steps = steps

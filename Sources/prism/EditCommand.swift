@@ -107,8 +107,25 @@ struct EditCommand: ParsableCommand {
         if labelEdits > 0 && labels == nil { throw ValidationError("--remove/--add/--set rewrite --labels; give --labels") }
         if labelEdits + target.count == 0 { throw ValidationError("give at least one --target, --remove, --add or --set") }
         _ = try parseDType(dtype)
-        for r in reweight where r.split(separator: "=").count != 2 || Double(r.split(separator: "=")[1]) == nil {
-            throw ValidationError("--reweight \(r): use WORD=SCALE, e.g. effusion=2")
+        _ = try reweights()
+        if let cache, cache.isEmpty { throw ValidationError("--cache: give a folder, or none") }
+    }
+
+    /// The smallest input side: the model sees the image resized to its resolution, and a smaller image has too
+    /// few pixels for an edit to mean anything.
+    static let minimumImageSide = 64
+
+    /// --reweight as (word, scale) pairs; a scale is a finite number, 0 or more.
+    func reweights() throws -> [(String, Double)] {
+        try reweight.map { r in
+            let parts = r.split(separator: "=", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, let scale = Double(parts[1]) else {
+                throw ValidationError("--reweight \(r): use WORD=SCALE, e.g. effusion=2")
+            }
+            guard scale.isFinite, scale >= 0 else {
+                throw ValidationError("--reweight \(r): the scale must be a finite number >= 0")
+            }
+            return (String(parts[0]), scale)
         }
     }
 
@@ -120,23 +137,16 @@ struct EditCommand: ParsableCommand {
                            + (labels != nil ? "; do the labels already say so?" : "")
                            + " (a target equal to the source is for --reweight)")
         }
-        let folder = try prepareOutputFolder(output)
-        let input = try Image(contentsOf: URL(fileURLWithPath: image))
+        // Every input is read and every folder checked before anything is written or any model loads.
+        let input = try readInputImage(image, "--image", minimumSide: Self.minimumImageSide)
         let gray = Plane(gray: input)
+        let userMask = try readUserMask()?.resized(width: gray.width, height: gray.height)
+        let cacheFolder = try inversionCache()
+        let folder = try prepareOutputFolder(output)
         var settings = editing.settings
         settings.controller = controller
-        settings.reweight = reweight.map { r in
-            let p = r.split(separator: "=")
-            return (String(p[0]), Double(p[1])!)
-        }
-        var userMask: Plane?
-        switch mask {
-        case "auto": settings.mask = .auto
-        case "none": settings.mask = .none
-        default:
-            settings.mask = .auto
-            userMask = Plane(gray: try Image(contentsOf: URL(fileURLWithPath: mask))).resized(width: gray.width, height: gray.height)
-        }
+        settings.reweight = try reweights()
+        settings.mask = mask == "none" ? .none : .auto
 
         let modelURL = try DefaultModel.resolve(model)
         let loadStart = Date()
@@ -145,8 +155,6 @@ struct EditCommand: ParsableCommand {
         if DefaultModel.isBundled(modelURL) && settings.guidance == EditSettings().guidance {
             log("guidance \(settings.guidance): the bundled model edits findings better with --guidance 3 (docs/editing.md, Quality)")
         }
-        let cacheFolder: InversionCache? = cache == "none" ? nil
-            : InversionCache(folder: cache.map { URL(fileURLWithPath: $0) } ?? InversionCache.defaultFolder)
         let editor = CounterfactualEditor(model: editingModel, cache: cacheFolder)
 
         log("source: \(sourceCaption)")
@@ -155,6 +163,39 @@ struct EditCommand: ParsableCommand {
                                       userMask: userMask, progress: ProgressBar.editingPhases())
         if outcome.inversionFromCache { log("inversion: from the cache") }
         try write(outcome, to: folder, slugs: targets.map(\.0), input: input, settings: settings, modelURL: modelURL)
+    }
+
+    /// The user's mask of `--mask PATH` (nil for auto and none), refused when the path is neither a mode nor a file,
+    /// does not decode, or has no bright pixel (then nothing could change).
+    func readUserMask() throws -> Plane? {
+        guard mask != "auto", mask != "none" else { return nil }
+        guard FileManager.default.fileExists(atPath: mask) else {
+            throw CLIError("--mask \(mask): neither a mode (auto, none) nor an existing file (a PNG whose bright pixels "
+                           + "may change)")
+        }
+        let plane = Plane(gray: try readInputImage(mask, "--mask"))
+        guard plane.values.contains(where: { $0 >= 0.5 }) else {
+            throw CLIError("--mask \(mask): no pixel is bright (at least half white), so nothing could change; "
+                           + "bright pixels mark where the edit may change the image")
+        }
+        return plane
+    }
+
+    /// The inversion cache: none with `--cache none`; a folder given with --cache must be one this process can
+    /// write (refused now, naming it); the default folder, when it cannot be written, is skipped with a warning.
+    func inversionCache() throws -> InversionCache? {
+        if cache == "none" { return nil }
+        if let cache {
+            do { return InversionCache(folder: try prepareOutputFolder(cache, option: "--cache")) } catch let error as CLIError {
+                throw CLIError("\(error.description); give a folder you can write, or --cache none")
+            }
+        }
+        do {
+            return InversionCache(folder: try prepareOutputFolder(InversionCache.defaultFolder.path, option: "the inversion cache"))
+        } catch {
+            log("warning: \(error); editing without caching the inversion")
+            return nil
+        }
     }
 
     /// The source caption and (slug, target caption) pairs.

@@ -36,8 +36,14 @@ struct EditingOptions: ParsableArguments {
     var changeThreshold = 0.25
 
     func validate() throws {
-        if steps < 1 { throw ValidationError("--steps must be at least 1") }
-        if !(0..<1).contains(changeThreshold) { throw ValidationError("--change-threshold must be in [0, 1), not \(changeThreshold)") }
+        try requireCount(steps, "--steps", atLeast: 1)
+        try requireFinite(guidance, "--guidance", range: .atLeast(0))
+        try requireFinite(crossReplace, "--cross-replace", range: .closed(0, 1))
+        try requireFinite(selfReplace, "--self-replace", range: .closed(0, 1))
+        try requireFinite(maskThreshold, "--mask-threshold", range: .open(0, 1))
+        try requireFinite(blendStart, "--blend-start", range: .closed(0, 1))
+        try requireCount(feather, "--feather", atLeast: 0)
+        try requireFinite(changeThreshold, "--change-threshold", range: .upToExcluding(0, 1))
     }
 
     /// Settings with these options; the rest at their defaults.

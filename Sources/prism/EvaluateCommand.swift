@@ -22,7 +22,7 @@ struct EvaluateCommand: ParsableCommand {
                 mean, lowest and highest PSNR of their reconstructions through the VAE's
                 posterior mean.
 
-                Example:
+                Examples:
                   prism evaluate vae --model runs/default-vae --count 100
                   prism evaluate vae --model runs/default-vae --count 8 --output vae-check
                 """
@@ -45,6 +45,11 @@ struct EvaluateCommand: ParsableCommand {
 
         @Flag(help: "Print one JSON object.")
         var json = false
+
+        func validate() throws {
+            try requireCount(count, "--count", atLeast: 1)
+            try requireImageSide(resolution, "--resolution")
+        }
 
         func run() throws {
             let root = try DefaultModel.resolve(model)
@@ -94,7 +99,8 @@ struct EvaluateCommand: ParsableCommand {
                 Writes DIR/report.html, DIR/metrics.json and the pictures; prints the
                 summary (or metrics.json with --json). Run it once per inversion method
                 and mask mode to compare them, e.g.:
-                  prism evaluate edits --inversion null-text --mask none --output eval/null-none
+                  prism evaluate edits --inversion null-text --mask none \\
+                      --output eval/null-none
                 """
         )
 
@@ -118,13 +124,14 @@ struct EvaluateCommand: ParsableCommand {
         @Flag(help: "Print metrics.json instead of the report's path.")
         var json = false
 
+        func validate() throws {
+            try requireCount(count, "--count", atLeast: 1)
+            try requireChoice(mask, "--mask", ["auto", "none"])
+        }
+
         func run() throws {
             var settings = editing.settings
-            switch mask {
-            case "auto": settings.mask = .auto
-            case "none": settings.mask = MaskMode.none
-            default: throw ValidationError("--mask must be auto or none, not \(mask)")
-            }
+            settings.mask = mask == "none" ? MaskMode.none : .auto
             try PhantomEditEvaluation(model: model, output: output, cases: count, seed: seed, settings: settings,
                                       freeCardiomegalyEdit: false, tool: "prism evaluate edits").run(json: json)
         }

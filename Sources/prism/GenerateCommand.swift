@@ -98,23 +98,20 @@ struct GenerateCommand: ParsableCommand {
     var numImages = 1
 
     func validate() throws {
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
-        guard numImages >= 1 else { throw ValidationError("--num-images must be at least 1") }
-        guard guidance >= 0 else { throw ValidationError("--guidance must not be negative") }
+        try requireCount(steps, "--steps", atLeast: 1)
+        try requireCount(numImages, "--num-images", atLeast: 1)
+        try requireFinite(guidance, "--guidance", range: .atLeast(0))
         guard ImageFileFormat(extensionOf: URL(fileURLWithPath: output)) != nil else {
             throw ValidationError("--output \(output): write .png, .jpg or .jpeg")
         }
         _ = try computeDType()
         _ = try schedulerKind()
-        guard Device(name: device) != nil else { throw ValidationError("--device \(device): use cpu, cuda, cuda:N or auto") }
-        for (name, value) in [("--height", height), ("--width", width)] {
-            if let value, value <= 0 || value % 8 != 0 {
-                throw ValidationError("\(name) \(value): use a positive multiple of 8")
-            }
-        }
+        _ = try requireDevice(device)
+        try requireImageSide(height, "--height")
+        try requireImageSide(width, "--width")
         if let strength {
             guard initImage != nil else { throw ValidationError("--strength needs --init-image (image-to-image)") }
-            guard strength > 0, strength <= 1 else { throw ValidationError("--strength \(strength): choose a value in (0, 1]") }
+            try requireFinite(strength, "--strength", range: .aboveUpTo(0, 1))
         }
         if initImage != nil, latents != nil {
             throw ValidationError("--latents and --init-image exclude each other: image-to-image starts from the image")
@@ -135,8 +132,13 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let dtype = try computeDType()
-        let device = Device(name: device)!
+        let device = try requireDevice(device)
         let started = Date()
+        if let initImage { try requireRegularFile(initImage, "--init-image") }
+        if let latents { try requireRegularFile(latents, "--latents") }
+        if let saveLatents {
+            try requireWritableFolder(URL(fileURLWithPath: saveLatents).deletingLastPathComponent().path, "--save-latents")
+        }
         _ = try prepareOutputFolder(URL(fileURLWithPath: output).deletingLastPathComponent().path, option: "--output's folder")
         let pipeline = try StableDiffusionPipeline.load(
             from: try DefaultModel.resolve(model), dtype: dtype, device: device, variant: variant)

@@ -7,8 +7,9 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "List the tensors of a safetensors file, or of every weight file in a diffusers folder.",
         discussion: """
-            Prints each tensor's name, dtype, shape and size, then totals. The header of every file is fully
-            validated: a malformed file is reported with its name and the problem.
+            Prints each tensor's name, dtype, shape and size, then totals. The header
+            of every file is fully validated: a malformed file is reported with its
+            name and the problem.
 
             Examples:
               prism inspect unet/diffusion_pytorch_model.safetensors

@@ -60,31 +60,31 @@ struct PhantomCommand: ParsableCommand {
         var graph: String?
 
         @Option(help: ArgumentHelp("Counterfactuals to render for every case, separated by ';'; join simultaneous interventions with ','.",
-                                   discussion: "Attributes:\n" + Intervention.help))
+                                   discussion: "Attributes:\n" + itemLines(Intervention.help)))
         var counterfactuals: String?
 
         @Flag(help: "Counterfactuals change only the intervened attribute; its descendants keep their factual values.")
         var directOnly = false
 
+        func validate() throws {
+            try requireCount(count, "--count", atLeast: 1)
+            try requireCount(size, "--size", atLeast: 16, atMost: 4096)
+            guard bitDepth == 8 || bitDepth == 16 else { throw ValidationError("--bit-depth \(bitDepth): use 8 or 16") }
+            try requireFinite(spurious, "--spurious", range: .closed(0, 1))
+            if let counterfactuals { _ = try interventionLists(counterfactuals, "--counterfactuals", separator: ";") }
+        }
+
         func run() throws {
             var params = SCMParameters()
             if let graph { params = try cliTry { try SCMParameters.load(URL(fileURLWithPath: graph)) } }
-            if let spurious {
-                guard (0...1).contains(spurious) else { throw ValidationError("--spurious must lie in [0, 1], got \(spurious)") }
-                params.spurious = spurious
-            }
-            guard count > 0 else { throw ValidationError("--count must be positive") }
-            guard bitDepth == 8 || bitDepth == 16 else { throw ValidationError("--bit-depth must be 8 or 16") }
-            guard (16...4096).contains(size) else { throw ValidationError("--size must be between 16 and 4096") }
+            if let spurious { params.spurious = spurious }
             var dataset = PhantomDataset(output: URL(fileURLWithPath: output), count: count, seed: seed)
             dataset.size = size
             dataset.bitDepth = bitDepth
             dataset.parameters = params
             dataset.directOnly = directOnly
             if let counterfactuals {
-                dataset.counterfactuals = try cliTry {
-                    try counterfactuals.split(separator: ";").map { try Intervention.parseList(String($0)) }
-                }
+                dataset.counterfactuals = try interventionLists(counterfactuals, "--counterfactuals", separator: ";")
             }
             let start = Date()
             var lastPrint = Date.distantPast
@@ -113,22 +113,24 @@ struct PhantomCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Render one case under an intervention: the same patient with one attribute changed.",
             discussion: """
-                Abduction, action, prediction: the case's exogenous variables are kept, do(attribute = value) \
-                is applied, its descendants in the causal graph are recomputed with the same noise (or held \
-                fixed with --direct-only), and the image is re-rendered. Pixels outside the change mask are \
+                Abduction, action, prediction: the case's exogenous variables are kept, \
+                do(attribute = value) is applied, its descendants in the causal graph \
+                are recomputed with the same noise (or held fixed with --direct-only), \
+                and the image is re-rendered. Pixels outside the change mask are \
                 identical to the factual image.
 
                 Examples:
-                  prism phantom counterfactual --case phantoms/cases/000007.json --do "cardiomegaly=0" \\
-                      --output cf.png --mask change.png
-                  prism phantom counterfactual --case phantoms/cases/000007.json --do "pacemaker=1,ctr=0.6" --output cf.png
+                  prism phantom counterfactual --case phantoms/cases/000007.json \\
+                      --do "cardiomegaly=0" --output cf.png --mask change.png
+                  prism phantom counterfactual --case phantoms/cases/000007.json \\
+                      --do "pacemaker=1,ctr=0.6" --output cf.png
                 """
         )
 
         @Option(help: "A case file written by `prism phantom generate` (DIR/cases/ID.json).")
         var `case`: String
 
-        @Option(name: .customLong("do"), help: ArgumentHelp("Intervention(s) name=value, joined by ','.", discussion: Intervention.help))
+        @Option(name: .customLong("do"), help: ArgumentHelp("Intervention(s) name=value, joined by ','.", discussion: itemLines(Intervention.help)))
         var interventions: String
 
         @Flag(help: "Change only the intervened attribute; its descendants keep their factual values.")
@@ -146,10 +148,14 @@ struct PhantomCommand: ParsableCommand {
         @Option(help: "Image side in pixels (default: the case's own size).")
         var size: Int?
 
+        func validate() throws {
+            try requireCount(size, "--size", atLeast: 16, atMost: 4096)
+            _ = try interventionLists(interventions, "--do")
+        }
+
         func run() throws {
             let c = try cliTry { try PhantomCase.load(URL(fileURLWithPath: `case`)) }
-            let list = try cliTry { try Intervention.parseList(interventions) }
-            if let size, !(16...4096).contains(size) { throw ValidationError("--size must be between 16 and 4096") }
+            let list = try interventionLists(interventions, "--do")[0]
             let attrs = c.counterfactualAttributes(list, directOnly: directOnly)
             let cf = c.render(attrs, size: size)
             try cliTry { try cf.image.writePNG(to: URL(fileURLWithPath: output)) }
@@ -167,6 +173,15 @@ struct PhantomCommand: ParsableCommand {
             print("counterfactual: \(describe(attrs))")
             print("wrote \(output)\(mask.map { " and \($0)" } ?? "")")
         }
+    }
+}
+
+/// Interventions as an option gives them: lists joined by `separator` (none: one list), each `name=value,...`;
+/// a value that does not parse is refused naming the option.
+func interventionLists(_ text: String, _ option: String, separator: Character? = nil) throws -> [[Intervention]] {
+    let lists = separator.map { text.split(separator: $0).map(String.init) } ?? [text]
+    do { return try lists.map(Intervention.parseList) } catch let error as PhantomError {
+        throw ValidationError("\(option) \(text): \(error.description)")
     }
 }
 

@@ -10,8 +10,9 @@ struct Prism: ParsableCommand {
         commandName: "prism",
         abstract: "Language-guided counterfactual medical imaging.",
         discussion: """
-            Edit a chest X-ray by editing its caption: the same patient, with only that attribute changed.
-            Weights are diffusers folders (safetensors); nothing is fetched from the network.
+            Edit a chest X-ray by editing its caption: the same patient, with only \
+            that attribute changed. Weights are diffusers folders (safetensors); \
+            nothing is fetched from the network.
             """,
         version: "prism \(version)\nlibtorch \(Torch.version)\nCUDA available: \(Device.cudaAvailable ? "yes (\(Device.cudaDeviceCount) device(s))" : "no")",
         subcommands: [GenerateCommand.self, EditCommand.self, CaptionCommand.self, TokenizeCommand.self, PhantomCommand.self,

@@ -7,13 +7,14 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Print the CLIP token ids of a prompt, as Stable Diffusion's text encoder receives them.",
         discussion: """
-            Reads MODEL/tokenizer (vocab.json, merges.txt and, when present, tokenizer_config.json and
-            special_tokens_map.json) and prints the ids as a JSON array: the start token, the prompt's tokens, the
-            end token, then padding up to the model's length (77). A prompt that does not fit is cut, with a
+            Reads MODEL/tokenizer (vocab.json, merges.txt and, when present, tokenizer_config.json and \
+            special_tokens_map.json) and prints the ids as a JSON array: the start token, the prompt's tokens, the \
+            end token, then padding up to the model's length (77). A prompt that does not fit is cut, with a \
             warning on stderr naming the dropped words.
 
             Examples:
-              prism tokenize --model path/to/stable-diffusion-v1-5 "Chest X-ray of a 73-year-old female with cardiomegaly"
+              prism tokenize --model path/to/stable-diffusion-v1-5 \\
+                  "Chest X-ray of a 73-year-old female with cardiomegaly"
               prism tokenize --model path/to/model --no-padding "no findings"
             """
     )

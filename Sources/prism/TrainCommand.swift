@@ -14,21 +14,31 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train or fine-tune a Stable Diffusion model (or its VAE) on captioned X-rays.",
         discussion: """
-            Fine-tune a diffusers model's UNet (and text encoder with --train unet+text):
-              prism train --data train.csv --images ROOT --base sd-v1-5 --output runs/ft \\
-                          --resolution 512 --batch 8 --grad-accum 4 --lr 1e-5 --steps 10000 --ema 0.9999
-            Train from scratch from a folder of component configs: first the VAE, then the UNet on its latents:
-              prism train --data labels.csv --images images --config configs/smoke --train vae \\
-                          --output runs/vae --resolution 128 --batch 8 --lr 1e-4 --steps 300
-              prism train --data labels.csv --images images --config configs/smoke --vae runs/vae \\
-                          --train unet+text --output runs/ldm --resolution 128 --lr 1e-4 --steps 500
+            Fine-tune a diffusers model's UNet (--train unet+text trains its text
+            encoder as well):
+              prism train --data train.csv --images ROOT --base sd-v1-5 \\
+                  --output runs/ft --resolution 512 --batch 8 --grad-accum 4 \\
+                  --lr 1e-5 --steps 10000 --ema 0.9999
+            Train from scratch from a folder of component configs: first the VAE,
+            then the UNet on its latents:
+              prism train --data labels.csv --images images --config configs/smoke \\
+                  --train vae --output runs/vae --resolution 128 --batch 8 \\
+                  --lr 1e-4 --steps 300
+              prism train --data labels.csv --images images --config configs/smoke \\
+                  --vae runs/vae --train unet+text --output runs/ldm \\
+                  --resolution 128 --lr 1e-4 --steps 500
 
-            OUTPUT receives: checkpoints/checkpoint-NNNNNN/ (model/, optimizer, EMA and RNG state,
-            training_state.json; written to a temporary name, then renamed), log.csv, loss.png,
-            samples/step-NNNNNN.png, and a complete diffusers model folder (model_index.json, unet/, vae/,
-            text_encoder/, tokenizer/, scheduler/) refreshed at every checkpoint, with the EMA weights when
-            --ema is given: `prism generate --model OUTPUT` and diffusers' from_pretrained(OUTPUT) load it.
-            --resume continues from the newest checkpoint exactly (weights, optimizer, EMA, data order, RNG).
+            Before anything is written, every image is read once: a missing,
+            truncated or corrupt file is refused with its name.
+
+            OUTPUT receives: checkpoints/checkpoint-NNNNNN/ (model/, optimizer, EMA
+            and RNG state, training_state.json; written to a temporary name, then
+            renamed), log.csv, loss.png, samples/step-NNNNNN.png, and a complete
+            diffusers model folder (model_index.json, unet/, vae/, text_encoder/,
+            tokenizer/, scheduler/) refreshed at every checkpoint, with the EMA
+            weights when --ema is given: `prism generate --model OUTPUT` and
+            diffusers' from_pretrained(OUTPUT) load it. --resume continues from the
+            newest checkpoint exactly (weights, optimizer, EMA, data order, RNG).
             """
     )
 
@@ -149,22 +159,46 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         guard (base != nil) != (config != nil) else { throw ValidationError("give --base MODEL_DIR (fine-tune) or --config DIR (from scratch), not both") }
         guard (steps != nil) != (epochs != nil) else { throw ValidationError("give --steps N or --epochs E") }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        guard batch >= 1, gradAccum >= 1 else { throw ValidationError("--batch and --grad-accum must be at least 1") }
-        guard resolution >= 8 else { throw ValidationError("--resolution must be at least 8") }
-        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
-        guard ["fp32", "bf16"].contains(dtype) else { throw ValidationError("--dtype is fp32 or bf16") }
-        guard ["fp32", "fp16"].contains(saveDtype) else { throw ValidationError("--save-dtype is fp32 or fp16") }
-        guard ["all", "train", "validation", "test"].contains(split) else { throw ValidationError("--split is all, train, validation or test") }
-        if let ema, !(0..<1).contains(ema) { throw ValidationError("--ema is a decay in [0, 1), such as 0.9999") }
+        try validateCounts()
+        try validateNumbers()
+        try requireChoice(dtype, "--dtype", ["fp32", "bf16"])
+        try requireChoice(saveDtype, "--save-dtype", ["fp32", "fp16"])
+        try requireChoice(split, "--split", ["all", "train", "validation", "test"])
         if train == .vae, base != nil { throw ValidationError("--train vae trains a VAE from --config") }
         if vae != nil, config == nil { throw ValidationError("--vae goes with --config (a --base model has its own VAE)") }
-        guard (0...1).contains(captionDropout) else { throw ValidationError("--caption-dropout is a probability in [0, 1]") }
+    }
+
+    func validateCounts() throws {
+        try requireCount(steps, "--steps", atLeast: 1)
+        try requireCount(epochs, "--epochs", atLeast: 1)
+        try requireCount(batch, "--batch", atLeast: 1)
+        try requireCount(gradAccum, "--grad-accum", atLeast: 1)
+        try requireCount(resolution, "--resolution", atLeast: 8)
+        try requireCount(warmup, "--warmup", atLeast: 0)
+        try requireCount(checkpointEvery, "--checkpoint-every", atLeast: 1)
+        try requireCount(keepCheckpoints, "--keep-checkpoints", atLeast: 1)
+        try requireCount(sampleEvery, "--sample-every", atLeast: 1)
+        try requireCount(sampleSteps, "--sample-steps", atLeast: 1)
+        try requireCount(loaderThreads, "--loader-threads", atLeast: 1)
+        try requireCount(threads, "--threads", atLeast: 1)
+    }
+
+    func validateNumbers() throws {
+        try requireFinite(lr, "--lr", range: .above(0))
+        try requireFinite(snrGamma, "--snr-gamma", range: .above(0))
+        try requireFinite(noiseOffset, "--noise-offset", range: .atLeast(0))
+        try requireFinite(captionDropout, "--caption-dropout", range: .closed(0, 1))
+        try requireFinite(klWeight, "--kl-weight", range: .atLeast(0))
+        try requireFinite(ema, "--ema", range: .upToExcluding(0, 1))
+        try requireFinite(sampleGuidance, "--sample-guidance", range: .atLeast(0))
+        try requireFinite(maxGradNorm, "--max-grad-norm", range: .above(0))
+        try requireFinite(weightDecay, "--weight-decay", range: .atLeast(0))
     }
 
     func run() throws {
-        if let threads { Torch.threadCount = max(1, threads) }
+        try requireFolder(images, "--images")
+        try requireWritableFolder(output, "--output")
+        if let threads { Torch.threadCount = threads }
         let outputURL = URL(fileURLWithPath: output)
         var records = try data.load()
         if split != "all" {
@@ -208,7 +242,9 @@ struct TrainCommand: ParsableCommand {
         options.cacheLatents = !noLatentCache
 
         let run: TrainingRun
-        do { run = try TrainingRun(options) } catch { throw CLIError("\(error)") }
+        do { run = try TrainingRun(options, checkingImages: imageCheckProgress(total: records.count)) } catch {
+            throw CLIError("\(error)")
+        }
         log("training \(train.rawValue) on \(records.count) images at \(resolution) px, \(run.totalSteps) steps of "
             + "\(batch)×\(gradAccum) images, into \(output)")
         var bar: ProgressBar?
@@ -228,6 +264,16 @@ struct TrainCommand: ParsableCommand {
         bar?.finish()
         log("done: step \(run.step); model in \(output) (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/), "
             + "log \(run.logURL.path), loss curve \(run.lossCurveURL.path)")
+    }
+
+    /// The pass over the images before training, shown as a bar when it is long enough to wait for.
+    func imageCheckProgress(total: Int) -> (Int, Int) -> Void {
+        guard total >= 2000 else { return { _, _ in } }
+        let bar = ProgressBar(total: total, label: "checking images", unit: "image")
+        return { done, total in
+            bar.update(done)
+            if done == total { bar.finish() }
+        }
     }
 
     func log(_ message: String) {

@@ -32,10 +32,11 @@ import Testing
         let reweighted = try EditCommand.parse(["--image", "missing.png", "--model", "missing-model", "--labels", "Cardiomegaly=1",
                                                 "--remove", "pleural effusion", "--reweight", "cardiomegaly=0.5",
                                                 "--output", output.path])
-        // It fails later, on the image that does not exist, and says which.
+        // It fails later, on the image that does not exist, says which, and still writes nothing: inputs are read
+        // before the output folder is made.
         let missing = try #require(throws: (any Error).self) { try reweighted.run() }
         #expect("\(missing)".contains("missing.png"), "\(missing)")
-        #expect(FileManager.default.fileExists(atPath: output.path), "the output folder is made before the long work")
+        #expect(!FileManager.default.fileExists(atPath: output.path), "the output folder was made before the inputs were read")
     }
 
     @Test func anOutputFolderItCannotMakeFailsAtOnceNamingThePath() throws {
