@@ -82,6 +82,14 @@ public struct AutoencoderKLConfig: Decodable, Sendable {
             throw c.unsupportedField(.blockOutChannels, "\(blockOutChannels.count) values for \(downBlockTypes.count) down "
                                 + "and \(upBlockTypes.count) up blocks")
         }
+        for (key, values) in [(CodingKeys.inChannels, [inChannels]), (.outChannels, [outChannels]),
+                              (.blockOutChannels, blockOutChannels), (.layersPerBlock, [layersPerBlock]),
+                              (.latentChannels, [latentChannels]), (.normNumGroups, [normNumGroups]), (.sampleSize, sampleSize)] {
+            try c.requirePositive(key, values)
+        }
+        guard scalingFactor.isFinite, scalingFactor != 0 else {
+            throw c.unsupportedField(.scalingFactor, "\(scalingFactor) is not a finite, non-zero number")
+        }
         for channels in blockOutChannels where channels % normNumGroups != 0 {
             throw c.unsupportedField(.normNumGroups, "\(normNumGroups) groups do not divide \(channels) channels")
         }

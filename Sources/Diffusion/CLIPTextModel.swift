@@ -57,6 +57,11 @@ public struct CLIPTextConfig: Decodable, Sendable, Equatable {
             throw DecodingError.dataCorruptedError(forKey: .hiddenAct, in: c, debugDescription:
                 "unsupported activation \"\(hiddenAct)\" (supported: \(CLIPActivation.names.joined(separator: ", ")))")
         }
+        for (key, value) in [(CodingKeys.vocabSize, vocabSize), (.hiddenSize, hiddenSize), (.intermediateSize, intermediateSize),
+                             (.numHiddenLayers, numHiddenLayers), (.maxPositionEmbeddings, maxPositionEmbeddings)] {
+            try c.requirePositive(key, [value])
+        }
+        try c.requirePositiveFinite(.layerNormEps, layerNormEps)
         guard numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
             throw DecodingError.dataCorruptedError(forKey: .numAttentionHeads, in: c, debugDescription:
                 "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads)")

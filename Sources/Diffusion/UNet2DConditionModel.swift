@@ -144,6 +144,15 @@ public struct UNet2DConditionConfig: Decodable, Sendable {
         if blockOutChannels.count != blocks {
             throw c.unsupportedField(.blockOutChannels, "\(blockOutChannels.count) values for \(blocks) down blocks")
         }
+        for (key, values) in [(CodingKeys.inChannels, [inChannels]), (.outChannels, [outChannels]),
+                              (.blockOutChannels, blockOutChannels), (.layersPerBlock, layersPerBlock),
+                              (.normNumGroups, [normNumGroups]), (.crossAttentionDim, crossAttentionDim),
+                              (.transformerLayersPerBlock, transformerLayersPerBlock),
+                              (.convInKernel, [convInKernel]), (.convOutKernel, [convOutKernel])] {
+            try c.requirePositive(key, values)
+        }
+        if let sampleSize { try c.requirePositive(.sampleSize, sampleSize) }
+        try c.requirePositiveFinite(.normEps, normEps)
         // Head width is channels / heads rounded down, as in diffusers.
         for (i, heads) in attentionHeadDim.enumerated() where heads <= 0 || heads > blockOutChannels[i] {
             throw c.unsupportedField(.attentionHeadDim, "\(heads) heads for \(blockOutChannels[i]) channels")
@@ -176,6 +185,19 @@ extension KeyedDecodingContainer {
 
     func unsupportedField(_ key: Key, _ message: String) -> DecodingError {
         DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: message)
+    }
+
+    /// Sizes and counts must be positive: a 0 would divide by zero or build an empty layer deep inside the model.
+    func requirePositive(_ key: Key, _ values: [Int]) throws {
+        guard !values.isEmpty else { throw unsupportedField(key, "empty (expected one or more positive numbers)") }
+        if let bad = values.first(where: { $0 <= 0 }) {
+            throw unsupportedField(key, "\(bad) is not a positive number")
+        }
+    }
+
+    /// A small positive number such as a norm's ε.
+    func requirePositiveFinite(_ key: Key, _ value: Double) throws {
+        guard value.isFinite, value > 0 else { throw unsupportedField(key, "\(value) is not a positive finite number") }
     }
 
     /// The field must be absent, null or `expected`.
