@@ -4,6 +4,8 @@ import Testing
 import Torch
 @testable import Counterfactual
 
+/// DDIM and null-text inversion against the notebook's own NullInversion (scripts/make_inversion_fixtures.py runs its
+/// ddim_loop and null_optimization).
 @Suite struct InversionTests {
     /// The stand-in for a UNet that scripts/make_inversion_fixtures.py uses.
     let predict: NoisePredictor = { x, t, context in
@@ -25,6 +27,53 @@ import Torch
         #expect(relativeError(Tensor.cat(embeddings), f["null_embeddings"]!) < 1e-4)
         let reference = f["losses"]!.toArray(Float.self)
         for (a, b) in zip(losses, reference) { #expect(abs(a - Double(b)) / Double(b) < 1e-3) }
+    }
+
+    /// The reference stops a step's optimisation once the loss is below ε + i·2e-5: with ε = 0.45 the first step
+    /// stops after 5 of its 10 iterations, and every later one depends on where it stopped.
+    @Test func nullTextStopsEarlyWhereTheReferenceDoes() throws {
+        let f = try fixture("inversion.safetensors")
+        let s = try stepper(5)
+        let trajectory = Inverter.ddimTrajectory(z0: f["z0"]!, condition: f["cond"]!, stepper: s, predict: predict)
+        final class Calls: @unchecked Sendable { var count = 0 }
+        let calls = Calls()
+        var perStep: [Int] = []
+        let (embeddings, losses) = Inverter.nullText(
+            trajectory: trajectory, condition: f["cond"]!, unconditional: f["uncond"]!, stepper: s, guidance: 7.5,
+            epsilon: 0.45, predict: { calls.count += 1; return predict($0, $1, $2) },
+            progress: { _, _ in perStep.append(calls.count - (perStep.isEmpty ? 0 : perStep.reduce(0, +))) })
+        // A step calls the model once for the conditional prediction, once per iteration, once for the guided step.
+        #expect(perStep.map { $0 - 2 } == f["early.inner_steps"]!.toArray(Int64.self).map(Int.init))
+        #expect(relativeError(Tensor.cat(embeddings), f["early.null_embeddings"]!) < 1e-4)
+        let reference = f["early.losses"]!.toArray(Float.self)
+        for (a, b) in zip(losses, reference) { #expect(abs(a - Double(b)) / Double(b) < 1e-3) }
+    }
+
+    /// The notebook's path on the tiny Stable Diffusion of Tests/DiffusionTests/Fixtures/pipeline-tiny: its prompt
+    /// embeddings, image2latent, ddim_loop and null_optimization, through Prism's UNet (gradients included).
+    @Test func nullTextInversionOfTheTinyModelMatchesTheReference() throws {
+        let f = try fixture("inversion.safetensors")
+        let tiny = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny")
+        let model = try StableDiffusionEditingModel.load(from: tiny, dtype: .float32)
+        let s = try model.stepper(steps: 5)
+        #expect(s.timesteps == f["tiny.timesteps"]!.toArray(Int64.self).map(Int.init))
+        let context = withNoGrad { model.textEmbeddings(["Chest X-ray of a 70-year-old female with cardiomegaly", ""]) }
+        #expect(relativeError(context[0].unsqueeze(0), f["tiny.cond"]!) < 1e-5)
+        #expect(relativeError(context[1].unsqueeze(0), f["tiny.uncond"]!) < 1e-5)
+        // image2latent: uint8 pixels to [-1, 1], the VAE's posterior mean, × 0.18215.
+        let pixels = (f["tiny.image"]!.to(.float32) / 127.5 - 1).permute(2, 0, 1).unsqueeze(0)
+        let reference = f["tiny.trajectory"]!
+        #expect(relativeError(withNoGrad { model.encode(pixels) }, reference[0].unsqueeze(0)) < 1e-5)
+
+        let trajectory = Inverter.ddimTrajectory(z0: reference[0].unsqueeze(0), condition: f["tiny.cond"]!, stepper: s,
+                                                 predict: model.predict)
+        #expect(relativeError(Tensor.cat(trajectory), reference) < 1e-5)
+        let (embeddings, losses) = Inverter.nullText(trajectory: trajectory, condition: f["tiny.cond"]!,
+                                                     unconditional: f["tiny.uncond"]!, stepper: s, guidance: 7.5,
+                                                     predict: model.predict)
+        #expect(relativeError(Tensor.cat(embeddings), f["tiny.null_embeddings"]!) < 1e-4)
+        for (a, b) in zip(losses, f["tiny.losses"]!.toArray(Float.self)) { #expect(abs(a - Double(b)) / Double(b) < 1e-3) }
     }
 
     @Test func theInverseStepUndoesTheStepForAFixedPrediction() throws {
