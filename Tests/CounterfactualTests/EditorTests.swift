@@ -6,6 +6,10 @@ import Tokenizer
 import Torch
 @testable import Counterfactual
 
+/// The real CLIP vocabulary, as committed with the tiny pipeline fixture (the same files as ../shared/data/clip-vocab).
+let committedCLIPVocabulary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny/tokenizer")
+
 /// A tiny stand-in for Stable Diffusion: 8×8 average-pool "VAE", one cross-attention "layer" over the prompt.
 final class ToyEditingModel: EditingModel {
     let clip: CLIPTokenizer
@@ -14,7 +18,7 @@ final class ToyEditingModel: EditingModel {
     var calls = 0
 
     init() throws {
-        let vocab = sharedFolder().appendingPathComponent("data/clip-vocab")
+        let vocab = committedCLIPVocabulary
         clip = try CLIPTokenizer(vocabulary: vocab.appendingPathComponent("vocab.json"), merges: vocab.appendingPathComponent("merges.txt"))
     }
 

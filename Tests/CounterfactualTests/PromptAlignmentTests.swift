@@ -105,7 +105,7 @@ struct AlignmentFixture: Decodable {
 @Suite struct CLIPTokenizerAlignmentTests {
     @Test func theRealTokenizerGivesTheReferenceTokensAndTexts() throws {
         let fixture = try AlignmentFixture.load()
-        let vocab = sharedFolder().appendingPathComponent("data/clip-vocab")
+        let vocab = committedCLIPVocabulary
         let tokenizer = try CLIPTokenizer(vocabulary: vocab.appendingPathComponent("vocab.json"),
                                           merges: vocab.appendingPathComponent("merges.txt"))
         for (prompt, entry) in fixture.prompts {
