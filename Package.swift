@@ -48,7 +48,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "Imaging", dependencies: ["CZlib", "CJPEG"]),
-        .target(name: "Tokenizer"),
+        .target(name: "Tokenizer", dependencies: ["Core"]),
         .target(name: "Datasets", dependencies: ["Core"]),
         .target(name: "Diffusion", dependencies: ["Core", "Torch", "NN", "Tokenizer"]),
         .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging"]),

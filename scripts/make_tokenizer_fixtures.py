@@ -10,17 +10,31 @@ Tokenizer configurations are written beside the ids, as Stable Diffusion checkpo
 with <|endoftext|> (49407), `sd2/` pads with "!" (id 0), both in the older layout of special_tokens_map.json +
 tokenizer_config.json; `added/` is tokenizer_config.json as transformers >= 4.34 writes it, with
 added_tokens_decoder (whose flags decide whether special tokens are matched before or after lower-casing).
+
+`transformers5/` is the `sd1/` tokenizer as transformers 5's save_pretrained writes it (what diffusers 0.42 puts
+under a saved pipeline's tokenizer/): tokenizer.json + tokenizer_config.json, no vocab.json or merges.txt. Its
+ids ("saved" in clip_tokenizer.json) come from CLIPTokenizer.from_pretrained on that folder itself. tokenizers
+>= 0.20 writes merges as pairs ["a", "b"]; the older string form "a b" is not committed a second time (the file
+holds the whole vocabulary): the script checks that the same file with string merges gives the same ids through
+transformers and tokenizers, and the Swift tests make that form the same way.
 Writes Tests/TokenizerTests/Fixtures/.
 
     /work/venv/bin/python scripts/make_tokenizer_fixtures.py
+
+Checks a tokenizer folder written by Prism (CLIPTokenizer.save) against the committed ids of a configuration
+(sd1, sd2, added or saved), through transformers' CLIPTokenizer and through tokenizers.Tokenizer.from_file:
+
+    /work/venv/bin/python scripts/make_tokenizer_fixtures.py --check FOLDER CONFIG
 """
 import json
 import os
 import pathlib
 import random
 import shutil
+import sys
 import tempfile
 
+import tokenizers
 import transformers
 from transformers import CLIPTokenizer
 
@@ -142,34 +156,116 @@ def prompts():
     return texts
 
 
+def save_with_transformers(source, tmp):
+    """The tokenizer of `source` saved by transformers 5 into Fixtures/transformers5/, keeping what Prism reads
+    (tokenizer.json, tokenizer_config.json and special_tokens_map.json when written) and nothing else."""
+    saved = tmp / "saved-by-transformers"
+    CLIPTokenizer.from_pretrained(source).save_pretrained(saved)
+    names = sorted(p.name for p in saved.iterdir())
+    assert "tokenizer.json" in names and "vocab.json" not in names and "merges.txt" not in names, names
+    out = OUT / "transformers5"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]:
+        if (saved / name).exists():
+            shutil.copy(saved / name, out / name)
+    (out / "NOTICE.md").write_text(
+        "tokenizer.json: the CLIP BPE vocabulary of openai/CLIP (MIT licence), as transformers "
+        f"{transformers.__version__} (tokenizers {tokenizers.__version__}) saves it.\n")
+    return out
+
+
+def with_string_merges(tokenizer_json):
+    """tokenizer.json text with its merges in the string form "a b" of tokenizers < 0.20."""
+    data = json.loads(tokenizer_json)
+    merges = data["model"]["merges"]
+    assert all(isinstance(m, list) and len(m) == 2 for m in merges), "expected transformers 5 to write pairs"
+    data["model"]["merges"] = [" ".join(m) for m in merges]
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def check_string_merges(folder, texts, tmp):
+    """The same tokenizer with merges written as strings gives the same ids, in tokenizers and in transformers."""
+    text = (folder / "tokenizer.json").read_text()
+    as_pairs = tokenizers.Tokenizer.from_str(text)
+    as_strings = tokenizers.Tokenizer.from_str(with_string_merges(text))
+    converted = tmp / "string-merges"
+    shutil.copytree(folder, converted)
+    (converted / "tokenizer.json").write_text(with_string_merges(text))
+    reference, other = CLIPTokenizer.from_pretrained(folder), CLIPTokenizer.from_pretrained(converted)
+    for t in texts:
+        assert as_pairs.encode(t).ids == as_strings.encode(t).ids, t
+        assert reference(t).input_ids == other(t).input_ids, t
+
+
+def reference_case(tok, text):
+    full = tok(text).input_ids
+    padded = tok(text, padding="max_length", max_length=77, truncation=True).input_ids
+    assert len(padded) == 77
+    return {"ids": full, "padded": padded, "truncated": len(full) > 77}
+
+
+def check_folder(folder, name):
+    """Exits non-zero unless transformers and tokenizers give FOLDER's tokenizer the committed ids of NAME."""
+    folder = pathlib.Path(folder)
+    reference = json.loads((OUT / "clip_tokenizer.json").read_text())
+    tok = CLIPTokenizer.from_pretrained(folder)
+    backend = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    failures, checked = [], 0
+    for case in reference["cases"]:
+        want = case.get(name)
+        if want is None:
+            continue
+        checked += 1
+        if name == "added":
+            got = {"ids": tok(case["text"]).input_ids}
+        else:
+            got = reference_case(tok, case["text"])
+        if got != want:
+            failures.append(f"transformers {case['text']!r}: {got['ids']} vs {want['ids']}")
+        if backend.encode(case["text"]).ids != want["ids"]:
+            failures.append(f"tokenizers {case['text']!r}: {backend.encode(case['text']).ids} vs {want['ids']}")
+    print(f"{folder}: {checked} texts against {name!r}, {len(failures)} differ "
+          f"(transformers {transformers.__version__}, tokenizers {tokenizers.__version__})")
+    for f in failures[:10]:
+        print("  " + f)
+    return not failures
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--check":
+        sys.exit(0 if check_folder(sys.argv[2], sys.argv[3]) else 1)
     vocab = shared_folder() / "data" / "clip-vocab"
     write_config(OUT / "sd1", "<|endoftext|>")
     write_config(OUT / "sd2", "!")
     write_added_tokens_config(OUT / "added")
     texts = prompts()
-    result = {"transformers": transformers.__version__, "class": "transformers.CLIPTokenizer", "cases": []}
-    tokenizers = {}
+    result = {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
+              "class": "transformers.CLIPTokenizer", "cases": []}
+    loaded = {}
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
         for name in ["sd1", "sd2", "added"]:
-            folder = pathlib.Path(tmp) / name
+            folder = tmp / name
             shutil.copytree(OUT / name, folder)
             for f in ["vocab.json", "merges.txt"]:
                 shutil.copy(vocab / f, folder / f)
-            tokenizers[name] = CLIPTokenizer.from_pretrained(folder)
-            assert tokenizers[name].model_max_length == 77
-        assert tokenizers["sd1"].pad_token_id == 49407 and tokenizers["sd2"].pad_token_id == 0
+            loaded[name] = CLIPTokenizer.from_pretrained(folder)
+            assert loaded[name].model_max_length == 77
+        assert loaded["sd1"].pad_token_id == 49407 and loaded["sd2"].pad_token_id == 0
+        saved = save_with_transformers(tmp / "sd1", tmp)
+        loaded["saved"] = CLIPTokenizer.from_pretrained(saved)
+        assert loaded["saved"].model_max_length == 77 and loaded["saved"].pad_token_id == 49407
+        check_string_merges(saved, texts, tmp)
         for text in texts:
             case = {"text": text}
-            for name, tok in tokenizers.items():
+            for name, tok in loaded.items():
                 if name == "added":  # only where special tokens are written out
                     if "<|" in text:
                         case[name] = {"ids": tok(text).input_ids}
                     continue
-                full = tok(text).input_ids
-                padded = tok(text, padding="max_length", max_length=77, truncation=True).input_ids
-                assert len(padded) == 77
-                case[name] = {"ids": full, "padded": padded, "truncated": len(full) > 77}
+                case[name] = reference_case(tok, text)
             result["cases"].append(case)
     assert len(result["cases"]) >= 200
     (OUT / "clip_tokenizer.json").write_text(json.dumps(result, ensure_ascii=True, indent=None) + "\n")

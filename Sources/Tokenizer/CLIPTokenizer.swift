@@ -43,11 +43,16 @@ public final class CLIPTokenizer: @unchecked Sendable {
     /// The context length of the text encoder: 77 for every Stable Diffusion checkpoint.
     public let modelMaxLength: Int
     public let specialTokens: [SpecialToken]
+    /// Kept only to be written back by `save(to:)`: Prism never uses the unknown token (every byte has a symbol).
+    let unkTokenID: Int
+    /// The tokenizer_config.json this tokenizer was read with, so that `save(to:)` keeps the fields Prism does
+    /// not use (transformers reads some of them).
+    let sourceConfig: [String: Any]?
 
     let vocabulary: [String: Int]
     let tokens: [Int: String]
     /// Merge of two symbol ids → (rank, id of the merged symbol).
-    let merges: [UInt64: (rank: Int, merged: Int)]
+    let merges: MergeTable
     /// Byte-level symbol id of each byte, in the middle of a word and at its end (with "</w>").
     let byteIDs: [Int]
     let finalByteIDs: [Int]
@@ -56,54 +61,62 @@ public final class CLIPTokenizer: @unchecked Sendable {
     private var cache: [String: [Int]] = [:]
     static let cacheLimit = 50_000
 
-    // MARK: Loading
+    typealias MergeTable = [UInt64: (rank: Int, merged: Int)]
 
-    /// Reads a Stable Diffusion `tokenizer/` folder: `vocab.json`, `merges.txt`, and, when present,
-    /// `tokenizer_config.json` and `special_tokens_map.json` for the pad token and the context length.
-    public convenience init(folder: URL) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw TokenizerError(folder.path, "no such folder (a tokenizer folder holds vocab.json and merges.txt)")
-        }
-        try self.init(vocabulary: folder.appendingPathComponent("vocab.json"),
-                      merges: folder.appendingPathComponent("merges.txt"), configFolder: folder)
+    // MARK: Building
+
+    /// What a tokenizer is made of, whichever files it was read from (TokenizerFiles.swift reads them).
+    struct Parts {
+        var vocabulary: [String: Int]
+        var merges: MergeTable
+        /// tokenizer.json's added_tokens; they apply when tokenizer_config.json has no added_tokens_decoder, as in
+        /// transformers.
+        var fileAddedTokens: [SpecialToken] = []
+        var config = SpecialTokenConfig()
+        /// The vocabulary's file, its key in the file ("model.vocab" in tokenizer.json, else nil) and its name in
+        /// errors about other files ("vocab.json", "tokenizer.json's model.vocab").
+        var vocabularyFile: String
+        var vocabularyKey: String? = nil
+        var vocabularyName: String
+        /// Where the special tokens came from, for errors: the config folder, else the vocabulary's file.
+        var configSource: String
     }
 
-    /// Reads `vocab.json` and `merges.txt`, and the special tokens of `configFolder` when given. Without
-    /// configuration files the pad token is <|endoftext|> (as in Stable Diffusion 1.x) and the length 77.
-    public init(vocabulary vocabURL: URL, merges mergesURL: URL, configFolder: URL? = nil) throws {
-        let vocabulary = try Self.readVocabulary(vocabURL)
+    init(parts: Parts) throws {
+        let vocabulary = parts.vocabulary
         self.vocabulary = vocabulary
         var tokens: [Int: String] = [:]
         tokens.reserveCapacity(vocabulary.count)
         for (token, id) in vocabulary { tokens[id] = token }
 
-        let byteChars = Self.byteCharacters
         func symbol(_ s: String) throws -> Int {
             guard let id = vocabulary[s] else {
-                throw TokenizerError(vocabURL.path, "no entry for the byte-level symbol \"\(s)\"; is this a CLIP vocabulary?")
+                let problem = "no entry for the byte-level symbol \"\(s)\"; is this a CLIP vocabulary?"
+                throw TokenizerError(parts.vocabularyFile, parts.vocabularyKey.map { "\($0): \(problem)" } ?? problem)
             }
             return id
         }
-        byteIDs = try byteChars.map { try symbol(String($0)) }
-        finalByteIDs = try byteChars.map { try symbol(String($0) + Self.endOfWord) }
-        merges = try Self.readMerges(mergesURL, vocabulary: vocabulary)
+        byteIDs = try Self.byteCharacters.map { try symbol(String($0)) }
+        finalByteIDs = try Self.byteCharacters.map { try symbol(String($0) + Self.endOfWord) }
+        merges = parts.merges
 
-        let config = try configFolder.map { try Self.readSpecialTokenConfig(in: $0) } ?? SpecialTokenConfig()
-        let source = (configFolder ?? vocabURL).path
-        // Tokens matched before BPE, as transformers builds them: the config's added tokens, then the special
-        // roles in transformers' order. A role given as an object sets whether its token is matched after
-        // normalization; one given as a plain string keeps an added token's setting, else matches the raw text.
-        var special = config.addedTokens
+        let config = parts.config
+        let source = parts.configSource
+        // Tokens matched before BPE, as transformers builds them: the added tokens (tokenizer_config.json's, else
+        // tokenizer.json's), then the special roles in transformers' order. A role given as an object sets whether
+        // its token is matched after normalization; one given as a plain string keeps an added token's setting,
+        // else matches the raw text.
+        let addedTokens = config.addedTokens ?? parts.fileAddedTokens
+        var special = addedTokens
         var roleIDs: [String: Int] = [:]
         for role in ["bos_token", "eos_token", "unk_token", "pad_token"] {
             let value = config.roles[role] ?? (role == "bos_token" ? Self.startOfText : Self.endOfText, nil)
             let existing = special.firstIndex { $0.content == value.content }
             guard let id = existing.map({ special[$0].id }) ?? vocabulary[value.content] else {
-                throw TokenizerError(source, "the \(role) \"\(value.content)\" is not in vocab.json")
+                throw TokenizerError(source, "the \(role) \"\(value.content)\" is not in \(parts.vocabularyName)")
             }
             roleIDs[role] = id
-            let fromAddedTokens = existing != nil && config.addedTokens.contains { $0.content == value.content }
+            let fromAddedTokens = existing != nil && addedTokens.contains { $0.content == value.content }
             if value.normalized == nil && fromAddedTokens { continue }
             let token = SpecialToken(content: value.content, id: id, normalized: value.normalized ?? false)
             if let existing { special[existing] = token } else { special.append(token) }
@@ -114,6 +127,8 @@ public final class CLIPTokenizer: @unchecked Sendable {
         bosTokenID = roleIDs["bos_token"]!
         eosTokenID = roleIDs["eos_token"]!
         padTokenID = roleIDs["pad_token"]!
+        unkTokenID = roleIDs["unk_token"]!
+        sourceConfig = config.object
         modelMaxLength = config.modelMaxLength ?? 77
         guard modelMaxLength >= 2 else {
             throw TokenizerError(source, "model_max_length \(modelMaxLength) leaves no room for the start and end tokens")
@@ -123,93 +138,6 @@ public final class CLIPTokenizer: @unchecked Sendable {
     static let startOfText = "<|startoftext|>"
     static let endOfText = "<|endoftext|>"
     static let endOfWord = "</w>"
-    static let missingFile = "missing (a CLIP tokenizer folder holds vocab.json and merges.txt)"
-
-    static func readVocabulary(_ url: URL) throws -> [String: Int] {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError(url.path, Self.missingFile) }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
-        } catch {
-            throw TokenizerError(url.path, "not valid JSON (\(error.localizedDescription))")
-        }
-        guard let dict = object as? [String: Any] else { throw TokenizerError(url.path, "expected a JSON object of token → id") }
-        var vocabulary: [String: Int] = [:]
-        vocabulary.reserveCapacity(dict.count)
-        for (token, value) in dict {
-            guard let id = (value as? NSNumber)?.intValue else { throw TokenizerError(url.path, "the id of \"\(token)\" is not a number") }
-            vocabulary[token] = id
-        }
-        return vocabulary
-    }
-
-    static func readMerges(_ url: URL, vocabulary: [String: Int]) throws -> [UInt64: (rank: Int, merged: Int)] {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError(url.path, Self.missingFile) }
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw TokenizerError(url.path, "not UTF-8 text") }
-        var merges: [UInt64: (rank: Int, merged: Int)] = [:]
-        merges.reserveCapacity(50_000)
-        var rank = 0
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if line.hasPrefix("#version") || line.isEmpty { continue }
-            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
-            guard parts.count == 2 else { throw TokenizerError(url.path, "line \(n + 1) is not two symbols separated by a space") }
-            let a = String(parts[0]), b = String(parts[1])
-            guard let left = vocabulary[a], let right = vocabulary[b], let merged = vocabulary[a + b] else {
-                throw TokenizerError(url.path, "line \(n + 1): the merge \"\(a) \(b)\" uses symbols that are not in vocab.json")
-            }
-            let key = pairKey(left, right)
-            if merges[key] == nil { merges[key] = (rank, merged) }
-            rank += 1
-        }
-        return merges
-    }
-
-    struct SpecialTokenConfig {
-        /// Role → token text, and its `normalized` flag when the role is given as a token object.
-        var roles: [String: (content: String, normalized: Bool?)] = [:]
-        /// tokenizer_config.json's `added_tokens_decoder`, by id.
-        var addedTokens: [SpecialToken] = []
-        var modelMaxLength: Int?
-    }
-
-    /// Special tokens as transformers reads them: tokenizer_config.json, then special_tokens_map.json over it.
-    static func readSpecialTokenConfig(in folder: URL) throws -> SpecialTokenConfig {
-        var config = SpecialTokenConfig()
-        for name in ["tokenizer_config.json", "special_tokens_map.json"] {
-            let url = folder.appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: url.path) else { continue }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else {
-                throw TokenizerError(url.path, "not a JSON object")
-            }
-            for role in ["bos_token", "eos_token", "unk_token", "pad_token"] {
-                switch object[role] {
-                case let content as String:
-                    config.roles[role] = (content, nil)
-                case let token as [String: Any]:
-                    guard let content = token["content"] as? String else { throw TokenizerError(url.path, "\(role) has no \"content\"") }
-                    config.roles[role] = (content, (token["normalized"] as? Bool) ?? false)
-                case nil, is NSNull:
-                    break
-                default:
-                    throw TokenizerError(url.path, "\(role) is neither a string nor a token object")
-                }
-            }
-            if let added = object["added_tokens_decoder"] as? [String: Any] {
-                config.addedTokens = try added.map { key, value in
-                    guard let id = Int(key), let token = value as? [String: Any], let content = token["content"] as? String else {
-                        throw TokenizerError(url.path, "added_tokens_decoder entry \"\(key)\" is not an id with a token object")
-                    }
-                    let special = (token["special"] as? Bool) ?? false
-                    return SpecialToken(content: content, id: id, normalized: (token["normalized"] as? Bool) ?? !special)
-                }.sorted { $0.id < $1.id }
-            }
-            if let length = (object["model_max_length"] as? NSNumber)?.doubleValue {
-                // transformers writes a huge number for "no limit"; that never applies to CLIP.
-                if length >= 1 && length < 1_000_000 { config.modelMaxLength = Int(length) }
-            }
-        }
-        return config
-    }
 
     // MARK: Encoding
 

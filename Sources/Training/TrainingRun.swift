@@ -487,11 +487,14 @@ public final class TrainingRun {
         case .base(let url): root = url
         case .config(let url, _): root = url
         }
+        // The source's files (a NOTICE, say), then the tokenizer in both forms, tokenizer.json and vocab.json +
+        // merges.txt, whichever the source had: every reader, old or new, loads the published folder.
         try replaceFolder("tokenizer") { folder in
             for name in try fm.contentsOfDirectory(atPath: root.appendingPathComponent("tokenizer").path) where !name.hasPrefix(".") {
                 try fm.copyItem(at: root.appendingPathComponent("tokenizer").appendingPathComponent(name),
                                 to: folder.appendingPathComponent(name))
             }
+            try tokenizer.save(to: folder)
         }
         try replaceFolder("scheduler") { try schedulerConfigJSON.write(to: $0.appendingPathComponent("scheduler_config.json")) }
         switch options.component {

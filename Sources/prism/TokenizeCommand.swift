@@ -7,10 +7,10 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Print the CLIP token ids of a prompt, as Stable Diffusion's text encoder receives them.",
         discussion: """
-            Reads MODEL/tokenizer (vocab.json, merges.txt and, when present, tokenizer_config.json and \
-            special_tokens_map.json) and prints the ids as a JSON array: the start token, the prompt's tokens, the \
-            end token, then padding up to the model's length (77). A prompt that does not fit is cut, with a \
-            warning on stderr naming the dropped words.
+            Reads MODEL/tokenizer (tokenizer.json, or vocab.json and merges.txt; and, when present, \
+            tokenizer_config.json and special_tokens_map.json) and prints the ids as a JSON array: the start \
+            token, the prompt's tokens, the end token, then padding up to the model's length (77). A prompt that \
+            does not fit is cut, with a warning on stderr naming the dropped words.
 
             Examples:
               prism tokenize --model path/to/stable-diffusion-v1-5 \\
@@ -58,10 +58,13 @@ struct TokenizeCommand: ParsableCommand {
         guard fm.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw TokenizerError(root.path, "no such folder (expected a diffusers model folder with a tokenizer/ subfolder)")
         }
-        if fm.fileExists(atPath: root.appendingPathComponent("vocab.json").path) { return root }
+        // A tokenizer folder holds tokenizer.json (all that transformers 5 saves) or vocab.json + merges.txt.
+        if ["tokenizer.json", "vocab.json"].contains(where: { fm.fileExists(atPath: root.appendingPathComponent($0).path) }) {
+            return root
+        }
         let folder = root.appendingPathComponent("tokenizer")
         guard fm.fileExists(atPath: folder.path) else {
-            throw TokenizerError(folder.path, "missing: a Stable Diffusion model folder has tokenizer/vocab.json and tokenizer/merges.txt")
+            throw TokenizerError(folder.path, "missing: a Stable Diffusion model folder has tokenizer/tokenizer.json, or tokenizer/vocab.json and tokenizer/merges.txt")
         }
         return folder
     }

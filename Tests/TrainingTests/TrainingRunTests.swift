@@ -257,4 +257,45 @@ struct TinyImageData {
         let error = #expect(throws: TrainingRunError.self) { try TrainingRun(noVAE) }
         #expect(error?.description.contains("--vae") == true)
     }
+    /// `prism train --base` on a folder as diffusers 0.42 + transformers 5 save it (tokenizer.json only, DPM-Solver++
+    /// config with `-Infinity`): fine-tunes, resumes after a kill to the same weights, and publishes a folder that
+    /// keeps the scheduler's values and loads again.
+    @Test func fineTunesAndResumesAFolderSavedByDiffusers042() throws {
+        let data = try TinyImageData(count: 4)
+        let straightOut = output(), out = output()
+        defer { for u in [straightOut, out, data.root] { try? FileManager.default.removeItem(at: u) } }
+        func options(_ output: URL) -> TrainingRunOptions {
+            var o = unetOptions(data, output: output, steps: 5)
+            o.source = .base(diffusionFixture("saved-diffusers-0.42"))
+            o.component = .unet
+            o.resolution = 32
+            return o
+        }
+        let straight = try TrainingRun(options(straightOut))
+        try straight.run()
+        let first = try TrainingRun(options(out))
+        #expect(throws: Killed.self) { try first.run(afterStep: { if $0 == 4 { throw Killed() } }) }
+        var again = options(out)
+        again.resume = true
+        let resumed = try TrainingRun(again)
+        try resumed.run()
+        #expect(resumed.startStep == 3)
+        for name in straight.unet!.store.names {
+            #expect(straight.unet!.store[name]!.floats() == resumed.unet!.store[name]!.floats(), "\(name) differs")
+        }
+        // The published tokenizer has both forms, whichever the source had (this one: tokenizer.json alone).
+        for name in ["tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("tokenizer/\(name)").path), "\(name)")
+        }
+        let scheduler = try SchedulerConfig.load(from: out.appendingPathComponent("scheduler"))
+        #expect(scheduler.className == "DPMSolverMultistepScheduler" && scheduler.lambdaMinClipped == -.infinity)
+        #expect(scheduler.predictionType == "epsilon")
+        let pipeline = try StableDiffusionPipeline.load(from: out)
+        var request = GenerationRequest(prompt: "Chest X-ray of a woman with cardiomegaly")
+        request.steps = 2
+        request.height = 32
+        request.width = 32
+        request.seed = 1
+        #expect(try pipeline(request).images!.floats().allSatisfy { $0.isFinite })
+    }
 }
