@@ -121,6 +121,9 @@ public final class CLIPTokenizer: @unchecked Sendable {
             let token = SpecialToken(content: value.content, id: id, normalized: value.normalized ?? false)
             if let existing { special[existing] = token } else { special.append(token) }
         }
+        if let bad = special.first(where: { !Self.validIDs.contains($0.id) }) {
+            throw TokenizerError(source, "the added token \"\(bad.content)\" has the id \(bad.id) (ids are 0 or more)")
+        }
         for token in special where tokens[token.id] == nil { tokens[token.id] = token.content }
         self.tokens = tokens
         specialTokens = special
@@ -322,6 +325,9 @@ public final class CLIPTokenizer: @unchecked Sendable {
     // MARK: BPE
 
     static func pairKey(_ a: Int, _ b: Int) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
+
+    /// The ids a vocabulary may use (they key the merge table in 32 bits).
+    static let validIDs = 0...Int(Int32.max)
 
     /// Byte-level BPE of one word: its UTF-8 bytes as symbols, the last one marked end-of-word, then the
     /// lowest-ranked merge applied (leftmost first) until none applies. Results are cached per word.

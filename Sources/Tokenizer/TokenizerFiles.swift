@@ -41,6 +41,7 @@ extension CLIPTokenizer {
         guard exists(url) else { throw TokenizerError(url.path, "missing (\(folderContents))") }
         let file = try decodeJSON(TokenizerJSONFile.self, from: url)
         let vocabulary = file.model.vocabulary
+        try checkIDs(vocabulary, file: url.path, key: "model.vocab")
         let merges = try mergeTable(file.model.merges, vocabulary: vocabulary) { index, merge in
             TokenizerError(url.path, "model.merges.\(index): the merge \"\(merge)\" uses symbols that are not in model.vocab")
         }
@@ -55,6 +56,7 @@ extension CLIPTokenizer {
 
     static func readVocabularyAndMerges(_ vocabURL: URL, _ mergesURL: URL, configFolder: URL?) throws -> Parts {
         let vocabulary = try readVocabulary(vocabURL)
+        try checkIDs(vocabulary, file: vocabURL.path, key: nil)
         let (merges, lines) = try readMergeLines(mergesURL)
         let table = try mergeTable(merges, vocabulary: vocabulary) { index, merge in
             TokenizerError(mergesURL.path, "line \(lines[index]): the merge \"\(merge)\" uses symbols that are not in vocab.json")
@@ -99,6 +101,14 @@ extension CLIPTokenizer {
     /// The merges as BPE looks them up: pair of symbol ids → rank and merged id. A merge listed twice keeps its
     /// first (lowest) rank, as in the tokenizers library. `unknown` makes the error for a merge whose symbols are not
     /// in the vocabulary, from its index and its "a b" text.
+    /// Ids index the text encoder's embedding table and key the merge table in 32 bits: a negative or huge one
+    /// (found by fuzzing vocab.json) would trap there, so it is refused naming the token.
+    static func checkIDs(_ vocabulary: [String: Int], file: String, key: String?) throws {
+        guard let (token, id) = vocabulary.first(where: { !validIDs.contains($0.value) }) else { return }
+        let problem = "the id of \"\(token)\" is \(id) (ids are whole numbers from 0 to \(validIDs.upperBound))"
+        throw TokenizerError(file, key.map { "\($0): \(problem)" } ?? problem)
+    }
+
     static func mergeTable(_ merges: [(String, String)], vocabulary: [String: Int],
                            unknown: (Int, String) -> TokenizerError) throws -> MergeTable {
         var table: MergeTable = [:]

@@ -344,3 +344,22 @@ let smallACat = [512, 256 + CLIPTokenizer.byteCharacters.firstIndex(of: "a")!, 5
         #expect(error?.path == file.appendingPathComponent("tokenizer").path && error?.problem.hasPrefix("cannot create the folder") == true)
     }
 }
+
+/// Found by fuzzing: a negative id in vocab.json trapped when the merge table was keyed.
+@Suite struct TokenizerIDRangeTests {
+    @Test func negativeAndHugeIDsAreRefusedNamingTheToken() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tokenizer-ids-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for bad in [-1, 1 << 40] {
+            try Data(#"{"a": \#(bad), "b": 1, "ab": 2}"#.utf8).write(to: folder.appendingPathComponent("vocab.json"))
+            try Data("#version: 0.2\na b\n".utf8).write(to: folder.appendingPathComponent("merges.txt"))
+            do {
+                _ = try CLIPTokenizer(folder: folder)
+                Issue.record("id \(bad) accepted")
+            } catch let error as TokenizerError {
+                #expect(error.description.contains("vocab.json") && error.description.contains("\"a\" is \(bad)"), "\(error)")
+            }
+        }
+    }
+}
