@@ -40,3 +40,9 @@ bench: build
 
 clean:
 	rm -rf .build
+
+# libFuzzer on the parsers of untrusted input (docs/reliability.md): every target for 1,000,000 executions or
+# 10 minutes; `make fuzz FUZZ="png 60"` runs one target for 60 seconds.
+.PHONY: fuzz
+fuzz:
+	@scripts/fuzz $(FUZZ)

@@ -25,7 +25,7 @@ static void on_error(j_common_ptr cinfo) {
 // Warnings (corrupt-but-readable data) are not errors: libjpeg recovers and so do we.
 static void on_message(j_common_ptr cinfo) { (void)cinfo; }
 
-int cjpeg_decode(const uint8_t *data, size_t size, cjpeg_image *out) {
+int cjpeg_decode(const uint8_t *data, size_t size, size_t max_pixels, cjpeg_image *out) {
     struct jpeg_decompress_struct cinfo;
     struct error_manager err;
     memset(out, 0, sizeof(*out));
@@ -44,6 +44,13 @@ int cjpeg_decode(const uint8_t *data, size_t size, cjpeg_image *out) {
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    // Checked before libjpeg allocates anything for the image: a header can claim 65500 x 65500 in a few bytes.
+    if ((uint64_t)cinfo.image_width * cinfo.image_height > max_pixels) {
+        snprintf(out->message, sizeof(out->message), "image size %ux%u is more than the %zu pixels Prism decodes",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, max_pixels);
+        jpeg_destroy_decompress(&cinfo);
+        return 2;
+    }
     cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height, c = cinfo.output_components;

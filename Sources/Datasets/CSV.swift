@@ -136,10 +136,22 @@ public struct CSVTable: Sendable {
 }
 
 /// Writes CSV text with quoting where needed.
+///
+/// Fields are looked at scalar by scalar: "\r\n" is a single Character, and so is a comma or a quote followed by a
+/// combining mark, so a test on Characters would leave such fields unquoted and split them on reading. A line of one
+/// empty field is written `""`: left empty it would be a blank line, which the reader skips.
 public func csvLine(_ fields: [String]) -> String {
-    fields.map { f in
-        f.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-            ? "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : f
+    if fields == [""] { return "\"\"" }
+    return fields.map { f in
+        guard f.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return f }
+        var quoted = String.UnicodeScalarView()
+        quoted.append("\"")
+        for scalar in f.unicodeScalars {
+            if scalar == "\"" { quoted.append("\"") }
+            quoted.append(scalar)
+        }
+        quoted.append("\"")
+        return String(quoted)
     }.joined(separator: ",")
 }
 

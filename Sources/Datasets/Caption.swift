@@ -38,8 +38,18 @@ public struct CaptionTemplate: Sendable, Equatable, Codable {
         stateAbsent = try c.decodeIfPresent(Bool.self, forKey: .stateAbsent) ?? d.stateAbsent
         unknownSex = try c.decodeIfPresent(String.self, forKey: .unknownSex) ?? d.unknownSex
         findings = try c.decodeIfPresent([String].self, forKey: .findings)?.map(Findings.canonical)
-        names = Dictionary(uniqueKeysWithValues: (try c.decodeIfPresent([String: String].self, forKey: .names) ?? [:])
-            .map { (Findings.canonical($0.key), $0.value) })
+        // Two spellings of one finding ("Effusion", "Pleural_Effusion") would give it two words: refused, naming both.
+        var names: [String: String] = [:], spelling: [String: String] = [:]
+        for (key, value) in (try c.decodeIfPresent([String: String].self, forKey: .names) ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let finding = Findings.canonical(key)
+            if let other = spelling[finding] {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .names, in: c, debugDescription: "\"\(other)\" and \"\(key)\" both name \(finding)")
+            }
+            spelling[finding] = key
+            names[finding] = value
+        }
+        self.names = names
         uncertain = try c.decodeIfPresent(String.self, forKey: .uncertain) ?? d.uncertain
     }
 

@@ -100,7 +100,11 @@ public enum Manifest {
     static func chexpertPatient(_ path: String) -> String {
         let parts = path.split(separator: "/")
         if let p = parts.first(where: { $0.hasPrefix("patient") }) { return String(p) }
-        return ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        // The last component without its extension, taken here: Foundation's NSString.lastPathComponent and
+        // deletingPathExtension trap on some paths ("///a//" on Linux).
+        guard let name = parts.last else { return path }
+        if let dot = name.lastIndex(of: "."), dot != name.startIndex { return String(name[..<dot]) }
+        return String(name)
     }
 
     static func parseAge(_ text: String, file: String, line: Int) throws -> Int? {

@@ -38,6 +38,10 @@ public struct Image: Sendable, Equatable {
         self.init(width: width, height: height, channels: channels, bitDepth: bitDepth, samples: s)
     }
 
+    /// The most pixels the PNG and JPEG decoders accept (8192 x 8192; X-rays are at most about 4300 x 3500). A file's
+    /// header can claim up to 65535 x 65535 in a few bytes: decoding that would allocate tens of gigabytes.
+    public static let maxDecodedPixels = 1 << 26
+
     /// The largest sample value at this bit depth (255 or 65535).
     public var maxValue: Int { bitDepth == 16 ? 65535 : 255 }
     public var hasAlpha: Bool { channels == 2 || channels == 4 }

@@ -7,10 +7,11 @@ public enum JPEG {
     public static func decode(_ data: Data, name: String = "JPEG data") throws -> Image {
         var out = cjpeg_image()
         let status = data.withUnsafeBytes { raw in
-            cjpeg_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &out)
+            cjpeg_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, Image.maxDecodedPixels, &out)
         }
         guard status == 0, let pixels = out.pixels else {
             let message = withUnsafeBytes(of: out.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if status == 2 { throw ImagingError.unsupported(file: name, detail: message) }
             throw ImagingError.corrupt(file: name, detail: "not a readable JPEG (\(message))")
         }
         defer { cjpeg_free(pixels) }

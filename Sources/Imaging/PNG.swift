@@ -117,18 +117,19 @@ private struct Decoder {
             let length = Int(be32(pos))
             let typeBytes = Array(bytes[(pos + 4)..<(pos + 8)])
             let type = String(decoding: typeBytes, as: UTF8.self)
-            guard length <= 0x7FFF_FFFF else { throw corrupt("chunk \(type) at byte \(pos) has length \(length)") }
+            let shown = chunkName(typeBytes)
+            guard length <= 0x7FFF_FFFF else { throw corrupt("chunk \(shown) at byte \(pos) has length \(length)") }
             guard pos + 12 + length <= bytes.count else {
-                throw truncated("chunk \(type) at byte \(pos) needs \(length + 12) bytes, only \(bytes.count - pos) left")
+                throw truncated("chunk \(shown) at byte \(pos) needs \(length + 12) bytes, only \(bytes.count - pos) left")
             }
             let dataStart = pos + 8
             let stored = be32(dataStart + length)
             let computed = UInt32(crc32(0, bytes.baseAddress! + pos + 4, uInt(length + 4)))
             guard stored == computed else {
-                throw corrupt("CRC mismatch in chunk \(type) at byte \(pos) (stored \(hex(stored)), computed \(hex(computed)))")
+                throw corrupt("CRC mismatch in chunk \(shown) at byte \(pos) (stored \(hex(stored)), computed \(hex(computed)))")
             }
             let body = UnsafeBufferPointer(rebasing: bytes[dataStart..<(dataStart + length)])
-            if header == nil && type != "IHDR" { throw corrupt("first chunk is \(type), expected IHDR") }
+            if header == nil && type != "IHDR" { throw corrupt("first chunk is \(shown), expected IHDR") }
             switch type {
             case "IHDR": header = try parseHeader(body)
             case "PLTE":
@@ -139,7 +140,7 @@ private struct Decoder {
             case "IEND": sawEnd = true
             default:
                 // Bit 5 of the first type byte clear = critical chunk: we must not ignore it.
-                if typeBytes[0] & 0x20 == 0 { throw unsupported("unknown critical chunk \(type)") }
+                if typeBytes[0] & 0x20 == 0 { throw unsupported("unknown critical chunk \(shown)") }
             }
             pos += 12 + length
             if sawEnd { break }
@@ -184,6 +185,9 @@ private struct Decoder {
         let hgt = Int(UInt32(b[4]) << 24 | UInt32(b[5]) << 16 | UInt32(b[6]) << 8 | UInt32(b[7]))
         let depth = Int(b[8]), color = Int(b[9])
         guard w > 0, hgt > 0, w <= 1 << 16, hgt <= 1 << 16 else { throw unsupported("image size \(w)x\(hgt)") }
+        guard w * hgt <= Image.maxDecodedPixels else {
+            throw unsupported("image size \(w)x\(hgt) is more than the \(Image.maxDecodedPixels) pixels Prism decodes")
+        }
         let allowed: [Int: [Int]] = [0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16]]
         guard let depths = allowed[color] else { throw corrupt("colour type \(color) does not exist") }
         guard depths.contains(depth) else { throw corrupt("bit depth \(depth) is invalid for colour type \(color)") }
@@ -194,20 +198,32 @@ private struct Decoder {
     }
 
     func inflate(_ input: [UInt8], expected: Int) throws -> [UInt8] {
-        // One spare byte: filling it means the stream holds more data than the header allows.
-        var out = [UInt8](repeating: 0, count: expected + 1)
+        // The output grows with what the stream holds, up to what the header implies plus one spare byte (filling it
+        // means more data than the header allows): a small file claiming a large image costs no more than its data.
+        let capacity = expected + 1
+        var out = [UInt8](repeating: 0, count: min(capacity, 1 << 20))
         var stream = z_stream()
         guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw corrupt("zlib initialisation failed")
         }
         defer { inflateEnd(&stream) }
-        let status: Int32 = input.withUnsafeBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { o in
-                stream.next_in = UnsafeMutablePointer(mutating: inp.baseAddress!)
-                stream.avail_in = uInt(inp.count)
-                stream.next_out = o.baseAddress!
-                stream.avail_out = uInt(o.count)
-                return CZlib.inflate(&stream, Z_FINISH)
+        var status: Int32 = Z_OK
+        input.withUnsafeBufferPointer { inp in
+            stream.next_in = UnsafeMutablePointer(mutating: inp.baseAddress!)
+            stream.avail_in = uInt(inp.count)
+            while true {
+                let produced = Int(stream.total_out)
+                if produced == out.count {
+                    if out.count == capacity { break }
+                    out.append(contentsOf: repeatElement(0, count: min(out.count, capacity - out.count)))
+                }
+                status = out.withUnsafeMutableBufferPointer { o in
+                    stream.next_out = o.baseAddress! + produced
+                    stream.avail_out = uInt(o.count - produced)
+                    return CZlib.inflate(&stream, Z_NO_FLUSH)
+                }
+                // Z_BUF_ERROR with room left in the output: the input ran out.
+                if status != Z_OK && !(status == Z_BUF_ERROR && stream.avail_out == 0) { break }
             }
         }
         let produced = Int(stream.total_out)
@@ -216,7 +232,7 @@ private struct Decoder {
             guard produced == expected else {
                 throw corrupt("image data inflates to \(produced) bytes, the header needs \(expected)")
             }
-        case Z_BUF_ERROR where stream.avail_out == 0:
+        case Z_OK, Z_BUF_ERROR where produced == capacity:
             throw corrupt("image data inflates to more than the \(expected) bytes the header allows")
         case Z_BUF_ERROR:
             throw truncated("compressed image data ends early (\(produced) of \(expected) bytes)")
@@ -224,7 +240,7 @@ private struct Decoder {
             let msg = stream.msg.map { String(cString: $0) } ?? "error \(status)"
             throw corrupt("compressed image data: \(msg)")
         }
-        out.removeLast()
+        out.removeSubrange(expected...)
         return out
     }
 
@@ -307,6 +323,13 @@ private struct Decoder {
 }
 
 private func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16, uppercase: false) }
+
+/// A chunk type for messages: its four letters, or its bytes in hex when they are not all ASCII letters (the type
+/// of a corrupt chunk can hold a line break or invalid UTF-8).
+private func chunkName(_ type: [UInt8]) -> String {
+    if type.allSatisfy({ (65...90).contains($0) || (97...122).contains($0) }) { return String(decoding: type, as: UTF8.self) }
+    return "0x" + type.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+}
 
 // MARK: - Encoder
 
