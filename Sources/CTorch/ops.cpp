@@ -364,6 +364,14 @@ pt_status pt_layer_norm(pt_tensor x, const int64_t *shape, int64_t ndim, pt_tens
                         double eps, pt_tensor *out) {
     PT_GUARD(*out = wrap(at::layer_norm(T(x), ints(shape, ndim), opt(weight), opt(bias), eps)));
 }
+pt_status pt_batch_norm(pt_tensor x, pt_tensor weight, pt_tensor bias, pt_tensor running_mean, pt_tensor running_var,
+                        bool training, double momentum, double eps, pt_tensor *out) {
+    PT_GUARD({
+        // cudnn_enabled as torch.nn.functional.batch_norm passes it by default (libtorch picks the kernel).
+        *out = wrap(at::batch_norm(T(x), opt(weight), opt(bias), opt(running_mean), opt(running_var), training, momentum,
+                                   eps, /*cudnn_enabled=*/true));
+    });
+}
 pt_status pt_embedding(pt_tensor weight, pt_tensor indices, pt_tensor *out) {
     PT_GUARD(*out = wrap(at::embedding(T(weight), T(indices))));
 }

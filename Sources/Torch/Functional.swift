@@ -86,6 +86,19 @@ public enum F {
         }
     }
 
+    /// Batch normalisation over dimension 1, as `torch.nn.functional.batch_norm`. In training the batch's statistics
+    /// normalise and `runningMean`/`runningVar`, when given, are updated in place with `momentum` (the variance
+    /// unbiased); otherwise the running statistics normalise.
+    public static func batchNorm(
+        _ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil, bias: Tensor? = nil,
+        training: Bool = false, momentum: Double = 0.1, eps: Double = 1e-5
+    ) -> Tensor {
+        Tensor.make("batch_norm", [x]) {
+            pt_batch_norm(x.handle, weight.handle, bias.handle, runningMean.handle, runningVar.handle, training, momentum,
+                          eps, $0)
+        }
+    }
+
     public static func embedding(_ indices: Tensor, weight: Tensor) -> Tensor {
         Tensor.make("embedding", [weight, indices]) { pt_embedding(weight.handle, indices.handle, $0) }
     }

@@ -173,6 +173,12 @@ pt_status pt_mkldnn_linear_prepacked(pt_tensor x, pt_tensor packed_weight, pt_te
 pt_status pt_group_norm(pt_tensor x, int64_t groups, pt_tensor weight, pt_tensor bias, double eps, pt_tensor *out);
 pt_status pt_layer_norm(pt_tensor x, const int64_t *shape, int64_t ndim, pt_tensor weight, pt_tensor bias,
                         double eps, pt_tensor *out);
+/// at::batch_norm. Training: normalises with the batch's statistics (biased variance) and, where running_mean and
+/// running_var are given, updates them in place: running = (1 - momentum) * running + momentum * batch, the variance
+/// unbiased. Otherwise normalises with the running statistics, which are then required. weight, bias and (in
+/// training) the running statistics may be NULL.
+pt_status pt_batch_norm(pt_tensor x, pt_tensor weight, pt_tensor bias, pt_tensor running_mean, pt_tensor running_var,
+                        bool training, double momentum, double eps, pt_tensor *out);
 pt_status pt_embedding(pt_tensor weight, pt_tensor indices, pt_tensor *out);
 pt_status pt_scaled_dot_product_attention(pt_tensor q, pt_tensor k, pt_tensor v, pt_tensor mask, double dropout,
                                           bool is_causal, bool has_scale, double scale, pt_tensor *out);
