@@ -54,6 +54,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
         .target(name: "Counterfactual", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Core", "Imaging"]),
+        .target(name: "Classifiers", dependencies: ["Core", "Torch", "NN"]),
         .target(name: "Evaluation", dependencies: ["Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch"]),
         .executableTarget(
             name: "prism",
