@@ -76,6 +76,7 @@ let package = Package(
         .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Diffusion", "Phantom", "TestSupport"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
+        .testTarget(name: "ClassifiersTests", dependencies: ["Classifiers", "Core", "NN", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PrismCLITests", dependencies: ["prism", "Counterfactual", "Torch", "Training", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
