@@ -28,7 +28,7 @@ public struct LossCurve: Sendable {
     }
 
     public func image() -> Image {
-        var canvas = Canvas(width: width, height: height)
+        var canvas = PlotCanvas(width: width, height: height)
         let left = 56, right = width - 12, top = 12, bottom = height - 28
         guard !points.isEmpty else { return canvas.image() }
         let transform: (Double) -> Double = logScale ? { log10(max($0, 1e-12)) } : { $0 }
@@ -68,66 +68,4 @@ public struct LossCurve: Sendable {
         canvas.text(logScale ? "LOSS (LOG)  VS  STEP" : "LOSS  VS  STEP", x: (left + right) / 2 - 56, y: bottom + 6, scale: 2)
         return canvas.image()
     }
-}
-
-/// A gray drawing surface (1 = white).
-struct Canvas {
-    let width: Int, height: Int
-    var pixels: [Float]
-
-    init(width: Int, height: Int) {
-        self.width = width
-        self.height = height
-        pixels = [Float](repeating: 1, count: width * height)
-    }
-
-    mutating func set(_ x: Int, _ y: Int, _ v: Float) {
-        guard x >= 0, y >= 0, x < width, y < height else { return }
-        pixels[y * width + x] = min(pixels[y * width + x], v)
-    }
-
-    mutating func rect(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ v: Float) {
-        for x in x0...x1 { set(x, y0, v); set(x, y1, v) }
-        for y in y0...y1 { set(x0, y, v); set(x1, y, v) }
-    }
-
-    /// Bresenham's line.
-    mutating func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, _ v: Float, thick: Bool = false) {
-        var x = x0, y = y0
-        let dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
-        var err = dx + dy
-        while true {
-            set(x, y, v)
-            if thick { set(x, y + 1, v); set(x + 1, y, v) }
-            if x == x1 && y == y1 { break }
-            let e2 = 2 * err
-            if e2 >= dy { err += dy; x += sx }
-            if e2 <= dx { err += dx; y += sy }
-        }
-    }
-
-    /// Text in a 3×5 pixel font (digits, a few letters and signs), each pixel `scale` wide.
-    mutating func text(_ s: String, x: Int, y: Int, scale: Int) {
-        var cx = x
-        for ch in s.uppercased() {
-            if let rows = Self.font[ch] {
-                for (r, bits) in rows.enumerated() {
-                    for c in 0..<3 where bits & (4 >> c) != 0 {
-                        for dy in 0..<scale { for dx in 0..<scale { set(cx + c * scale + dx, y + r * scale + dy, 0) } }
-                    }
-                }
-            }
-            cx += 4 * scale
-        }
-    }
-
-    static let font: [Character: [Int]] = [
-        "0": [7, 5, 5, 5, 7], "1": [2, 6, 2, 2, 7], "2": [7, 1, 7, 4, 7], "3": [7, 1, 7, 1, 7], "4": [5, 5, 7, 1, 1],
-        "5": [7, 4, 7, 1, 7], "6": [7, 4, 7, 5, 7], "7": [7, 1, 1, 2, 2], "8": [7, 5, 7, 5, 7], "9": [7, 5, 7, 1, 7],
-        ".": [0, 0, 0, 0, 2], "-": [0, 0, 7, 0, 0], "+": [0, 2, 7, 2, 0], "(": [1, 2, 2, 2, 1], ")": [4, 2, 2, 2, 4],
-        "E": [7, 4, 6, 4, 7], "L": [4, 4, 4, 4, 7], "O": [7, 5, 5, 5, 7], "S": [7, 4, 7, 1, 7], "T": [7, 2, 2, 2, 2],
-        "P": [7, 5, 7, 4, 4], "V": [5, 5, 5, 5, 2], "G": [7, 4, 5, 5, 7],
-    ]
-
-    func image() -> Image { Image(floats: pixels, width: width, height: height, channels: 1) }
 }
