@@ -37,10 +37,11 @@ def cases():
     yield "continuous", y, np.clip(0.3 * y + rng.normal(0.35, 0.2, 200), 0, 1)
     y = rng.integers(0, 2, 300)
     yield "heavy_ties", y, np.round(np.clip(0.25 * y + rng.uniform(0, 0.75, 300), 0, 1), 1)
-    # Scores exactly on the 15-bin edges k/15 as numpy's linspace computes them, and 0 and 1 themselves.
-    edges = np.linspace(0, 1, 16)
-    y = rng.integers(0, 2, 120)
-    yield "bin_edges", y, edges[rng.integers(0, 16, 120)]
+    # Scores exactly on the 15- and 10-bin edges as numpy's linspace computes them (3 * 0.1 is 0.30000000000000004,
+    # not 0.3), and 0 and 1 themselves.
+    edges = np.concatenate([np.linspace(0, 1, 16), np.linspace(0, 1, 11)])
+    y = rng.integers(0, 2, 160)
+    yield "bin_edges", y, edges[rng.integers(0, len(edges), 160)]
     p = rng.uniform(0, 1, 500)
     yield "calibrated", (rng.uniform(0, 1, 500) < p).astype(int), p
     yield "all_equal", [0, 1, 1, 0, 1, 0, 0, 1, 1, 1], [0.5] * 10
@@ -105,7 +106,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     data = [case(*c) for c in cases()]
     path = OUT / "classifier_metrics.json"
-    path.write_text(json.dumps(data, indent=1) + "\n")
+    path.write_text("[\n" + ",\n".join(json.dumps(c) for c in data) + "\n]\n")  # one line per case
     print(f"wrote {path} ({path.stat().st_size} bytes, {len(data)} cases)")
 
 

@@ -45,16 +45,18 @@ import Testing
     }
 
     @Test func sensitivityMeansAndFlipsOfPairedProbabilities() {
-        let s = counterfactualSensitivity(original: [0.2, 0.6, 0.4, 0.9], counterfactual: [0.3, 0.4, 0.4, 0.95],
+        // Up without a flip, down across the threshold, no change, down twice without a flip, up across it, and down
+        // from exactly the threshold (0.5 is positive, 0.49 not): 3 flips among 7, 4 falls.
+        let s = counterfactualSensitivity(original: [0.2, 0.6, 0.4, 0.9, 0.45, 0.5, 0.7],
+                                          counterfactual: [0.3, 0.4, 0.4, 0.8, 0.55, 0.49, 0.65],
                                           threshold: 0.5, bootstrap: Bootstrap(resamples: 400))
-        #expect(abs(s.meanAbsoluteShift.value - 0.0875) < 1e-12)
-        #expect(abs(s.meanSignedShift.value - -0.0125) < 1e-12)
-        #expect(s.flipRate.value == 0.25 && s.count == 4)
+        #expect(abs(s.meanAbsoluteShift.value - 0.56 / 7) < 1e-12)
+        #expect(abs(s.meanSignedShift.value - -0.16 / 7) < 1e-12)
+        #expect(s.flipRate.value == 3.0 / 7 && s.count == 7)
         for e in [s.meanAbsoluteShift, s.meanSignedShift, s.flipRate] {
             #expect(e.interval!.contains(e.value) && e.interval!.used == 400)
         }
-        // A flip rate's resamples are fractions of four flips-or-not: its interval lies in [0, 1].
-        #expect(s.flipRate.interval!.lower >= 0 && s.flipRate.interval!.upper <= 1 && s.flipRate.interval!.upper > 0.25)
+        #expect(s.flipRate.interval!.lower >= 0 && s.flipRate.interval!.upper <= 1 && s.flipRate.interval!.upper > 3.0 / 7)
     }
 
     @Test func noChangeMeansNoShiftAndNoFlip() {

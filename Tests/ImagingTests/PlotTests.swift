@@ -21,6 +21,9 @@ import Testing
         let top2 = 238 + 18, bottom2 = top2 + 216
         let marked = darkRows(x: 626, in: top2..<bottom2).filter { $0 > top2 + 2 && $0 < bottom2 - 2 }
         #expect(marked.contains { abs($0 - (bottom2 - Int(0.9 * 216))) <= 3 }, "\(marked)")
+        // A sparse series gets a 5×5 mark at each point: (600, 0.74) at x 56 + 343, y bottom - 160.
+        let mark = (397...401).flatMap { x in (bottom2 - 162...bottom2 - 158).map { image[x, $0, 0] } }
+        #expect(mark.allSatisfy { $0 == 0 }, "\(mark)")
     }
 
     @Test func canvasTextCoversTheAlphabetAndOnlyDarkens() {
