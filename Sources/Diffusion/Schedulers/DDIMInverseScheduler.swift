@@ -1,3 +1,4 @@
+import DiffusersConfig
 import Torch
 
 /// diffusers' `DDIMInverseScheduler`: the deterministic DDIM update run backwards, from x₀ towards x_T, to find

@@ -1,3 +1,4 @@
+import DiffusersConfig
 import Torch
 
 /// diffusers' `DDIMScheduler`: denoising diffusion implicit models (Song et al. 2021), deterministic for η = 0
