@@ -12,13 +12,28 @@ extension SampleClipping {
 extension PredictionType {
     /// x̂₀ from a model output of this type at x_t = α x₀ + σ ε, with α = √ᾱ_t and σ = √(1−ᾱ_t): the one
     /// conversion every scheduler here makes, whatever it then does with x̂₀.
-    func originalSample(modelOutput: Tensor, sample: Tensor, alpha: Double, sigma: Double) -> Tensor {
+    public func originalSample(modelOutput: Tensor, sample: Tensor, alpha: Double, sigma: Double) -> Tensor {
         switch self {
         case .epsilon: return (sample - modelOutput * sigma) / alpha
         case .sample: return modelOutput
         case .vPrediction: return sample * alpha - modelOutput * sigma
         }
     }
+    /// ε̂ from a model output of this type at the same x_t.
+    public func epsilon(modelOutput: Tensor, sample: Tensor, alpha: Double, sigma: Double) -> Tensor {
+        switch self {
+        case .epsilon: return modelOutput
+        case .sample: return (sample - modelOutput * alpha) / sigma
+        case .vPrediction: return modelOutput * alpha + sample * sigma
+        }
+    }
+}
+
+/// The DDIM update (Song et al. 2021, eq. 12) from x̂₀ and ε̂ to the sample at ᾱ_next:
+/// √ᾱ_next x̂₀ + √(1 − ᾱ_next − σ²) ε̂, σ the standard deviation of the noise the caller adds (0: deterministic).
+/// DDIM sampling, its inverse and the editing steppers all step through this one expression.
+public func ddimUpdate(predOriginal: Tensor, epsilon: Tensor, alphaNext: Double, noiseStd: Double = 0) -> Tensor {
+    predOriginal * alphaNext.squareRoot() + epsilon * (1 - alphaNext - noiseStd * noiseStd).squareRoot()
 }
 
 /// The training noise schedule shared by the schedulers: β_t, α_t = 1 − β_t and ᾱ_t = ∏_{s≤t} α_s.
