@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Core"]),
         // diffusers' config files as Swift values, without libtorch (the fuzz targets decode with them).
         .target(name: "DiffusersConfig", dependencies: ["Core"]),
-        .target(name: "Diffusion", dependencies: ["Core", "DiffusersConfig", "Torch", "NN", "Tokenizer"]),
+        .target(name: "Diffusion", dependencies: ["Core", "DiffusersConfig", "Torch", "NN", "Tokenizer", "Imaging"]),
         .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
         .target(name: "Counterfactual", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Core", "Imaging"]),

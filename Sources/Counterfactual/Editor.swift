@@ -340,16 +340,14 @@ public final class CounterfactualEditor {
 
     /// A gray plane in [0, 1] as a [1, 3, H, W] tensor in [-1, 1].
     static func tensor(_ image: Plane) -> Tensor {
-        let t = Tensor(image.values.map { $0 * 2 - 1 }, shape: [1, 1, image.height, image.width])
-        return t.expand([1, 3, image.height, image.width]).contiguous()
+        VaeImageProcessor.preprocess(grayPlanes: [image.values], width: image.width, height: image.height)
     }
 
     static func tensor(plane: Plane) -> Tensor { Tensor(plane.values, shape: [1, 1, plane.height, plane.width]) }
 
     /// [3, H, W] in [-1, 1] → gray plane in [0, 1].
     static func plane(_ image: Tensor) -> Plane {
-        let gray = ((image.to(.float32).mean(dim: 0) + 1) / 2).clamp(min: 0, max: 1)
-        return Plane(width: image.size(-1), height: image.size(-2), values: gray.floats())
+        Plane(width: image.size(-1), height: image.size(-2), values: VaeImageProcessor.grayValues(image))
     }
 
     /// [H, W] in [0, 1] → plane.

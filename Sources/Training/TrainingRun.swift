@@ -543,7 +543,7 @@ public final class TrainingRun {
                         let pixels = try dataset.pixels(i)
                         let x = Tensor(pixels, shape: [1, vae.config.inChannels, r, r]).to(vae.store.dtype, vae.store.device)
                         let y = vae.decode(vae.encode(x).mode())
-                        originals.append(pixels.prefix(r * r).map { ($0 + 1) / 2 })
+                        originals.append(VaeImageProcessor.denormalize(Array(pixels.prefix(r * r))))
                         reconstructions.append(Self.grayPlane(y))
                     }
                     return originals + reconstructions
@@ -578,11 +578,8 @@ public final class TrainingRun {
         return try withNoGrad { try Prepacking.withoutPrepacking(body) }
     }
 
-    /// The first channel of a [1, C, H, W] image in [-1, 1], as [0, 1] floats.
-    static func grayPlane(_ image: Tensor) -> [Float] {
-        let h = image.size(2), w = image.size(3)
-        return Array(image.to(.float32, .cpu).floats().prefix(h * w)).map { ($0 + 1) / 2 }
-    }
+    /// The first channel of a [1, C, H, W] image in [-1, 1], as [0, 1] floats (the training images are gray).
+    static func grayPlane(_ image: Tensor) -> [Float] { VaeImageProcessor.grayValues(image, .firstChannel) }
 
     /// Gray tiles of side `side` ([0, 1] floats) in a grid with a 2-pixel white gap.
     static func grid(_ tiles: [[Float]], side: Int, columns: Int) -> Image {
