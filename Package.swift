@@ -24,7 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
-        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation", "ClassifierMetrics"]),
+        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "DiffusersConfig", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation", "Classifiers", "ClassifierMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,7 +50,9 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CZlib", "CJPEG"]),
         .target(name: "Tokenizer", dependencies: ["Core"]),
         .target(name: "Datasets", dependencies: ["Core"]),
-        .target(name: "Diffusion", dependencies: ["Core", "Torch", "NN", "Tokenizer"]),
+        // diffusers' config files as Swift values, without libtorch (the fuzz targets decode with them).
+        .target(name: "DiffusersConfig", dependencies: ["Core"]),
+        .target(name: "Diffusion", dependencies: ["Core", "DiffusersConfig", "Torch", "NN", "Tokenizer", "Imaging"]),
         .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
         .target(name: "Counterfactual", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Core", "Imaging"]),

@@ -34,9 +34,13 @@ public enum JSONFile {
         try decode(T.self, from: try read(url), source: url.path)
     }
 
+    /// The text being decoded, in `Decoder.userInfo`, for types that keep fields as written (`1.0` stays a float).
+    public static let sourceTextKey = CodingUserInfoKey(rawValue: "prism.json.sourceText")!
+
     /// Decodes JSON text as `T`; `source` names the text's origin in errors.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data, source: String) throws -> T {
         let decoder = JSONDecoder()
+        decoder.userInfo[sourceTextKey] = data
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
             positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         do {
@@ -189,7 +193,7 @@ extension JSONFile {
     /// `NaN`, `Infinity` and `-Infinity` tokens Python's json module writes and reads (RFC 8259 has no spelling
     /// for them, and Foundation's writer refuses them), so that a config read from diffusers goes back unchanged.
     public static func encode(_ object: [String: Any]) throws -> Data {
-        let marker = "\u{1}prism-non-finite\u{1}"
+        let marker = nonFiniteMarker
         func marking(_ value: Any) -> Any {
             switch value {
             case let d as Double where !d.isFinite: return marker + (d.isNaN ? "NaN" : d < 0 ? "-Infinity" : "Infinity")
@@ -200,11 +204,47 @@ extension JSONFile {
         }
         let data = try JSONSerialization.data(withJSONObject: marking(object),
                                               options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return unquotingNonFiniteNumbers(data)
+    }
+
+    /// An `Encodable` value as JSON text, in the form ``encode(_:)`` writes objects.
+    public static func encode<T: Encodable>(value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: nonFiniteMarker + "Infinity", negativeInfinity: nonFiniteMarker + "-Infinity",
+            nan: nonFiniteMarker + "NaN")
+        return unquotingNonFiniteNumbers(try encoder.encode(value))
+    }
+
+    /// Non-finite numbers are written as marked strings, then unquoted into Python's bare tokens.
+    private static let nonFiniteMarker = "\u{1}prism-non-finite\u{1}"
+    /// Integral floats are written as marked strings too (Foundation's writers drop the `.0`), then unquoted.
+    static let floatMarker = "\u{1}prism-float\u{1}"
+
+    private static func unquotingNonFiniteNumbers(_ data: Data) -> Data {
         var text = String(decoding: data, as: UTF8.self)
         let escapedMarker = "\\u0001prism-non-finite\\u0001"
         for token in ["NaN", "-Infinity", "Infinity"] {
             text = text.replacingOccurrences(of: "\"\(escapedMarker)\(token)\"", with: token)
         }
+        text = text.replacingOccurrences(of: #""\\u0001prism-float\\u0001([-0-9.e+]+)""#, with: "$1", options: .regularExpression)
         return Data(text.utf8)
+    }
+}
+
+/// A float that ``JSONFile/encode(value:)`` writes as Python does, with a decimal point when it is integral
+/// (`1.0`, not `1`): transformers 5 checks config field types and refuses an int where it declares a float.
+public struct JSONFloat: Encodable, Sendable {
+    public let value: Double
+    public init(_ value: Double) { self.value = value }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if value.isFinite, value == value.rounded(), abs(value) < 1e16 {
+            try c.encode(JSONFile.floatMarker + "\(value)")
+        } else {
+            try c.encode(value)
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Diffusion
 import Foundation
 import Torch
 
@@ -9,9 +10,9 @@ public protocol EditingModel: AnyObject {
     var resolution: Int { get }
     /// A string that changes whenever the weights do (for the inversion cache).
     var identity: String { get }
-    /// Text embeddings [N, 77, d] of prompts (padded as the model was trained).
+    /// Text embeddings [N, L, d] of prompts (L: the tokenizer's `modelMaxLength`) (padded as the model was trained).
     func textEmbeddings(_ prompts: [String]) -> Tensor
-    /// ε̂ (or v̂) for a batch of latents at one timestep, under contexts [B, 77, d].
+    /// ε̂ (or v̂) for a batch of latents at one timestep, under contexts [B, L, d].
     func predict(_ latents: Tensor, timestep: Int, context: Tensor) -> Tensor
     /// Puts attention control into every attention layer (nil restores plain attention).
     func install(_ control: PromptToPromptControl?)
@@ -276,22 +277,23 @@ public final class CounterfactualEditor {
         let source = prompts[0], targets = Array(prompts.dropFirst())
         let sameLength = targets.allSatisfy { $0.split(separator: " ").count == source.split(separator: " ").count }
         let kind = settings.controller == .auto ? (sameLength ? .replace : .refine) : settings.controller
+        let length = tokenizer.modelMaxLength
         var edit: CrossAttentionEdit
         if kind == .replace {
             let maps = try targets.map { try PromptAlignment.replacementMapper(source: source, target: $0, tokenizer) }
-            edit = .replace(mapper: Tensor(maps.flatMap { $0.flatMap { $0 } }, shape: [targets.count, 77, 77]))
+            edit = .replace(mapper: Tensor(maps.flatMap { $0.flatMap { $0 } }, shape: [targets.count, length, length]))
         } else {
             let r = targets.map { PromptAlignment.refinementMapper(source: source, target: $0, tokenizer) }
-            edit = .refine(mapper: Tensor(ints: r.flatMap(\.mapper), shape: [targets.count, 77]),
-                           alphas: Tensor(r.flatMap(\.alphas), shape: [targets.count, 1, 1, 77]))
+            edit = .refine(mapper: Tensor(ints: r.flatMap(\.mapper), shape: [targets.count, length]),
+                           alphas: Tensor(r.flatMap(\.alphas), shape: [targets.count, 1, 1, length]))
         }
         if !settings.reweight.isEmpty {
             let eq = targets.flatMap { PromptAlignment.equalizer(text: $0, words: settings.reweight.map { ($0.word, $0.scale) }, tokenizer) }
-            edit = .reweight(equalizer: Tensor(eq, shape: [targets.count, 77]), after: edit)
+            edit = .reweight(equalizer: Tensor(eq, shape: [targets.count, length]), after: edit)
         }
         let schedule = PromptAlignment.crossAttentionSchedule(prompts: prompts, steps: settings.steps,
                                                               default: (0, settings.crossReplace), tokenizer)
-        let crossSchedule = Tensor(schedule.flatMap { $0.flatMap { $0 } }, shape: [settings.steps + 1, targets.count, 1, 1, 77])
+        let crossSchedule = Tensor(schedule.flatMap { $0.flatMap { $0 } }, shape: [settings.steps + 1, targets.count, 1, 1, length])
         let resolutions = model.crossAttentionResolutions(latentSize: latentSize)
         // The reference blends with the 16×16 maps (at 64×64 latents): 16×16 where a model has it, else the
         // largest coarser layer, else the finest there is.
@@ -338,16 +340,14 @@ public final class CounterfactualEditor {
 
     /// A gray plane in [0, 1] as a [1, 3, H, W] tensor in [-1, 1].
     static func tensor(_ image: Plane) -> Tensor {
-        let t = Tensor(image.values.map { $0 * 2 - 1 }, shape: [1, 1, image.height, image.width])
-        return t.expand([1, 3, image.height, image.width]).contiguous()
+        VaeImageProcessor.preprocess(grayPlanes: [image.values], width: image.width, height: image.height)
     }
 
     static func tensor(plane: Plane) -> Tensor { Tensor(plane.values, shape: [1, 1, plane.height, plane.width]) }
 
     /// [3, H, W] in [-1, 1] → gray plane in [0, 1].
     static func plane(_ image: Tensor) -> Plane {
-        let gray = ((image.to(.float32).mean(dim: 0) + 1) / 2).clamp(min: 0, max: 1)
-        return Plane(width: image.size(-1), height: image.size(-2), values: gray.floats())
+        Plane(width: image.size(-1), height: image.size(-2), values: VaeImageProcessor.grayValues(image))
     }
 
     /// [H, W] in [0, 1] → plane.

@@ -38,29 +38,24 @@ public struct DDIMStepper: Sendable {
 
     func alpha(_ t: Int) -> Double { t >= 0 ? alphasCumprod[min(t, alphasCumprod.count - 1)] : finalAlphaCumprod }
 
-    /// ε from the model output at ᾱ_t.
-    func epsilon(_ output: Tensor, _ sample: Tensor, _ a: Double) -> Tensor {
-        switch prediction {
-        case .epsilon: return output
-        case .vPrediction: return output * a.squareRoot() + sample * (1 - a).squareRoot()
-        case .sample: return (sample - output * a.squareRoot()) / (1 - a).squareRoot()
-        }
-    }
-
     /// x_t → x_{t−stride}.
     public func previous(_ output: Tensor, timestep t: Int, sample: Tensor) -> Tensor {
         move(output, sample, from: alpha(t), to: alpha(t - stride))
     }
 
-    /// x_{t−stride} → x_t: the inverse step, with the model evaluated at t.
+    /// x_{t−stride} → x_t: the inverse step, with the model evaluated at t, from the timestep diffusers'
+    /// `DDIMInverseScheduler` starts it from (at most num_train_timesteps − 1).
     public func next(_ output: Tensor, timestep t: Int, sample: Tensor) -> Tensor {
-        move(output, sample, from: alpha(min(t - stride, 999)), to: alpha(t))
+        move(output, sample, from: alpha(min(t - stride, alphasCumprod.count - 1)), to: alpha(t))
     }
 
+    /// The DDIM update from ᾱ `a` to ᾱ `b`, with x̂₀ recomputed from ε̂ as prompt-to-prompt does (for v and sample
+    /// predictions too, the output is first read as ε).
     func move(_ output: Tensor, _ sample: Tensor, from a: Double, to b: Double) -> Tensor {
-        let eps = epsilon(output, sample, a)
-        let x0 = (sample - eps * (1 - a).squareRoot()) / a.squareRoot()
-        return x0 * b.squareRoot() + eps * (1 - b).squareRoot()
+        let alpha = a.squareRoot(), sigma = (1 - a).squareRoot()
+        let eps = prediction.epsilon(modelOutput: output, sample: sample, alpha: alpha, sigma: sigma)
+        let x0 = PredictionType.epsilon.originalSample(modelOutput: eps, sample: sample, alpha: alpha, sigma: sigma)
+        return ddimUpdate(predOriginal: x0, epsilon: eps, alphaNext: b)
     }
 }
 

@@ -5,6 +5,8 @@ import Foundation
 public protocol PromptTokenizing {
     func tokenIDs(_ text: String) -> [Int]
     func tokenText(_ id: Int) -> String
+    /// The padded length of the text encoder's input (CLIP: 77): the length of every token map here.
+    var modelMaxLength: Int { get }
 }
 
 public struct PromptAlignmentError: Error, CustomStringConvertible, Sendable {
@@ -15,8 +17,6 @@ public struct PromptAlignmentError: Error, CustomStringConvertible, Sendable {
 /// `ptp_utils.py`), index for index, so that attention maps of a source prompt land on the right tokens of
 /// an edited one.
 public enum PromptAlignment {
-    public static let maxLength = 77
-
     /// The token positions (1-based, the start token is 0) of the space-separated word at `wordIndex`.
     public static func tokenIndices(of wordIndex: Int, in text: String, _ tokenizer: PromptTokenizing) -> [Int] {
         tokenIndices(ofWords: [wordIndex], in: text, tokenizer)
@@ -49,10 +49,11 @@ public enum PromptAlignment {
         return out
     }
 
-    /// The 77×77 map from a source prompt's tokens to a target's, for a word swap (`AttentionReplace`): both
+    /// The L×L map (L: the tokenizer's `modelMaxLength`) from a source prompt's tokens to a target's, for a word swap (`AttentionReplace`): both
     /// prompts have the same number of words, and a word that became several tokens shares its attention.
     public static func replacementMapper(source: String, target: String, _ tokenizer: PromptTokenizing,
-                                         maxLength: Int = maxLength) throws -> [[Float]] {
+                                         maxLength: Int? = nil) throws -> [[Float]] {
+        let maxLength = maxLength ?? tokenizer.modelMaxLength
         let wordsX = source.split(separator: " ", omittingEmptySubsequences: false)
         let wordsY = target.split(separator: " ", omittingEmptySubsequences: false)
         guard wordsX.count == wordsY.count else {
@@ -94,7 +95,8 @@ public enum PromptAlignment {
     /// with (Needleman–Wunsch on the token ids: gap 0, match 1, mismatch −1), and 1 where that exists, 0 for a
     /// token the target added.
     public static func refinementMapper(source: String, target: String, _ tokenizer: PromptTokenizing,
-                                        maxLength: Int = maxLength) -> (mapper: [Int], alphas: [Float]) {
+                                        maxLength: Int? = nil) -> (mapper: [Int], alphas: [Float]) {
+        let maxLength = maxLength ?? tokenizer.modelMaxLength
         let x = tokenizer.tokenIDs(source), y = tokenizer.tokenIDs(target)
         let pairs = globalAlignment(x, y)
         var mapper = Array(repeating: 0, count: maxLength)
@@ -151,7 +153,8 @@ public enum PromptAlignment {
     /// (start, end) fraction of steps for every token; `words` overrides it for chosen words of the targets.
     public static func crossAttentionSchedule(prompts: [String], steps: Int, default bounds: (Double, Double),
                                               words: [String: (Double, Double)] = [:], _ tokenizer: PromptTokenizing,
-                                              maxLength: Int = maxLength) -> [[[Float]]] {
+                                              maxLength: Int? = nil) -> [[[Float]]] {
+        let maxLength = maxLength ?? tokenizer.modelMaxLength
         let edits = prompts.count - 1
         var alpha = Array(repeating: Array(repeating: Array(repeating: Float(0), count: maxLength), count: edits),
                           count: steps + 1)
@@ -174,7 +177,8 @@ public enum PromptAlignment {
 
     /// Per-token attention scale for `AttentionReweight` (`get_equalizer`): 1 everywhere but the chosen words.
     public static func equalizer(text: String, words: [(String, Double)], _ tokenizer: PromptTokenizing,
-                                 maxLength: Int = maxLength) -> [Float] {
+                                 maxLength: Int? = nil) -> [Float] {
+        let maxLength = maxLength ?? tokenizer.modelMaxLength
         var eq = Array(repeating: Float(1), count: maxLength)
         for (word, value) in words {
             for i in tokenIndices(of: word, in: text, tokenizer) where i < maxLength { eq[i] = Float(value) }

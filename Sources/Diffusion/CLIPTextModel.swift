@@ -1,79 +1,16 @@
 // CLIP's text encoder as transformers' CLIPTextModel builds it: token + position embeddings, pre-norm
 // transformer layers with causal self-attention, and a final layer norm whose output is what Stable Diffusion
 // conditions the UNet on. Parameter names are transformers' checkpoint keys (`text_model.encoder.layers.0...`).
+import DiffusersConfig
 import Foundation
 import NN
 import Torch
-
-/// transformers' `CLIPTextConfig`, read from `text_encoder/config.json`, with its defaults for absent fields.
-public struct CLIPTextConfig: Decodable, Sendable, Equatable {
-    public var vocabSize = 49408
-    public var hiddenSize = 512
-    public var intermediateSize = 2048
-    public var projectionDim = 512
-    public var numHiddenLayers = 12
-    public var numAttentionHeads = 8
-    public var maxPositionEmbeddings = 77
-    /// `quick_gelu` in Stable Diffusion 1.x (OpenAI CLIP), `gelu` in 2.x (OpenCLIP).
-    public var hiddenAct = "quick_gelu"
-    public var layerNormEps = 1e-5
-    public var attentionDropout = 0.0
-    public var padTokenId = 1
-    public var bosTokenId = 49406
-    public var eosTokenId = 49407
-
-    public init() {}
-
-    enum CodingKeys: String, CodingKey {
-        case vocabSize = "vocab_size", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
-        case projectionDim = "projection_dim", numHiddenLayers = "num_hidden_layers"
-        case numAttentionHeads = "num_attention_heads", maxPositionEmbeddings = "max_position_embeddings"
-        case hiddenAct = "hidden_act", layerNormEps = "layer_norm_eps", attentionDropout = "attention_dropout"
-        case padTokenId = "pad_token_id", bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = CLIPTextConfig()
-        vocabSize = try c.value(.vocabSize, default: d.vocabSize)
-        hiddenSize = try c.value(.hiddenSize, default: d.hiddenSize)
-        intermediateSize = try c.value(.intermediateSize, default: d.intermediateSize)
-        projectionDim = try c.value(.projectionDim, default: d.projectionDim)
-        numHiddenLayers = try c.value(.numHiddenLayers, default: d.numHiddenLayers)
-        numAttentionHeads = try c.value(.numAttentionHeads, default: d.numAttentionHeads)
-        maxPositionEmbeddings = try c.value(.maxPositionEmbeddings, default: d.maxPositionEmbeddings)
-        hiddenAct = try c.value(.hiddenAct, default: d.hiddenAct)
-        layerNormEps = try c.value(.layerNormEps, default: d.layerNormEps)
-        attentionDropout = try c.value(.attentionDropout, default: d.attentionDropout)
-        padTokenId = try c.value(.padTokenId, default: d.padTokenId)
-        bosTokenId = try c.value(.bosTokenId, default: d.bosTokenId)
-        // Some configs give a list of end tokens; the first is the one the tokenizer appends.
-        if let list = try? c.decodeIfPresent([Int].self, forKey: .eosTokenId), let first = list.first {
-            eosTokenId = first
-        } else {
-            eosTokenId = try c.value(.eosTokenId, default: d.eosTokenId)
-        }
-        guard CLIPActivation(name: hiddenAct) != nil else {
-            throw DecodingError.dataCorruptedError(forKey: .hiddenAct, in: c, debugDescription:
-                "unsupported activation \"\(hiddenAct)\" (supported: \(CLIPActivation.names.joined(separator: ", ")))")
-        }
-        for (key, value) in [(CodingKeys.vocabSize, vocabSize), (.hiddenSize, hiddenSize), (.intermediateSize, intermediateSize),
-                             (.numHiddenLayers, numHiddenLayers), (.maxPositionEmbeddings, maxPositionEmbeddings)] {
-            try c.requirePositive(key, [value])
-        }
-        try c.requirePositiveFinite(.layerNormEps, layerNormEps)
-        guard numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numAttentionHeads, in: c, debugDescription:
-                "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads)")
-        }
-    }
-}
 
 /// transformers' ACT2FN entries that CLIP checkpoints use.
 public enum CLIPActivation: Sendable {
     case quickGELU, gelu, geluTanh, relu, silu
 
-    static let names = ["quick_gelu", "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish"]
+    static let names = CLIPTextConfig.activationNames
 
     public init?(name: String) {
         switch name {

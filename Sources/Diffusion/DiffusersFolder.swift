@@ -1,25 +1,8 @@
 import Core
+import DiffusersConfig
 import Foundation
 import NN
 import Torch
-
-/// A problem with a diffusers model folder: what is wrong, where, and what to do. One line.
-public struct ModelFolderError: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public let problem: String
-
-    public init(_ path: String, _ problem: String) {
-        self.path = path
-        self.problem = problem
-    }
-
-    public var description: String { "\(path): \(problem)" }
-
-    /// The same problem, as a model folder's: the key (when there is one) leads the problem.
-    public init(_ error: JSONFileError) {
-        self.init(error.file, error.key.isEmpty ? error.problem : "\(error.key): \(error.problem)")
-    }
-}
 
 /// Reading one component folder of a diffusers model (`unet/`, `vae/`, `text_encoder/`, ...): its
 /// `config.json` and its safetensors weights, named by diffusers' keys.
@@ -27,24 +10,9 @@ public enum DiffusersFolder {
     /// Weight file names diffusers and transformers write, in the order they are looked for.
     static let weightStems = ["diffusion_pytorch_model", "model"]
 
-    /// Decodes `folder/config.json`. Config types decode snake_case keys and give absent fields diffusers'
-    /// defaults, so that any config diffusers writes is accepted.
+    /// Decodes `folder/config.json` (see ``ConfigFile``).
     public static func config<T: Decodable>(_ type: T.Type, in folder: URL) throws -> T {
-        let url = folder.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ModelFolderError(url.path, "missing (every diffusers component folder has a config.json)")
-        }
-        return try decodeConfig(T.self, at: url)
-    }
-
-    /// Decodes a config file through the project's one JSON reader (Python's `NaN`/`Infinity` accepted,
-    /// unknown fields ignored); a problem is a ModelFolderError naming the file, the key and what was expected.
-    static func decodeConfig<T: Decodable>(_ type: T.Type, at url: URL) throws -> T {
-        do {
-            return try JSONFile.decode(T.self, from: url)
-        } catch let error as JSONFileError {
-            throw ModelFolderError(error)
-        }
+        try ConfigFile.load(T.self, in: folder)
     }
 
     /// The safetensors weight file of a component folder: `diffusion_pytorch_model[.variant].safetensors` or
@@ -82,12 +50,5 @@ public enum DiffusersFolder {
     ) throws {
         let file = try weightFile(in: folder, variant: variant)
         try store.load(contentsOf: file, aliases: aliases)
-    }
-}
-
-/// Reads `config.json` fields that may be absent: diffusers fills those with defaults.
-extension KeyedDecodingContainer {
-    public func value<T: Decodable>(_ key: Key, default value: T) throws -> T {
-        try decodeIfPresent(T.self, forKey: key) ?? value
     }
 }

@@ -1,3 +1,4 @@
+import DiffusersConfig
 import Foundation
 import NN
 import Torch

@@ -1,3 +1,4 @@
+import DiffusersConfig
 import NN
 import Torch
 

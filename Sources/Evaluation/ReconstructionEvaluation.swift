@@ -22,12 +22,10 @@ public enum ReconstructionEvaluation {
         while index < count {
             let n = min(batch, count - index)
             let planes = (index..<(index + n)).map { Plane(gray: PhantomCase(seed: seed, index: $0, size: resolution).render().image) }
-            let x = Tensor(planes.flatMap { $0.values.map { $0 * 2 - 1 } }, shape: [n, 1, resolution, resolution])
-                .expand([n, 3, resolution, resolution]).contiguous()
+            let x = VaeImageProcessor.preprocess(grayPlanes: planes.map(\.values), width: resolution, height: resolution)
             let y = withNoGrad { vae.decode(vae.encode(x).mean).to(.float32).to(.cpu) }
             for i in 0..<n {
-                let gray = ((y[i].mean(dim: 0) + 1) / 2).clamp(min: 0, max: 1)
-                let reconstruction = Plane(width: resolution, height: resolution, values: gray.floats())
+                let reconstruction = Plane(width: resolution, height: resolution, values: VaeImageProcessor.grayValues(y[i]))
                 psnrs.append(EditMetrics.psnr(reconstruction, planes[i]))
                 each(index + i, planes[i], reconstruction)
             }

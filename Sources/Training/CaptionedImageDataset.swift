@@ -1,4 +1,5 @@
 import Datasets
+import Diffusion
 import Foundation
 import Imaging
 
@@ -32,8 +33,7 @@ public struct CaptionedImageDataset: Sendable {
     /// The image as CHW floats in [-1, 1].
     public func pixels(_ i: Int) throws -> [Float] {
         let image = try Image(contentsOf: url(i)).grayscale().centerSquare().resized(width: resolution, height: resolution)
-        let plane = image.plane(0).map { $0 * 2 - 1 }
-        return Array([[Float]](repeating: plane, count: channels).joined())
+        return VaeImageProcessor.pixels(gray: image, channels: channels)
     }
 
     /// Checks that every image file exists before training starts, naming the first missing ones.

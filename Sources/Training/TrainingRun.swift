@@ -188,10 +188,8 @@ public final class TrainingRun {
     public let unet: UNet2DConditionModel?
     public let textEncoder: CLIPTextModel?
     public let vae: AutoencoderKL
-    public let schedulerConfigJSON: Data
-    let unetConfigJSON: Data?
-    let textEncoderConfigJSON: Data?
-    let vaeConfigJSON: Data
+    /// The scheduler config the run publishes, its `prediction_type` saying what the UNet is trained to predict.
+    public let schedulerConfig: SchedulerConfig
     let trainer: any RunTrainer
     /// The VAE task of a `--train vae` run (its calibrated config is what gets published).
     var vaeTask: VAETrainingTask?
@@ -230,17 +228,13 @@ public final class TrainingRun {
         case .config(let folder, _):
             componentRoot = folder
         }
-        func configData(_ component: String, _ file: String = "config.json") throws -> Data {
-            let url = componentRoot.appendingPathComponent(component).appendingPathComponent(file)
-            guard let data = FileManager.default.contents(atPath: url.path) else {
-                throw TrainingRunError("\(url.path): missing (the model needs \(component)/\(file))")
-            }
-            return data
-        }
         tokenizer = try CLIPTokenizer(folder: componentRoot.appendingPathComponent("tokenizer"))
-        let schedulerJSON = try configData("scheduler", "scheduler_config.json")
-        schedulerConfigJSON = options.component == .vae ? schedulerJSON
-            : Self.settingPredictionType(options.unet.prediction, in: schedulerJSON)
+        var schedulerConfig = try SchedulerConfig.load(from: componentRoot.appendingPathComponent("scheduler"))
+        if options.component != .vae {
+            // What the trained UNet predicts, so that samples, `prism generate` and diffusers read its output right.
+            schedulerConfig.predictionType = options.unet.prediction == .v ? "v_prediction" : "epsilon"
+        }
+        self.schedulerConfig = schedulerConfig
         let dtype = DType.float32, device = options.device
 
         // The UNet and text encoder: loaded from the base or new from their configs, seeded.
@@ -255,15 +249,12 @@ public final class TrainingRun {
             let unetConfig = try DiffusersFolder.config(UNet2DConditionConfig.self, in: unetFolder)
             unet = UNet2DConditionModel(config: unetConfig, path: ParameterStore(dtype: dtype, device: device, seed: seed &+ 1).root)
         }
-        unetConfigJSON = try configData("unet")
-        textEncoderConfigJSON = try configData("text_encoder")
 
         // The VAE: trained from its config, or frozen from the base or --vae.
         switch (options.source, options.component) {
         case (.config(let folder, _), .vae):
             let config = try DiffusersFolder.config(AutoencoderKLConfig.self, in: folder.appendingPathComponent("vae"))
             vae = AutoencoderKL(config: config, path: ParameterStore(dtype: dtype, device: device, seed: seed &+ 3).root)
-            vaeConfigJSON = try configData("vae")
         case (.config(_, let vaeSource), _):
             guard let vaeSource else {
                 throw TrainingRunError("training a UNet from a config needs a trained VAE: give --vae (a vae folder or a model folder with vae/), "
@@ -272,13 +263,8 @@ public final class TrainingRun {
             let vaeFolder = FileManager.default.fileExists(atPath: vaeSource.appendingPathComponent("vae/config.json").path)
                 ? vaeSource.appendingPathComponent("vae") : vaeSource
             vae = try AutoencoderKL.load(from: vaeFolder, dtype: dtype, device: device)
-            guard let data = FileManager.default.contents(atPath: vaeFolder.appendingPathComponent("config.json").path) else {
-                throw TrainingRunError("\(vaeFolder.path)/config.json: missing")
-            }
-            vaeConfigJSON = data
         case (.base(let base), _):
             vae = try AutoencoderKL.load(from: base.appendingPathComponent("vae"), dtype: dtype, device: device)
-            vaeConfigJSON = try configData("vae")
         }
         if options.resume { try Self.checkRunDescription(options) }
         if options.resolution % vae.downscaleFactor != 0 {
@@ -292,7 +278,7 @@ public final class TrainingRun {
         }
 
         let publishedRoot = options.output
-        let index = Self.modelIndex(schedulerConfigJSON: schedulerConfigJSON)
+        let index = Self.modelIndex(schedulerConfig)
         let frozenNames: [String] = switch options.component {
         case .vae: ["unet", "text_encoder", "tokenizer", "scheduler"]
         case .unet: ["vae", "text_encoder", "tokenizer", "scheduler"]
@@ -303,12 +289,12 @@ public final class TrainingRun {
             for name in frozenNames {
                 try Self.linkTree(publishedRoot.appendingPathComponent(name), to: folder.appendingPathComponent(name))
             }
-            try index.write(to: folder.appendingPathComponent(ModelIndex.fileName))
+            try DiffusersFolderWriter.writeIndex(index, in: folder)
         }
 
         switch options.component {
         case .vae:
-            let vaeTask = VAETrainingTask(vae: vae, configJSON: vaeConfigJSON, klWeight: options.klWeight)
+            let vaeTask = VAETrainingTask(vae: vae, klWeight: options.klWeight)
             let channels = vae.config.inChannels, r = options.resolution
             vaeTask.calibrationImages = try (0..<min(16, dataset.count)).map { k in
                 ImageSample(pixels: try dataset.pixels((k * 7919) % dataset.count), shape: [channels, r, r])
@@ -324,9 +310,9 @@ public final class TrainingRun {
             let tok = tokenizer, length = tokenizer.modelMaxLength
             let empty = tok.encode("", maxLength: length, padding: true).ids
             let ids = (0..<dataset.count).map { tok.encode(dataset.caption($0), maxLength: length, padding: true).ids }
-            let inner = UNetTrainingTask(unet: unet!, unetConfigJSON: unetConfigJSON!, textEncoder: textEncoder!,
-                                         textEncoderConfigJSON: textEncoderConfigJSON,
-                                         schedule: try Self.noiseSchedule(schedulerConfigJSON), emptyPromptIDs: empty, options: unetOptions)
+            let inner = UNetTrainingTask(unet: unet!, textEncoder: textEncoder!,
+                                         schedule: try DDPMScheduler(config: schedulerConfig).schedule, emptyPromptIDs: empty,
+                                         options: unetOptions)
             let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, tokenIDs: ids, keep: options.cacheLatents)
             trainer = Trainer(task: RunTask(inner, autocast: options.autocast, device: device, complete: complete),
                               settings: options.settings, output: options.output, dataCount: dataset.count) { try cache.sample($0) }
@@ -402,25 +388,10 @@ public final class TrainingRun {
         }
     }
 
-    /// The scheduler config with `prediction_type` saying what the trained UNet predicts, so that samples, `prism
-    /// generate` and diffusers read its output right.
-    static func settingPredictionType(_ prediction: UNetTrainingTask.Prediction, in json: Data) -> Data {
-        guard var object = try? JSONFile.object(from: json, source: SchedulerConfig.fileName) else { return json }
-        let value = prediction == .v ? "v_prediction" : "epsilon"
-        guard object["prediction_type"] as? String != value else { return json }
-        object["prediction_type"] = value
-        return (try? JSONFile.encode(object)) ?? json
-    }
-
-    /// The noise schedule of the model's scheduler config (training always uses the DDPM forward process).
-    static func noiseSchedule(_ json: Data) throws -> NoiseSchedule {
-        let config = try SchedulerConfig.decode(json, source: SchedulerConfig.fileName)
-        return try DDPMScheduler(config: config).schedule
-    }
-
-    static func modelIndex(schedulerConfigJSON: Data) -> ModelIndexFile {
-        let object = try? JSONFile.object(from: schedulerConfigJSON, source: SchedulerConfig.fileName)
-        return ModelIndexFile(schedulerClass: object?["_class_name"] as? String ?? "DDPMScheduler")
+    /// The model_index.json of the folders the run writes (training uses the DDPM forward process whatever the
+    /// scheduler class, which the index keeps).
+    static func modelIndex(_ scheduler: SchedulerConfig) -> ModelIndex {
+        .stableDiffusion(schedulerClass: scheduler.className ?? "DDPMScheduler")
     }
 
     /// Hard-links every file of `source` into `destination` (copying where links are impossible).
@@ -496,7 +467,7 @@ public final class TrainingRun {
             }
             try tokenizer.save(to: folder)
         }
-        try replaceFolder("scheduler") { try schedulerConfigJSON.write(to: $0.appendingPathComponent("scheduler_config.json")) }
+        try DiffusersFolderWriter.write(.scheduler(schedulerConfig), in: output)
         switch options.component {
         case .vae:
             try saveUNet()
@@ -507,7 +478,7 @@ public final class TrainingRun {
         case .unetText:
             try saveVAE()
         }
-        try Self.modelIndex(schedulerConfigJSON: schedulerConfigJSON).write(to: output.appendingPathComponent(ModelIndex.fileName))
+        try DiffusersFolderWriter.writeIndex(Self.modelIndex(schedulerConfig), in: output)
     }
 
     /// Writes the trained components (EMA weights when there is an EMA) into the published folder.
@@ -521,28 +492,19 @@ public final class TrainingRun {
                 try saveTextEncoder()
             }
         }
-        try Self.modelIndex(schedulerConfigJSON: schedulerConfigJSON).write(to: output.appendingPathComponent(ModelIndex.fileName))
+        try DiffusersFolderWriter.writeIndex(Self.modelIndex(schedulerConfig), in: output)
     }
 
     func saveUNet() throws {
-        try replaceFolder("unet") { folder in
-            try unetConfigJSON!.write(to: folder.appendingPathComponent("config.json"))
-            try unet!.store.save(to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"), dtype: options.saveDType)
-        }
+        try DiffusersFolderWriter.write(.unet(unet!), in: output, dtype: options.saveDType)
     }
 
     func saveTextEncoder() throws {
-        try replaceFolder("text_encoder") { folder in
-            try textEncoderConfigJSON!.write(to: folder.appendingPathComponent("config.json"))
-            try textEncoder!.store.save(to: folder.appendingPathComponent("model.safetensors"), dtype: options.saveDType)
-        }
+        try DiffusersFolderWriter.write(.textEncoder(textEncoder!), in: output, dtype: options.saveDType)
     }
 
     func saveVAE() throws {
-        try replaceFolder("vae") { folder in
-            try (vaeTask?.calibratedConfigJSON() ?? vaeConfigJSON).write(to: folder.appendingPathComponent("config.json"))
-            try vae.store.save(to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"), dtype: options.saveDType)
-        }
+        try DiffusersFolderWriter.write(.vae(vae, config: vaeTask?.calibratedConfig()), in: output, dtype: options.saveDType)
     }
 
     /// Fills a temporary folder beside `output/name`, then swaps it in: a reader sees the old or the new component.
@@ -581,13 +543,13 @@ public final class TrainingRun {
                         let pixels = try dataset.pixels(i)
                         let x = Tensor(pixels, shape: [1, vae.config.inChannels, r, r]).to(vae.store.dtype, vae.store.device)
                         let y = vae.decode(vae.encode(x).mode())
-                        originals.append(pixels.prefix(r * r).map { ($0 + 1) / 2 })
+                        originals.append(VaeImageProcessor.denormalize(Array(pixels.prefix(r * r))))
                         reconstructions.append(Self.grayPlane(y))
                     }
                     return originals + reconstructions
                 case .unet, .unetText:
                     let pipeline = StableDiffusionPipeline(tokenizer: tokenizer, textEncoder: textEncoder!, unet: unet!, vae: vae,
-                                                           schedulerConfig: try SchedulerConfig.decode(schedulerConfigJSON, source: SchedulerConfig.fileName),
+                                                           schedulerConfig: schedulerConfig,
                                                            dtype: .float32, device: options.device)
                     return try samplePrompts.map { prompt in
                         var request = GenerationRequest(prompt: prompt)
@@ -616,11 +578,8 @@ public final class TrainingRun {
         return try withNoGrad { try Prepacking.withoutPrepacking(body) }
     }
 
-    /// The first channel of a [1, C, H, W] image in [-1, 1], as [0, 1] floats.
-    static func grayPlane(_ image: Tensor) -> [Float] {
-        let h = image.size(2), w = image.size(3)
-        return Array(image.to(.float32, .cpu).floats().prefix(h * w)).map { ($0 + 1) / 2 }
-    }
+    /// The first channel of a [1, C, H, W] image in [-1, 1], as [0, 1] floats (the training images are gray).
+    static func grayPlane(_ image: Tensor) -> [Float] { VaeImageProcessor.grayValues(image, .firstChannel) }
 
     /// Gray tiles of side `side` ([0, 1] floats) in a grid with a 2-pixel white gap.
     static func grid(_ tiles: [[Float]], side: Int, columns: Int) -> Image {
@@ -642,30 +601,5 @@ public final class TrainingRun {
         let history = trainer.history()
         guard !history.isEmpty else { return }
         try LossCurve(points: history.map { (Double($0.step), $0.loss) }).image().writePNG(to: lossCurveURL)
-    }
-}
-
-/// The model_index.json of a Stable Diffusion folder Prism writes.
-struct ModelIndexFile: Sendable {
-    var schedulerClass: String
-
-    func write(to url: URL) throws {
-        let text = """
-            {
-              "_class_name": "StableDiffusionPipeline",
-              "_diffusers_version": "0.42.1",
-              "feature_extractor": [null, null],
-              "image_encoder": [null, null],
-              "requires_safety_checker": false,
-              "safety_checker": [null, null],
-              "scheduler": ["diffusers", "\(schedulerClass)"],
-              "text_encoder": ["transformers", "CLIPTextModel"],
-              "tokenizer": ["transformers", "CLIPTokenizer"],
-              "unet": ["diffusers", "UNet2DConditionModel"],
-              "vae": ["diffusers", "AutoencoderKL"]
-            }
-
-            """
-        try writeAtomically(Data(text.utf8), to: url)
     }
 }

@@ -45,18 +45,12 @@ public final class UNetTrainingTask: TrainingTask {
     /// The token ids of the empty prompt (for caption dropout).
     let emptyIDs: [Int]
     /// The UNet's config.json as given, written back unchanged with every checkpoint.
-    let unetConfigJSON: Data
-    let textEncoderConfigJSON: Data?
-
-    public init(unet: UNet2DConditionModel, unetConfigJSON: Data, textEncoder: CLIPTextModel, textEncoderConfigJSON: Data?,
-                schedule: NoiseSchedule, emptyPromptIDs: [Int], options: Options) {
+    public init(unet: UNet2DConditionModel, textEncoder: CLIPTextModel, schedule: NoiseSchedule, emptyPromptIDs: [Int], options: Options) {
         self.unet = unet
         self.textEncoder = textEncoder
         self.schedule = schedule
         self.options = options
         emptyIDs = emptyPromptIDs
-        self.unetConfigJSON = unetConfigJSON
-        self.textEncoderConfigJSON = textEncoderConfigJSON
         unet.store.unfreeze()
         unet.store.isTraining = true
         if options.trainTextEncoder {
@@ -101,16 +95,8 @@ public final class UNetTrainingTask: TrainingTask {
     }
 
     public func saveModel(to folder: URL) throws {
-        let unetFolder = folder.appendingPathComponent("unet")
-        try FileManager.default.createDirectory(at: unetFolder, withIntermediateDirectories: true)
-        try unetConfigJSON.write(to: unetFolder.appendingPathComponent("config.json"))
-        try unet.store.save(to: unetFolder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
-        if options.trainTextEncoder, let json = textEncoderConfigJSON {
-            let te = folder.appendingPathComponent("text_encoder")
-            try FileManager.default.createDirectory(at: te, withIntermediateDirectories: true)
-            try json.write(to: te.appendingPathComponent("config.json"))
-            try textEncoder.store.save(to: te.appendingPathComponent("model.safetensors"))
-        }
+        try DiffusersFolderWriter.add(.unet(unet), in: folder)
+        if options.trainTextEncoder { try DiffusersFolderWriter.add(.textEncoder(textEncoder), in: folder) }
     }
 
     public func loadModel(from folder: URL) throws {

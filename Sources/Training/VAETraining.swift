@@ -26,16 +26,14 @@ public final class VAETrainingTask: TrainingTask {
     public let vae: AutoencoderKL
     /// β, the weight of the KL term.
     public let klWeight: Double
-    let configJSON: Data
     /// Images whose latents set the published `scaling_factor` to 1 / their standard deviation (as Stable
     /// Diffusion's 0.18215 was chosen), so that the UNet later sees latents of unit variance; empty: keep the
     /// config's factor.
     public var calibrationImages: [ImageSample] = []
 
-    public init(vae: AutoencoderKL, configJSON: Data, klWeight: Double = 1e-6) {
+    public init(vae: AutoencoderKL, klWeight: Double = 1e-6) {
         self.vae = vae
         self.klWeight = klWeight
-        self.configJSON = configJSON
         vae.store.unfreeze()
         vae.store.isTraining = true
     }
@@ -59,10 +57,7 @@ public final class VAETrainingTask: TrainingTask {
     }
 
     public func saveModel(to folder: URL) throws {
-        let vaeFolder = folder.appendingPathComponent("vae")
-        try FileManager.default.createDirectory(at: vaeFolder, withIntermediateDirectories: true)
-        try calibratedConfigJSON().write(to: vaeFolder.appendingPathComponent("config.json"))
-        try vae.store.save(to: vaeFolder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        try DiffusersFolderWriter.add(.vae(vae, config: calibratedConfig()), in: folder)
     }
 
     /// The latents' scaling factor for the current weights: 1 / std of posterior samples of the calibration images.
@@ -79,12 +74,11 @@ public final class VAETrainingTask: TrainingTask {
         return variance > 0 ? 1 / variance.squareRoot() : nil
     }
 
-    /// config.json with the calibrated scaling factor.
-    public func calibratedConfigJSON() -> Data {
-        guard let factor = calibratedScalingFactor(),
-              var object = try? JSONFile.object(from: configJSON, source: "vae/config.json") else { return configJSON }
-        object["scaling_factor"] = factor
-        return (try? JSONFile.encode(object)) ?? configJSON
+    /// The VAE's config with the calibrated scaling factor.
+    public func calibratedConfig() -> AutoencoderKLConfig {
+        var config = vae.config
+        if let factor = calibratedScalingFactor() { config.scalingFactor = factor }
+        return config
     }
 
     public func loadModel(from folder: URL) throws {

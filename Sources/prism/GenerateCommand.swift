@@ -220,16 +220,11 @@ struct GenerateCommand: ParsableCommand {
         let image = try Image(contentsOf: URL(fileURLWithPath: path)).rgb()
         let w = width ?? image.width - image.width % f, h = height ?? image.height - image.height % f
         guard w > 0, h > 0 else { throw CLIError("\(path): \(image.width)×\(image.height) is smaller than \(f) pixels") }
-        let sized = image.resized(width: w, height: h)
-        let hwc = Tensor(sized.floats(), shape: [h, w, 3])
-        return (hwc.permute(2, 0, 1).unsqueeze(0) * 2 - 1).contiguous()
+        return VaeImageProcessor.preprocess(rgb: image.resized(width: w, height: h))
     }
 
     /// A 3 × H × W tensor in [0, 1] as an 8-bit RGB image (rounded as diffusers' `numpy_to_pil`).
-    func pngImage(_ chw: Tensor) -> Image {
-        let hwc = chw.permute(1, 2, 0).contiguous()
-        return Image(floats: hwc.floats(), width: chw.size(2), height: chw.size(1), channels: 3)
-    }
+    func pngImage(_ chw: Tensor) -> Image { VaeImageProcessor.rgbImage(chw) }
 
     func log(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))

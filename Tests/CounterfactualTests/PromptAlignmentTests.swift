@@ -8,6 +8,8 @@ import Tokenizer
 struct RecordedTokenizer: PromptTokenizing {
     struct Entry: Decodable { let ids: [Int]; let texts: [String] }
     let prompts: [String: Entry]
+    /// The fixture's tokenizer is SD 1.5's CLIP tokenizer.
+    let modelMaxLength = 77
     func tokenIDs(_ text: String) -> [Int] { prompts[text]!.ids }
     func tokenText(_ id: Int) -> String {
         for e in prompts.values { if let i = e.ids.firstIndex(of: id) { return e.texts[i] } }

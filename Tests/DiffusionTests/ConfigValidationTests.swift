@@ -7,7 +7,7 @@ import Testing
 @Suite struct ConfigValidationTests {
     func problem<T: Decodable>(_ type: T.Type, _ json: String) -> String? {
         do {
-            _ = try DiffusersFolder.decodeConfig(T.self, from: Data(json.utf8), source: "unet/config.json")
+            _ = try ConfigFile.decode(T.self, from: Data(json.utf8), source: "unet/config.json")
             return nil
         } catch { return "\(error)" }
     }

@@ -80,7 +80,7 @@ struct TinyImageData {
         defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
         let vae = AutoencoderKL(config: try DiffusersFolder.config(AutoencoderKLConfig.self, in: diffusionFixture("vae")),
                                 path: ParameterStore(seed: 1).root)
-        let task = VAETrainingTask(vae: vae, configJSON: Data("{}".utf8))
+        let task = VAETrainingTask(vae: vae)
         let dataset = CaptionedImageDataset(records: data.records, imageRoot: data.root, resolution: 16, template: CaptionTemplate())
         let samples = try (0..<dataset.count).map { ImageSample(pixels: try dataset.pixels($0), shape: [3, 16, 16]) }
         var settings = TrainingSettings()
@@ -235,7 +235,7 @@ struct TinyImageData {
             var options = unetOptions(data, output: out, steps: 1)
             options.unet.prediction = prediction
             let run = try TrainingRun(options)
-            let config = try JSONDecoder().decode(SchedulerConfig.self, from: run.schedulerConfigJSON)
+            let config = try JSONDecoder().decode(SchedulerConfig.self, from: ConfigFile.encode(run.schedulerConfig))
             #expect(config.predictionType == name)
             #expect(config.betaSchedule == "scaled_linear")
         }

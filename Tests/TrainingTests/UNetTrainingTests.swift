@@ -20,8 +20,7 @@ func diffusionFixture(_ name: String) -> URL {
         c.betaSchedule = .scaledLinear
         c.betaStart = 0.00085
         c.betaEnd = 0.012
-        return UNetTrainingTask(unet: unet, unetConfigJSON: try Data(contentsOf: unetFolder.appendingPathComponent("config.json")),
-                                textEncoder: textEncoder, textEncoderConfigJSON: nil, schedule: DDPMScheduler(configuration: c).schedule,
+        return UNetTrainingTask(unet: unet, textEncoder: textEncoder, schedule: DDPMScheduler(configuration: c).schedule,
                                 emptyPromptIDs: [0, 1] + Array(repeating: 2, count: 5), options: options)
     }
 

@@ -1,3 +1,4 @@
+import DiffusersConfig
 import Torch
 
 /// diffusers' `DDIMInverseScheduler`: the deterministic DDIM update run backwards, from x₀ towards x_T, to find
@@ -69,12 +70,11 @@ public final class DDIMInverseScheduler: NoiseScheduleBacked {
         let source = sourceTimestep(timestep)
         let alphaProdT = source >= 0 ? schedule.alphasCumprod[source] : initialAlphaCumprod
         let alphaProdTPrev = schedule.alphasCumprod[timestep]
-        var (predOriginal, predEpsilon) = ddimPredictions(
+        let (unclipped, predEpsilon) = ddimPredictions(
             configuration.predictionType, modelOutput: modelOutput, sample: sample,
             alphaProdT: alphaProdT, betaProdT: 1 - alphaProdT)
-        predOriginal = configuration.clipping.apply(to: predOriginal)
-        predEpsilon = predEpsilon * (1 - alphaProdTPrev).squareRoot()
-        let prevSample = predOriginal * alphaProdTPrev.squareRoot() + predEpsilon
+        let predOriginal = configuration.clipping.apply(to: unclipped)
+        let prevSample = ddimUpdate(predOriginal: predOriginal, epsilon: predEpsilon, alphaNext: alphaProdTPrev)
         return SchedulerStepOutput(prevSample: prevSample, predOriginalSample: predOriginal)
     }
 }

@@ -1,3 +1,4 @@
+import DiffusersConfig
 import Torch
 
 /// diffusers' `DDIMScheduler`: denoising diffusion implicit models (Song et al. 2021), deterministic for η = 0
@@ -86,8 +87,7 @@ public final class DDIMScheduler: NoiseScheduleBacked {
         if useClippedModelOutput {
             predEpsilon = (sample - predOriginal * alphaProdT.squareRoot()) / betaProdT.squareRoot()
         }
-        let direction = predEpsilon * (1 - alphaProdTPrev - stdDevT * stdDevT).squareRoot()
-        var prevSample = predOriginal * alphaProdTPrev.squareRoot() + direction
+        var prevSample = ddimUpdate(predOriginal: predOriginal, epsilon: predEpsilon, alphaNext: alphaProdTPrev, noiseStd: stdDevT)
         if eta > 0 {
             let noise = varianceNoise ?? Tensor.randn(
                 modelOutput.shape, generator: generator, dtype: modelOutput.dtype, device: modelOutput.device)
@@ -102,10 +102,6 @@ func ddimPredictions(
     _ type: PredictionType, modelOutput: Tensor, sample: Tensor, alphaProdT: Double, betaProdT: Double
 ) -> (Tensor, Tensor) {
     let a = alphaProdT.squareRoot(), b = betaProdT.squareRoot()
-    let predOriginal = type.originalSample(modelOutput: modelOutput, sample: sample, alpha: a, sigma: b)
-    switch type {
-    case .epsilon: return (predOriginal, modelOutput)
-    case .sample: return (predOriginal, (sample - modelOutput * a) / b)
-    case .vPrediction: return (predOriginal, modelOutput * a + sample * b)
-    }
+    return (type.originalSample(modelOutput: modelOutput, sample: sample, alpha: a, sigma: b),
+            type.epsilon(modelOutput: modelOutput, sample: sample, alpha: a, sigma: b))
 }

@@ -1,43 +1,39 @@
+import DiffusersConfig
 import Foundation
 import Torch
 
-/// How the training betas β_1…β_T are laid out (diffusers' `beta_schedule`).
-public enum BetaSchedule: String, Sendable, CaseIterable {
-    /// β_t evenly spaced from `beta_start` to `beta_end` (DDPM, Ho et al. 2020, §4).
-    case linear
-    /// √β_t evenly spaced from √`beta_start` to √`beta_end`, then squared: Stable Diffusion's schedule.
-    case scaledLinear = "scaled_linear"
-    /// Betas from the cosine ᾱ(t) = cos²(((t + 0.008) / 1.008) · π/2) of Nichol & Dhariwal 2021 (eq. 17),
-    /// β_t = min(1 − ᾱ(t/T) / ᾱ((t−1)/T), 0.999).
-    case squaredcosCapV2 = "squaredcos_cap_v2"
-}
-
-/// What the model predicts (diffusers' `prediction_type`).
-public enum PredictionType: String, Sendable, CaseIterable {
-    /// The noise ε: x₀ = (x_t − √(1−ᾱ_t) ε) / √ᾱ_t.
-    case epsilon
-    /// The clean sample x₀ itself.
-    case sample
-    /// The velocity v = √ᾱ_t ε − √(1−ᾱ_t) x₀ (Salimans & Ho 2022, §4): x₀ = √ᾱ_t x_t − √(1−ᾱ_t) v.
-    case vPrediction = "v_prediction"
+extension SampleClipping {
+    /// x̂₀ clamped to ±`clipSampleRange` when `clipSample` is on, as it is.
+    func apply(to predOriginal: Tensor) -> Tensor {
+        clipSample ? predOriginal.clamp(min: -clipSampleRange, max: clipSampleRange) : predOriginal
+    }
 }
 
 extension PredictionType {
     /// x̂₀ from a model output of this type at x_t = α x₀ + σ ε, with α = √ᾱ_t and σ = √(1−ᾱ_t): the one
     /// conversion every scheduler here makes, whatever it then does with x̂₀.
-    func originalSample(modelOutput: Tensor, sample: Tensor, alpha: Double, sigma: Double) -> Tensor {
+    public func originalSample(modelOutput: Tensor, sample: Tensor, alpha: Double, sigma: Double) -> Tensor {
         switch self {
         case .epsilon: return (sample - modelOutput * sigma) / alpha
         case .sample: return modelOutput
         case .vPrediction: return sample * alpha - modelOutput * sigma
         }
     }
+    /// ε̂ from a model output of this type at the same x_t.
+    public func epsilon(modelOutput: Tensor, sample: Tensor, alpha: Double, sigma: Double) -> Tensor {
+        switch self {
+        case .epsilon: return modelOutput
+        case .sample: return (sample - modelOutput * alpha) / sigma
+        case .vPrediction: return modelOutput * alpha + sample * sigma
+        }
+    }
 }
 
-/// How the inference timesteps are taken from the training ones (Lin et al. 2023, "Common Diffusion Noise
-/// Schedules and Sample Steps are Flawed", table 2).
-public enum TimestepSpacing: String, Sendable, CaseIterable {
-    case linspace, leading, trailing
+/// The DDIM update (Song et al. 2021, eq. 12) from x̂₀ and ε̂ to the sample at ᾱ_next:
+/// √ᾱ_next x̂₀ + √(1 − ᾱ_next − σ²) ε̂, σ the standard deviation of the noise the caller adds (0: deterministic).
+/// DDIM sampling, its inverse and the editing steppers all step through this one expression.
+public func ddimUpdate(predOriginal: Tensor, epsilon: Tensor, alphaNext: Double, noiseStd: Double = 0) -> Tensor {
+    predOriginal * alphaNext.squareRoot() + epsilon * (1 - alphaNext - noiseStd * noiseStd).squareRoot()
 }
 
 /// The training noise schedule shared by the schedulers: β_t, α_t = 1 − β_t and ᾱ_t = ∏_{s≤t} α_s.
@@ -163,6 +159,12 @@ enum NumPy {
 }
 
 extension CommonSchedulerConfiguration {
+    /// The training betas and ᾱ these fields describe.
+    var noiseSchedule: NoiseSchedule {
+        NoiseSchedule(numTrainTimesteps: numTrainTimesteps, betaStart: betaStart, betaEnd: betaEnd,
+                      betaSchedule: betaSchedule, trainedBetas: trainedBetas, rescaleBetasZeroSnr: rescaleBetasZeroSnr)
+    }
+
     /// diffusers' `set_timesteps` for DDIM and DDPM (and, reversed, for the DDIM inverse): `count` timesteps in
     /// descending order. Throws when `count` is not in 1…num_train_timesteps.
     func descendingTimesteps(_ count: Int) throws -> [Int] {

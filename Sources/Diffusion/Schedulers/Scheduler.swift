@@ -1,3 +1,4 @@
+import DiffusersConfig
 import Torch
 
 /// The result of one denoising step.
@@ -62,11 +63,15 @@ extension NoiseScheduleBacked {
     }
 }
 
-/// A scheduler config that Prism cannot run, or an inference step count out of range.
-public struct SchedulerError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+/// Builds a scheduler of the given kind from any Stable Diffusion scheduler config, as diffusers'
+/// `SchedulerClass.from_config(config)`: fields the config has are used, the others take that class's defaults.
+public func makeScheduler(config: SchedulerConfig, kind: SchedulerKind) throws -> any Scheduler {
+    switch kind {
+    case .ddim: return try DDIMScheduler(config: config)
+    case .ddimInverse: return try DDIMInverseScheduler(config: config)
+    case .ddpm: return try DDPMScheduler(config: config)
+    case .dpmpp: return try DPMSolverMultistepScheduler(config: config)
+    }
 }
 
 func checkStepCount(_ count: Int, numTrainTimesteps: Int) throws {

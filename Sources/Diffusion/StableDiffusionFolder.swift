@@ -1,63 +1,6 @@
 import Core
+import DiffusersConfig
 import Foundation
-
-/// diffusers' `model_index.json`: which pipeline a model folder holds and the library and class of each
-/// component folder (`"unet": ["diffusers", "UNet2DConditionModel"]`; `[null, null]` for an absent one, such as a
-/// removed safety checker). Other fields (`requires_safety_checker`, ...) are flags Prism does not need.
-public struct ModelIndex: Sendable, Equatable {
-    /// One component entry: the library and class that diffusers would load the folder with.
-    public struct Component: Sendable, Equatable {
-        public let library: String?
-        public let className: String?
-        /// False for `[null, null]`, a component the model leaves out.
-        public var isPresent: Bool { className != nil }
-    }
-
-    public static let fileName = "model_index.json"
-
-    /// `_class_name`, such as `StableDiffusionPipeline`.
-    public var className: String
-    /// `_diffusers_version`, the diffusers version that wrote the folder.
-    public var diffusersVersion: String?
-    /// Components by folder name.
-    public var components: [String: Component]
-
-    public init(className: String, diffusersVersion: String? = nil, components: [String: Component]) {
-        self.className = className
-        self.diffusersVersion = diffusersVersion
-        self.components = components
-    }
-
-    /// Reads `folder/model_index.json`.
-    public static func load(from folder: URL) throws -> ModelIndex {
-        let url = folder.appendingPathComponent(fileName)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ModelFolderError(url.path, "missing: a diffusers model folder has a model_index.json beside its "
-                + "unet/, vae/, text_encoder/, tokenizer/ and scheduler/ folders (diffusers' save_pretrained writes it)")
-        }
-        let data: Data
-        do { data = try JSONFile.read(url) } catch let error as JSONFileError { throw ModelFolderError(error) }
-        return try decode(data, source: url.path)
-    }
-
-    /// Parses model_index.json text; `source` names the file in errors.
-    public static func decode(_ data: Data, source: String = fileName) throws -> ModelIndex {
-        let fields: [String: Any]
-        do { fields = try JSONFile.object(from: data, source: source) } catch let error as JSONFileError {
-            throw ModelFolderError(error)
-        }
-        guard let className = fields["_class_name"] as? String else {
-            throw ModelFolderError(source, "no \"_class_name\" (the pipeline class, such as StableDiffusionPipeline)")
-        }
-        var components: [String: Component] = [:]
-        for (key, value) in fields where !key.hasPrefix("_") {
-            guard let pair = value as? [Any], pair.count == 2 else { continue }
-            components[key] = Component(library: pair[0] as? String, className: pair[1] as? String)
-        }
-        return ModelIndex(className: className, diffusersVersion: fields["_diffusers_version"] as? String,
-                          components: components)
-    }
-}
 
 /// The component folders of a Stable Diffusion model, as `StableDiffusionPipeline` finds them.
 public struct StableDiffusionFolder: Sendable {

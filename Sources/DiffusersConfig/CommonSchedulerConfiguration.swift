@@ -1,4 +1,3 @@
-import Torch
 
 /// The config fields that every scheduler here reads the same way, with the defaults diffusers gives them in
 /// all four classes (but for the timestep spacing, which DPM-Solver++ defaults to `linspace`).
@@ -21,7 +20,7 @@ public struct CommonSchedulerConfiguration: Sendable {
     }
 
     /// The fields as `c` has them, the defaults where it has none; throws for a name Prism does not know.
-    init(_ c: SchedulerConfig, defaultSpacing: TimestepSpacing = .leading) throws {
+    public init(_ c: SchedulerConfig, defaultSpacing: TimestepSpacing = .leading) throws {
         self.init(timestepSpacing: defaultSpacing)
         numTrainTimesteps = c.numTrainTimesteps ?? numTrainTimesteps
         betaStart = c.betaStart ?? betaStart
@@ -54,12 +53,6 @@ public struct CommonSchedulerConfiguration: Sendable {
         try require(stepsOffset >= 0 && stepsOffset < numTrainTimesteps, .stepsOffset, stepsOffset,
                     "0 to num_train_timesteps − 1")
     }
-
-    /// The training betas and ᾱ these fields describe.
-    var noiseSchedule: NoiseSchedule {
-        NoiseSchedule(numTrainTimesteps: numTrainTimesteps, betaStart: betaStart, betaEnd: betaEnd,
-                      betaSchedule: betaSchedule, trainedBetas: trainedBetas, rescaleBetasZeroSnr: rescaleBetasZeroSnr)
-    }
 }
 
 /// A scheduler `Configuration` built around the common fields, which it shows as its own members, so that
@@ -84,14 +77,9 @@ public struct SampleClipping: Sendable {
 
     public init() {}
 
-    init(_ c: SchedulerConfig) {
+    public init(_ c: SchedulerConfig) {
         clipSample = c.clipSample ?? clipSample
         clipSampleRange = c.clipSampleRange ?? clipSampleRange
-    }
-
-    /// x̂₀ clamped to ±`clipSampleRange` when `clipSample` is on, as it is.
-    func apply(to predOriginal: Tensor) -> Tensor {
-        clipSample ? predOriginal.clamp(min: -clipSampleRange, max: clipSampleRange) : predOriginal
     }
 }
 
@@ -107,4 +95,31 @@ extension SampleClippingFields {
         get { clipping[keyPath: keyPath] }
         set { clipping[keyPath: keyPath] = newValue }
     }
+}
+
+/// How the training betas β_1…β_T are laid out (diffusers' `beta_schedule`).
+public enum BetaSchedule: String, Sendable, CaseIterable {
+    /// β_t evenly spaced from `beta_start` to `beta_end` (DDPM, Ho et al. 2020, §4).
+    case linear
+    /// √β_t evenly spaced from √`beta_start` to √`beta_end`, then squared: Stable Diffusion's schedule.
+    case scaledLinear = "scaled_linear"
+    /// Betas from the cosine ᾱ(t) = cos²(((t + 0.008) / 1.008) · π/2) of Nichol & Dhariwal 2021 (eq. 17),
+    /// β_t = min(1 − ᾱ(t/T) / ᾱ((t−1)/T), 0.999).
+    case squaredcosCapV2 = "squaredcos_cap_v2"
+}
+
+/// What the model predicts (diffusers' `prediction_type`).
+public enum PredictionType: String, Sendable, CaseIterable {
+    /// The noise ε: x₀ = (x_t − √(1−ᾱ_t) ε) / √ᾱ_t.
+    case epsilon
+    /// The clean sample x₀ itself.
+    case sample
+    /// The velocity v = √ᾱ_t ε − √(1−ᾱ_t) x₀ (Salimans & Ho 2022, §4): x₀ = √ᾱ_t x_t − √(1−ᾱ_t) v.
+    case vPrediction = "v_prediction"
+}
+
+/// How the inference timesteps are taken from the training ones (Lin et al. 2023, "Common Diffusion Noise
+/// Schedules and Sample Steps are Flawed", table 2).
+public enum TimestepSpacing: String, Sendable, CaseIterable {
+    case linspace, leading, trailing
 }
