@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Diffusion
 import Foundation
 import Torch
@@ -13,8 +14,8 @@ struct BenchCommand: ParsableCommand {
             and reports the median seconds per forward and the process's peak resident
             memory (VmHWM from /proc/self/status). --json prints one JSON object.
 
-            MODEL is a model folder (its unet/, vae/ or text_encoder/ is read) or the
-            component folder itself.
+            --model is a model folder (its unet/, vae/ or text_encoder/ is read) or
+            the component folder itself.
 
             Examples:
               UNet at 64×64 latents (512×512 pixels), one guided step (batch 2):
@@ -32,17 +33,11 @@ struct BenchCommand: ParsableCommand {
     )
 
     struct Common: ParsableArguments {
-        @Option(help: "A diffusers model folder, or the component folder itself (default: the bundled phantom model).")
-        var model: String?
+        @OptionGroup var model: ModelOption
 
-        @Option(help: "Compute dtype: fp32 or bf16.")
-        var dtype = "fp32"
+        @OptionGroup var precision: DTypeOption
 
-        @Option(help: "Device: cpu, cuda or auto.")
-        var device = "cpu"
-
-        @Option(help: "Weight file variant, such as fp16 for *.fp16.safetensors.")
-        var variant: String?
+        @OptionGroup var loading: LoadOptions<CPUDevice>
 
         @Option(name: .customLong("repeat"), help: "Timed forwards after the warm-up (the median is reported).")
         var repeatCount = 5
@@ -52,17 +47,16 @@ struct BenchCommand: ParsableCommand {
 
         func validate() throws {
             try requireCount(repeatCount, "--repeat", atLeast: 1)
-            _ = try computeDType()
-            _ = try requireDevice(device)
         }
 
-        func computeDType() throws -> DType {
-            try parseDType(dtype)
+        /// What --model may be, for a benchmark of the component in `folder`.
+        static func modelDiscussion(_ folder: String) -> String {
+            "--model is a model folder (its \(folder)/ is read) or the \(folder) folder itself."
         }
 
         /// MODEL/name, or MODEL itself when it holds a config.json.
         func componentFolder(_ name: String) throws -> URL {
-            let root = try DefaultModel.resolve(model)
+            let root = try model.url()
             let fm = FileManager.default
             if fm.fileExists(atPath: root.appendingPathComponent("config.json").path) { return root }
             let folder = root.appendingPathComponent(name)
@@ -73,9 +67,9 @@ struct BenchCommand: ParsableCommand {
         }
 
         /// Loads with `load`, times `forward` (one warm-up, then `repeat` runs) and prints the report.
-        func run(_ component: String, shape: [String: Int], folder name: String,
+        func run(_ component: String, shape: BenchmarkShape, folder name: String,
                  load: (URL, DType, Device) throws -> () -> Tensor) throws {
-            let dtype = try computeDType(), device = try requireDevice(device)
+            let dtype = try precision.value(), device = try loading.resolvedDevice()
             let folder = try componentFolder(name)
             let loadStart = Date()
             let forward = try load(folder, dtype, device)
@@ -92,18 +86,13 @@ struct BenchCommand: ParsableCommand {
                 : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
             let rss = peakRSSMegabytes()
             if json {
-                var fields: [String: Any] = [
-                    "component": component, "model": folder.path, "dtype": "\(dtype)", "device": "\(device)",
-                    "repeat": repeatCount, "warmup": 1, "median_s": median, "min_s": sorted.first!, "times_s": times,
-                    "load_s": loadSeconds, "threads": Torch.threadCount,
-                ]
-                for (k, v) in shape { fields[k] = v }
-                if let rss { fields["peak_rss_mb"] = rss }
-                let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
-                print(String(decoding: data, as: UTF8.self))
+                let report = ComponentBenchmarkReport(
+                    component: component, model: folder.path, dtype: "\(dtype)", device: "\(device)", repeat: repeatCount,
+                    warmup: 1, medianSeconds: median, minSeconds: sorted.first!, times: times, loadSeconds: loadSeconds,
+                    threads: Torch.threadCount, shape: shape, peakRSSMegabytes: rss)
+                print(String(decoding: try JSONFile.encode(report, pretty: false), as: UTF8.self))
             } else {
-                let dims = shape.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                print("\(component) (\(dims); \(dtype), \(device), \(Torch.threadCount) threads)")
+                print("\(component) (\(shape.text); \(dtype), \(device), \(Torch.threadCount) threads)")
                 print(String(format: "  median %.4f s per forward (min %.4f s, %d runs after 1 warm-up)",
                              median, sorted.first!, times.count))
                 print(String(format: "  load %.1f s", loadSeconds) + (rss.map { String(format: "; peak RSS %.0f MB", $0) } ?? ""))
@@ -115,7 +104,8 @@ struct BenchCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "unet",
             abstract: "One UNet forward. With classifier-free guidance every denoising step is one forward at batch "
-                + "2 × images (uncond + cond), so --batch 2 is the cost of one guided step for one image.")
+                + "2 × images (uncond + cond), so --batch 2 is the cost of one guided step for one image.",
+            discussion: Common.modelDiscussion("unet"))
 
         @OptionGroup var common: Common
 
@@ -131,8 +121,8 @@ struct BenchCommand: ParsableCommand {
         }
 
         func run() throws {
-            try common.run("unet", shape: ["latent_size": latentSize, "batch": batch], folder: "unet") { folder, dtype, device in
-                let unet = try PipelineLoader.unet(from: folder, dtype: dtype, device: device, variant: common.variant)
+            try common.run("unet", shape: BenchmarkShape(latentSize: latentSize, batch: batch), folder: "unet") { folder, dtype, device in
+                let unet = try PipelineLoader.unet(from: folder, dtype: dtype, device: device, variant: common.loading.variant)
                 let g = Generator(seed: 0)
                 let sample = Tensor.randn([batch, unet.latentChannels, latentSize, latentSize], generator: g, dtype: dtype, device: device)
                 let context = Tensor.randn([batch, 77, unet.crossAttentionDim], generator: g, dtype: dtype, device: device)
@@ -144,7 +134,8 @@ struct BenchCommand: ParsableCommand {
 
     struct VAEDecode: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "vae-decode", abstract: "One VAE decode of latents to images.")
+            commandName: "vae-decode", abstract: "One VAE decode of latents to images.",
+            discussion: Common.modelDiscussion("vae"))
 
         @OptionGroup var common: Common
 
@@ -160,8 +151,8 @@ struct BenchCommand: ParsableCommand {
         }
 
         func run() throws {
-            try common.run("vae-decode", shape: ["latent_size": latentSize, "batch": batch], folder: "vae") { folder, dtype, device in
-                let vae = try PipelineLoader.vae(from: folder, dtype: dtype, device: device, variant: common.variant)
+            try common.run("vae-decode", shape: BenchmarkShape(latentSize: latentSize, batch: batch), folder: "vae") { folder, dtype, device in
+                let vae = try PipelineLoader.vae(from: folder, dtype: dtype, device: device, variant: common.loading.variant)
                 let z = Tensor.randn([batch, vae.latentChannels, latentSize, latentSize], generator: Generator(seed: 0),
                                      dtype: dtype, device: device)
                 return { vae.decodeLatents(z) }
@@ -171,7 +162,8 @@ struct BenchCommand: ParsableCommand {
 
     struct VAEEncode: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "vae-encode", abstract: "One VAE encode (posterior sample) of images to latents.")
+            commandName: "vae-encode", abstract: "One VAE encode (posterior sample) of images to latents.",
+            discussion: Common.modelDiscussion("vae"))
 
         @OptionGroup var common: Common
 
@@ -187,8 +179,8 @@ struct BenchCommand: ParsableCommand {
         }
 
         func run() throws {
-            try common.run("vae-encode", shape: ["latent_size": latentSize, "batch": batch], folder: "vae") { folder, dtype, device in
-                let vae = try PipelineLoader.vae(from: folder, dtype: dtype, device: device, variant: common.variant)
+            try common.run("vae-encode", shape: BenchmarkShape(latentSize: latentSize, batch: batch), folder: "vae") { folder, dtype, device in
+                let vae = try PipelineLoader.vae(from: folder, dtype: dtype, device: device, variant: common.loading.variant)
                 let side = latentSize * vae.downscaleFactor
                 let g = Generator(seed: 0)
                 let x = (Tensor.rand([batch, 3, side, side], generator: g, dtype: dtype, device: device) * 2 - 1)
@@ -199,7 +191,8 @@ struct BenchCommand: ParsableCommand {
 
     struct TextEncoder: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "text-encoder", abstract: "One CLIP text encoder forward on 77-token sequences.")
+            commandName: "text-encoder", abstract: "One CLIP text encoder forward on 77-token sequences.",
+            discussion: Common.modelDiscussion("text_encoder"))
 
         @OptionGroup var common: Common
 
@@ -211,8 +204,8 @@ struct BenchCommand: ParsableCommand {
         }
 
         func run() throws {
-            try common.run("text-encoder", shape: ["batch": batch, "tokens": 77], folder: "text_encoder") { folder, dtype, device in
-                let model = try CLIPTextModel.load(from: folder, dtype: dtype, device: device, variant: common.variant)
+            try common.run("text-encoder", shape: BenchmarkShape(batch: batch, tokens: 77), folder: "text_encoder") { folder, dtype, device in
+                let model = try CLIPTextModel.load(from: folder, dtype: dtype, device: device, variant: common.loading.variant)
                 let ids = Tensor.randint(0, model.config.vocabSize, [batch, 77], generator: Generator(seed: 0), device: device)
                 return { model(ids) }
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Counterfactual
 import Evaluation
 import Foundation
@@ -26,8 +27,7 @@ extension BenchCommand {
                 """
         )
 
-        @Option(help: "A diffusers model folder (default: the bundled phantom model).")
-        var model: String?
+        @OptionGroup var model: ModelOption
 
         @Option(help: "An image to edit (default: a phantom case at the model's resolution).")
         var image: String?
@@ -48,7 +48,7 @@ extension BenchCommand {
 
         func run() throws {
             let given = try image.map { Plane(gray: try readInputImage($0, "--image", minimumSide: EditCommand.minimumImageSide)) }
-            let modelURL = try DefaultModel.resolve(model)
+            let modelURL = try model.url()
             let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
             editingModel.resolutionOverride = resolution
             let phantom = PhantomEvaluation.cases(seed: 90_001, count: 1, size: editingModel.resolution)[0]
@@ -62,13 +62,11 @@ extension BenchCommand {
             let rows = try EditBenchmark.run(model: editingModel, image: input, source: source, targets: targets, steps: steps,
                                              log: { if !json { print($0) } })
             if json {
-                let object: [String: Any] = [
-                    "model": modelURL.path, "resolution": editingModel.resolution, "steps": steps,
-                    "rows": rows.map { ["name": $0.name, "seconds": $0.seconds, "unet_evaluations": $0.unetEvaluations,
-                                        "unet_evaluations_per_step": $0.unetEvaluationsPerStep] },
-                ]
-                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]),
-                             as: UTF8.self))
+                let report = EditBenchmarkReport(
+                    model: modelURL.path, resolution: editingModel.resolution, steps: steps,
+                    rows: rows.map { .init(name: $0.name, seconds: $0.seconds, unetEvaluations: $0.unetEvaluations,
+                                           unetEvaluationsPerStep: $0.unetEvaluationsPerStep) })
+                print(String(decoding: try JSONFile.encode(report), as: UTF8.self))
             }
         }
     }

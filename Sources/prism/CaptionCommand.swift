@@ -33,8 +33,8 @@ struct DataOptions: ParsableArguments {
         let records = try Manifest.load(URL(fileURLWithPath: data), format: format, options: options)
         let missing = Self.missingDemographics(records).joined(separator: " or ")
         if !missing.isEmpty {
-            FileHandle.standardError.write(Data(("warning: \(data): no row gives the patient's \(missing) (no such column, "
-                                                 + "or it is empty in every row): the captions will not state it\n").utf8))
+            Log()("warning: \(data): no row gives the patient's \(missing) (no such column, "
+                  + "or it is empty in every row): the captions will not state it")
         }
         return records
     }

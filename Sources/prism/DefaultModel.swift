@@ -28,9 +28,4 @@ enum DefaultModel {
     static func resolve(_ model: String?) throws -> URL {
         try model.map { URL(fileURLWithPath: $0) } ?? locate()
     }
-
-    /// Whether `folder` is the bundled model (by its folder name, wherever it was found or copied).
-    static func isBundled(_ folder: URL) -> Bool {
-        folder.standardizedFileURL.lastPathComponent == URL(fileURLWithPath: relativePath).lastPathComponent
-    }
 }

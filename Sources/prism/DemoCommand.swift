@@ -1,5 +1,6 @@
 import ArgumentParser
 import Counterfactual
+import Diffusion
 import Foundation
 
 struct DemoCommand: ParsableCommand {
@@ -22,17 +23,12 @@ struct DemoCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Folder for the report.")
-    var output = "demo-output"
+    @OptionGroup var report: PhantomReportOptions<DemoFolder>
 
-    @Option(help: "A diffusers model folder (default: the bundled phantom model).")
-    var model: String?
+    @OptionGroup var model: ModelOption
 
     @Option(help: "Number of phantom cases.")
     var cases = 4
-
-    @Option(help: "Phantom set the cases come from (the bundled model trained on other sets).")
-    var seed: UInt64 = 90_001
 
     @Option(help: "Denoising steps.")
     var steps = 50
@@ -41,10 +37,11 @@ struct DemoCommand: ParsableCommand {
     var inversion: InversionMethod = .nullText
 
     @Option(help: """
-        Classifier-free guidance scale. 3 for the bundled model, chosen on phantom set 90002: Stable Diffusion's \
-        usual 7.5 makes its edits overshoot (docs/editing.md).
+        Classifier-free guidance scale (default: the guidance the model's prism.json recommends, else 7.5). 3 for \
+        the bundled model, chosen on phantom set 90002: Stable Diffusion's usual 7.5 makes its edits overshoot \
+        (docs/editing.md).
         """)
-    var guidance = 3.0
+    var guidance: Double?
 
     func validate() throws {
         try requireCount(cases, "--cases", atLeast: 1)
@@ -53,11 +50,18 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
+        let modelURL = try model.url()
+        try PhantomEditEvaluation(model: modelURL, output: report.output, cases: cases, seed: report.seed,
+                                  settings: try settings(for: modelURL), freeCardiomegalyEdit: true, tool: "prism demo").run()
+    }
+
+    /// The edit settings for the model in `folder`: --guidance, else what its prism.json recommends, else the
+    /// editor's default.
+    func settings(for folder: URL) throws -> EditSettings {
         var settings = EditSettings()
         settings.steps = steps
         settings.method = inversion
-        settings.guidance = guidance
-        try PhantomEditEvaluation(model: model, output: output, cases: cases, seed: seed, settings: settings,
-                                  freeCardiomegalyEdit: true, tool: "prism demo").run()
+        settings.guidance = try guidance ?? ModelDefaults.load(from: folder).editing?.guidance ?? settings.guidance
+        return settings
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Core
 import Counterfactual
 import Datasets
+import Diffusion
 import Foundation
 import Imaging
 import Torch
@@ -51,8 +53,7 @@ struct EditCommand: ParsableCommand {
     @Option(help: "The X-ray to edit: PNG or JPEG, any size, gray, RGB or RGBA.")
     var image: String
 
-    @Option(help: "A diffusers model folder (default: the bundled phantom model).")
-    var model: String?
+    @OptionGroup var model: ModelOption
 
     @Option(help: "What the image shows, as labels: \"Cardiomegaly=1,Support Devices=1,Sex=F,Age=70\".")
     var labels: String?
@@ -86,11 +87,7 @@ struct EditCommand: ParsableCommand {
                                discussion: "A reweighted word is an edited word: with --mask auto its attention joins the mask, so --target equal to the source with --reweight cardiomegaly=0.5 turns the finding down."))
     var reweight: [String] = []
 
-    @Option(help: "auto (from the changed words' attention), none, or a PNG whose bright pixels may change.")
-    var mask = "auto"
-
-    @Option(help: "fp32 or bf16.")
-    var dtype = "fp32"
+    @OptionGroup var precision: DTypeOption
 
     @Option(help: "Folder of cached inversions (default ~/.cache/prism/inversions); \"none\" disables the cache.")
     var cache: String?
@@ -106,7 +103,6 @@ struct EditCommand: ParsableCommand {
         let labelEdits = remove.count + add.count + set.count
         if labelEdits > 0 && labels == nil { throw ValidationError("--remove/--add/--set rewrite --labels; give --labels") }
         if labelEdits + target.count == 0 { throw ValidationError("give at least one --target, --remove, --add or --set") }
-        _ = try parseDType(dtype)
         _ = try reweights()
         if let cache, cache.isEmpty { throw ValidationError("--cache: give a folder, or none") }
     }
@@ -146,15 +142,13 @@ struct EditCommand: ParsableCommand {
         var settings = editing.settings
         settings.controller = controller
         settings.reweight = try reweights()
-        settings.mask = mask == "none" ? .none : .auto
 
-        let modelURL = try DefaultModel.resolve(model)
+        let modelURL = try model.url()
+        let recommended = try ModelDefaults.load(from: modelURL)
         let loadStart = Date()
-        let editingModel = try StableDiffusionEditingModel.load(from: modelURL, dtype: try parseDType(dtype))
+        let editingModel = try StableDiffusionEditingModel.load(from: modelURL, dtype: try precision.value())
         log("model \(modelURL.path) loaded in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s")
-        if DefaultModel.isBundled(modelURL) && settings.guidance == EditSettings().guidance {
-            log("guidance \(settings.guidance): the bundled model edits findings better with --guidance 3 (docs/editing.md, Quality)")
-        }
+        if let hint = Self.guidanceHint(recommended, guidance: settings.guidance) { log(hint) }
         let editor = CounterfactualEditor(model: editingModel, cache: cacheFolder)
 
         log("source: \(sourceCaption)")
@@ -165,10 +159,18 @@ struct EditCommand: ParsableCommand {
         try write(outcome, to: folder, slugs: targets.map(\.0), input: input, settings: settings, modelURL: modelURL)
     }
 
+    /// What to say when the model's folder recommends another guidance than the one in use (nil when it does not).
+    static func guidanceHint(_ recommended: ModelDefaults, guidance: Double) -> String? {
+        guard let better = recommended.editing?.guidance, better != guidance else { return nil }
+        let reference = recommended.editing?.guidanceReference.map { " (\($0))" } ?? ""
+        return "guidance \(guidance): \(recommended.name ?? "this model") edits findings better with "
+            + "--guidance \(number(better))\(reference)"
+    }
+
     /// The user's mask of `--mask PATH` (nil for auto and none), refused when the path is neither a mode nor a file,
     /// does not decode, or has no bright pixel (then nothing could change).
     func readUserMask() throws -> Plane? {
-        guard mask != "auto", mask != "none" else { return nil }
+        guard case .file(let mask) = editing.masking.choice else { return nil }
         guard FileManager.default.fileExists(atPath: mask) else {
             throw CLIError("--mask \(mask): neither a mode (auto, none) nor an existing file (a PNG whose bright pixels "
                            + "may change)")
@@ -228,39 +230,31 @@ struct EditCommand: ParsableCommand {
 
     func write(_ outcome: EditOutcome, to folder: URL, slugs: [String], input: Image, settings: EditSettings, modelURL: URL) throws {
         try Self.asInput(outcome.reconstruction, like: input).writePNG(to: folder.appendingPathComponent("reconstruction.png"))
-        var targetsJSON: [[String: Any]] = []
+        var targets: [EditReport.Target] = []
         for (slug, edit) in zip(slugs, outcome.edits) {
             try Self.asInput(edit.image, like: input).writePNG(to: folder.appendingPathComponent("\(slug).png"))
             try Visualize.difference(before: outcome.input, after: edit.image)
                 .writePNG(to: folder.appendingPathComponent("\(slug)-difference.png"))
-            var entry: [String: Any] = [
-                "slug": slug, "target": edit.target, "image": "\(slug).png", "difference": "\(slug)-difference.png",
-                "seconds": edit.seconds,
-                "mean_absolute_change": EditMetrics.meanAbsolute(edit.image, outcome.input),
-            ]
+            var entry = EditReport.Target(slug: slug, target: edit.target, image: "\(slug).png",
+                                          difference: "\(slug)-difference.png", seconds: edit.seconds,
+                                          meanAbsoluteChange: EditMetrics.meanAbsolute(edit.image, outcome.input))
             if let m = edit.mask {
                 try Visualize.mask(m, over: outcome.input).writePNG(to: folder.appendingPathComponent("\(slug)-mask.png"))
-                entry["mask"] = "\(slug)-mask.png"
-                entry["mask_area"] = m.area
+                entry.mask = "\(slug)-mask.png"
+                entry.maskArea = m.area
             }
-            targetsJSON.append(entry)
+            targets.append(entry)
         }
         let psnr = EditMetrics.psnr(outcome.reconstruction, outcome.input)
-        let result: [String: Any] = [
-            "image": image, "model": modelURL.path, "source": outcome.source, "targets": targetsJSON,
-            "settings": [
-                "inversion": settings.method.rawValue, "steps": settings.steps, "guidance": settings.guidance,
-                "cross_replace": settings.crossReplace, "self_replace": settings.selfReplace,
-                "controller": settings.controller.rawValue, "mask": mask, "mask_threshold": settings.maskThreshold,
-                "blend_start": settings.blendStart, "feather": settings.feather, "change_threshold": settings.changeThreshold, "dtype": dtype,
-            ] as [String: Any],
-            "timings": ["inversion_seconds": outcome.inversionSeconds, "inversion_from_cache": outcome.inversionFromCache,
-                        "edit_seconds_per_target": outcome.edits.first?.seconds ?? 0] as [String: Any],
-            "reconstruction": ["image": "reconstruction.png", "psnr_db": psnr.isFinite ? psnr : 999] as [String: Any],
-            "null_text_losses": outcome.nullTextLosses,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
-        try writeAtomically(data, to: folder.appendingPathComponent("result.json"))
+        let report = EditReport(
+            image: image, model: modelURL.path, source: outcome.source, targets: targets,
+            settings: EditReport.Settings(settings, mask: editing.masking.mask, dtype: precision.dtype),
+            timings: EditReport.Timings(inversionSeconds: outcome.inversionSeconds, inversionFromCache: outcome.inversionFromCache,
+                                        editSecondsPerTarget: outcome.edits.first?.seconds ?? 0),
+            reconstruction: EditReport.Reconstruction(image: "reconstruction.png", psnrDB: psnr.isFinite ? psnr : 999),
+            nullTextLosses: outcome.nullTextLosses)
+        let data = try JSONFile.encode(report)
+        try AtomicFile.write(data, to: folder.appendingPathComponent("result.json"))
         if json { print(String(decoding: data, as: UTF8.self)) }
         log("wrote \(outcome.edits.count) counterfactual(s) to \(folder.path) (reconstruction PSNR \(String(format: "%.1f", psnr)) dB)")
     }
@@ -282,5 +276,5 @@ struct EditCommand: ParsableCommand {
         }
     }
 
-    func log(_ message: String) { FileHandle.standardError.write(Data(("prism edit: " + message + "\n").utf8)) }
+    var log: Log { Log(tool: "prism edit") }
 }

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Counterfactual
+import Foundation
 
 /// The options of an edit that `prism edit` and `prism evaluate edits` share: the inversion, the sampling, the
-/// prompt-to-prompt schedule and the mask's thresholds.
+/// prompt-to-prompt schedule and the mask.
 struct EditingOptions: ParsableArguments {
     @Option(help: """
         null-text (Mokady et al., as PRISM: the edits that meet the quality targets with the bundled model; \
@@ -23,6 +24,55 @@ struct EditingOptions: ParsableArguments {
     @Option(help: "Fraction of steps whose self-attention is taken from the source.")
     var selfReplace = 0.5
 
+    @OptionGroup var masking: MaskOptions
+
+    func validate() throws {
+        try requireCount(steps, "--steps", atLeast: 1)
+        try requireFinite(guidance, "--guidance", range: .atLeast(0))
+        try requireFinite(crossReplace, "--cross-replace", range: .closed(0, 1))
+        try requireFinite(selfReplace, "--self-replace", range: .closed(0, 1))
+    }
+
+    /// Settings with these options; the rest at their defaults.
+    var settings: EditSettings {
+        var s = EditSettings()
+        s.method = inversion
+        s.steps = steps
+        s.guidance = guidance
+        s.crossReplace = crossReplace
+        s.selfReplace = selfReplace
+        masking.apply(to: &s)
+        return s
+    }
+}
+
+/// What `--mask` says: a mode, or (`prism edit` only) a file of the user's own.
+enum MaskChoice: Equatable {
+    case auto
+    case none
+    /// A PNG whose bright pixels may change; the attention mask is used as well.
+    case file(String)
+
+    init(_ text: String) {
+        switch text {
+        case "auto": self = .auto
+        case "none": self = .none
+        default: self = .file(text)
+        }
+    }
+
+    /// The editor's mode: a user's mask is joined with the automatic one.
+    var mode: MaskMode { self == .none ? .none : .auto }
+}
+
+/// `--mask` and the thresholds that shape the mask.
+struct MaskOptions: ParsableArguments {
+    @Option(help: """
+        auto (from the changed words' attention), none (the edit may change anything), or, for prism edit, a PNG \
+        whose bright pixels may change.
+        """)
+    var mask = "auto"
+
     @Option(help: "Threshold of the normalised attention mask.")
     var maskThreshold = 0.3
 
@@ -35,29 +85,26 @@ struct EditingOptions: ParsableArguments {
     @Option(help: "With --mask auto, keep only pixels where the edit moved the image by more than this fraction of its largest move (0: the attention mask alone).")
     var changeThreshold = 0.25
 
+    /// --mask as the one reading of it.
+    var choice: MaskChoice { MaskChoice(mask) }
+
     func validate() throws {
-        try requireCount(steps, "--steps", atLeast: 1)
-        try requireFinite(guidance, "--guidance", range: .atLeast(0))
-        try requireFinite(crossReplace, "--cross-replace", range: .closed(0, 1))
-        try requireFinite(selfReplace, "--self-replace", range: .closed(0, 1))
         try requireFinite(maskThreshold, "--mask-threshold", range: .open(0, 1))
         try requireFinite(blendStart, "--blend-start", range: .closed(0, 1))
         try requireCount(feather, "--feather", atLeast: 0)
         try requireFinite(changeThreshold, "--change-threshold", range: .upToExcluding(0, 1))
     }
 
-    /// Settings with these options; the rest at their defaults.
-    var settings: EditSettings {
-        var s = EditSettings()
-        s.method = inversion
-        s.steps = steps
-        s.guidance = guidance
-        s.crossReplace = crossReplace
-        s.selfReplace = selfReplace
-        s.maskThreshold = maskThreshold
-        s.blendStart = blendStart
-        s.feather = feather
-        s.changeThreshold = changeThreshold
-        return s
+    /// Refuses a file where only a mode makes sense (the phantom evaluations have no user's mask).
+    func requireMode() throws {
+        try requireChoice(mask, "--mask", ["auto", "none"])
+    }
+
+    func apply(to settings: inout EditSettings) {
+        settings.mask = choice.mode
+        settings.maskThreshold = maskThreshold
+        settings.blendStart = blendStart
+        settings.feather = feather
+        settings.changeThreshold = changeThreshold
     }
 }

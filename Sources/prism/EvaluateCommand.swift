@@ -20,7 +20,7 @@ struct EvaluateCommand: ParsableCommand {
                 Renders cases 0..<COUNT of phantom set SEED (90001 by default, outside the
                 bundled model's training set) at the model's resolution, and reports the
                 mean, lowest and highest PSNR of their reconstructions through the VAE's
-                posterior mean.
+                posterior mean. --model is a model folder or its vae/ folder.
 
                 Examples:
                   prism evaluate vae --model runs/default-vae --count 100
@@ -28,8 +28,7 @@ struct EvaluateCommand: ParsableCommand {
                 """
         )
 
-        @Option(help: "A diffusers model folder, or its vae/ folder (default: the bundled phantom model).")
-        var model: String?
+        @OptionGroup var model: ModelOption
 
         @Option(help: "Phantom set of the cases.")
         var seed: UInt64 = 90_001
@@ -52,7 +51,7 @@ struct EvaluateCommand: ParsableCommand {
         }
 
         func run() throws {
-            let root = try DefaultModel.resolve(model)
+            let root = try model.url()
             let folder = FileManager.default.fileExists(atPath: root.appendingPathComponent("vae/config.json").path)
                 ? root.appendingPathComponent("vae") : root
             let vae = try AutoencoderKL.load(from: folder)
@@ -104,35 +103,26 @@ struct EvaluateCommand: ParsableCommand {
                 """
         )
 
-        @Option(help: "A diffusers model folder (default: the bundled phantom model).")
-        var model: String?
+        @OptionGroup var model: ModelOption
 
-        @Option(help: "Folder for the report.")
-        var output = "evaluation"
-
-        @Option(help: "Phantom set of the cases.")
-        var seed: UInt64 = 90_001
+        @OptionGroup var report: PhantomReportOptions<EvaluationFolder>
 
         @Option(help: "Number of cases.")
         var count = 8
 
         @OptionGroup var editing: EditingOptions
 
-        @Option(help: "auto (the counterfactual mask) or none (the edit may change anything).")
-        var mask = "auto"
-
         @Flag(help: "Print metrics.json instead of the report's path.")
         var json = false
 
         func validate() throws {
             try requireCount(count, "--count", atLeast: 1)
-            try requireChoice(mask, "--mask", ["auto", "none"])
+            try editing.masking.requireMode()
         }
 
         func run() throws {
-            var settings = editing.settings
-            settings.mask = mask == "none" ? MaskMode.none : .auto
-            try PhantomEditEvaluation(model: model, output: output, cases: count, seed: seed, settings: settings,
+            try PhantomEditEvaluation(model: try model.url(), output: report.output, cases: count, seed: report.seed,
+                                      settings: editing.settings,
                                       freeCardiomegalyEdit: false, tool: "prism evaluate edits").run(json: json)
         }
     }

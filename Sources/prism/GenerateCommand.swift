@@ -43,8 +43,7 @@ struct GenerateCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The diffusers model folder (default: the bundled phantom model).")
-    var model: String?
+    @OptionGroup var model: ModelOption
 
     @Option(help: "What to generate.")
     var prompt: String
@@ -79,14 +78,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Image-to-image: the image (PNG or JPEG) to start from. Resized to --width/--height when given, else cut down to multiples of 8.")
     var initImage: String?
 
-    @Option(help: "Compute dtype: fp32 or bf16.")
-    var dtype = "fp32"
+    @OptionGroup var precision: DTypeOption
 
-    @Option(help: "Device: cpu, cuda or auto.")
-    var device = "auto"
-
-    @Option(help: "Weight file variant to load, such as fp16 for *.fp16.safetensors (default: the plain files, else the only variant present).")
-    var variant: String?
+    @OptionGroup var loading: LoadOptions<AutoDevice>
 
     @Option(help: "The image to write, PNG or JPEG by its extension. With several images, NAME-1.png, NAME-2.png, ...")
     var output = "generated.png"
@@ -104,9 +98,7 @@ struct GenerateCommand: ParsableCommand {
         guard ImageFileFormat(extensionOf: URL(fileURLWithPath: output)) != nil else {
             throw ValidationError("--output \(output): write .png, .jpg or .jpeg")
         }
-        _ = try computeDType()
         _ = try schedulerKind()
-        _ = try requireDevice(device)
         try requireImageSide(height, "--height")
         try requireImageSide(width, "--width")
         if let strength {
@@ -118,10 +110,6 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
-    func computeDType() throws -> DType {
-        try parseDType(dtype)
-    }
-
     func schedulerKind() throws -> SchedulerKind? {
         guard let scheduler else { return nil }
         guard let kind = SchedulerKind(rawValue: scheduler.lowercased()), kind != .ddimInverse else {
@@ -131,8 +119,8 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dtype = try computeDType()
-        let device = try requireDevice(device)
+        let dtype = try precision.value()
+        let device = try loading.resolvedDevice()
         let started = Date()
         if let initImage { try requireRegularFile(initImage, "--init-image") }
         if let latents { try requireRegularFile(latents, "--latents") }
@@ -141,7 +129,7 @@ struct GenerateCommand: ParsableCommand {
         }
         _ = try prepareOutputFolder(URL(fileURLWithPath: output).deletingLastPathComponent().path, option: "--output's folder")
         let pipeline = try StableDiffusionPipeline.load(
-            from: try DefaultModel.resolve(model), dtype: dtype, device: device, variant: variant)
+            from: try model.url(), dtype: dtype, device: device, variant: loading.variant)
         let loadSeconds = Date().timeIntervalSince(started)
         for (flag, text) in [("--prompt", prompt), ("--negative-prompt", negativePrompt ?? "")] {
             let encoding = pipeline.tokenizer.encode(text)
@@ -226,7 +214,5 @@ struct GenerateCommand: ParsableCommand {
     /// A 3 × H × W tensor in [0, 1] as an 8-bit RGB image (rounded as diffusers' `numpy_to_pil`).
     func pngImage(_ chw: Tensor) -> Image { VaeImageProcessor.rgbImage(chw) }
 
-    func log(_ message: String) {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
-    }
+    var log: Log { Log() }
 }

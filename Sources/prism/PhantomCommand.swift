@@ -189,10 +189,10 @@ func interventionLists(_ text: String, _ option: String, separator: Character? =
 /// trace (the usage text is for mistakes in the command line itself).
 func cliTry<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as PhantomError {
-        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        Log()("error: \(e.description)")
         throw ExitCode.failure
     } catch let e as ImagingError {
-        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        Log()("error: \(e.description)")
         throw ExitCode.failure
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 /// Edits phantom cases with a model, scores them against the phantom's truth and writes the report: the body
 /// of `prism demo` and `prism evaluate edits`.
 struct PhantomEditEvaluation {
-    let model: String?
+    let model: URL
     let output: String
     let cases: Int
     let seed: UInt64
@@ -16,15 +16,15 @@ struct PhantomEditEvaluation {
     func run(json: Bool = false) throws {
         let started = Date()
         let folder = try prepareOutputFolder(output)
-        let modelURL = try DefaultModel.resolve(model)
-        let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
+        let editingModel = try StableDiffusionEditingModel.load(from: model)
         let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil), settings: settings,
                                            freeCardiomegalyEdit: freeCardiomegalyEdit)
         let chosen = PhantomEvaluation.cases(seed: seed, count: cases, size: editingModel.resolution)
-        log("model \(modelURL.path); \(chosen.count) phantom cases at \(editingModel.resolution) px, "
+        log("model \(model.path); \(chosen.count) phantom cases at \(editingModel.resolution) px, "
             + "\(settings.method.rawValue) inversion, \(settings.steps) steps, mask \(settings.mask.name)")
-        let results = try evaluation.run(chosen, folder: folder, progress: ProgressBar.editingPhases(), log: log)
-        let url = try EvaluationReport.write(results, to: folder, model: modelURL.lastPathComponent, settings: settings,
+        let results = try evaluation.run(chosen, folder: folder, progress: ProgressBar.editingPhases(),
+                                         log: log.callAsFunction)
+        let url = try EvaluationReport.write(results, to: folder, model: model.lastPathComponent, settings: settings,
                                              totalSeconds: Date().timeIntervalSince(started), writtenBy: tool)
         log(String(format: "reconstruction PSNR %.2f dB (mean of %d cases)", EvaluationReport.meanReconstructionPSNR(results),
                    results.count))
@@ -43,5 +43,5 @@ struct PhantomEditEvaluation {
         }
     }
 
-    func log(_ message: String) { FileHandle.standardError.write(Data(("\(tool): " + message + "\n").utf8)) }
+    var log: Log { Log(tool: tool) }
 }

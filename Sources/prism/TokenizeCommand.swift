@@ -7,7 +7,8 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Print the CLIP token ids of a prompt, as Stable Diffusion's text encoder receives them.",
         discussion: """
-            Reads MODEL/tokenizer (tokenizer.json, or vocab.json and merges.txt; and, when present, \
+            Reads MODEL/tokenizer, or MODEL itself when it is a tokenizer folder (tokenizer.json, or vocab.json \
+            and merges.txt; and, when present, \
             tokenizer_config.json and special_tokens_map.json) and prints the ids as a JSON array: the start \
             token, the prompt's tokens, the end token, then padding up to the model's length (77). A prompt that \
             does not fit is cut, with a warning on stderr naming the dropped words.
@@ -19,8 +20,7 @@ struct TokenizeCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "A diffusers model folder (its tokenizer/ subfolder is read) or a tokenizer folder itself (default: the bundled phantom model).")
-    var model: String?
+    @OptionGroup var model: ModelOption
 
     @Option(help: "Pad or cut to this many ids, start and end tokens included (default: the tokenizer's model_max_length).")
     var maxLength: Int?
@@ -43,9 +43,8 @@ struct TokenizeCommand: ParsableCommand {
         if encoding.truncated {
             let length = maxLength ?? tokenizer.modelMaxLength
             let dropped = tokenizer.decode(Array(tokenizer.tokenize(text).dropFirst(length - 2)))
-            FileHandle.standardError.write(Data((
-                "warning: the prompt is \(encoding.fullLength) tokens long and only \(length) fit; "
-                + "this part was cut: \"\(dropped)\"\n").utf8))
+            Log()("warning: the prompt is \(encoding.fullLength) tokens long and only \(length) fit; "
+                  + "this part was cut: \"\(dropped)\"")
         }
         print("[" + encoding.ids.map(String.init).joined(separator: ", ") + "]")
     }
@@ -53,7 +52,7 @@ struct TokenizeCommand: ParsableCommand {
     /// MODEL/tokenizer, or MODEL itself when it is a tokenizer folder.
     func tokenizerFolder() throws -> URL {
         let fm = FileManager.default
-        let root = try DefaultModel.resolve(model)
+        let root = try model.url()
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw TokenizerError(root.path, "no such folder (expected a diffusers model folder with a tokenizer/ subfolder)")

@@ -39,6 +39,9 @@ struct TrainCommand: ParsableCommand {
             weights when --ema is given: `prism generate --model OUTPUT` and
             diffusers' from_pretrained(OUTPUT) load it. --resume continues from the
             newest checkpoint exactly (weights, optimizer, EMA, data order, RNG).
+
+            --dtype is the forward pass's precision: bf16 is mixed precision (fp32
+            weights, bf16 autocast).
             """
     )
 
@@ -105,8 +108,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "EMA decay of the weights (e.g. 0.9999); no EMA when not given. The published model gets the EMA weights.")
     var ema: Double?
 
-    @Option(help: "Forward-pass precision: fp32 | bf16 (bf16 is mixed precision: fp32 weights, bf16 autocast).")
-    var dtype = "fp32"
+    @OptionGroup var precision: DTypeOption
 
     @Option(help: "Precision of the published weights: fp32 | fp16.")
     var saveDtype = "fp32"
@@ -161,7 +163,6 @@ struct TrainCommand: ParsableCommand {
         guard (steps != nil) != (epochs != nil) else { throw ValidationError("give --steps N or --epochs E") }
         try validateCounts()
         try validateNumbers()
-        try requireChoice(dtype, "--dtype", ["fp32", "bf16"])
         try requireChoice(saveDtype, "--save-dtype", ["fp32", "fp16"])
         try requireChoice(split, "--split", ["all", "train", "validation", "test"])
         if train == .vae, base != nil { throw ValidationError("--train vae trains a VAE from --config") }
@@ -232,7 +233,7 @@ struct TrainCommand: ParsableCommand {
         options.unet.noiseOffset = noiseOffset
         options.unet.captionDropout = captionDropout
         options.klWeight = klWeight
-        options.autocast = dtype == "bf16" ? .bfloat16 : nil
+        options.autocast = try precision.value() == .bfloat16 ? .bfloat16 : nil
         options.saveDType = saveDtype == "fp16" ? .float16 : nil
         options.sampleEvery = sampleEvery
         options.samplePrompts = samplePrompts
@@ -257,7 +258,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 bar?.update(r.step - first, info: String(format: "step %d/%d loss %.4f lr %.2e %.2f samples/s",
                                                          r.step, r.totalSteps, r.loss, r.learningRate, r.samplesPerSecond))
-            }, message: log)
+            }, message: log.callAsFunction)
         } catch let error as TrainingRunError {
             throw CLIError(error.description)
         }
@@ -276,7 +277,5 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    func log(_ message: String) {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
-    }
+    var log: Log { Log() }
 }

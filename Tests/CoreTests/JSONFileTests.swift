@@ -69,4 +69,19 @@ private struct Sample: Decodable {
         #expect(((back["x"] as? [Any])?.first as? Double)?.isNaN == true)
         #expect(back["name"] as? String == "a/b")
     }
+
+    /// An Encodable report is written as Foundation values are: the same text, sorted keys, Python's tokens.
+    @Test func encodableValuesAreWrittenAsFoundationValuesAre() throws {
+        struct Report: Encodable {
+            let name: String
+            let losses: [Double]
+            let steps: Int
+            let missing: Double?
+        }
+        let report = Report(name: "a/b", losses: [0.5, .nan, -.infinity], steps: 3, missing: nil)
+        let object: [String: Any] = ["name": "a/b", "losses": [0.5, Double.nan, -Double.infinity], "steps": 3]
+        #expect(try JSONFile.encode(report) == JSONFile.encode(object))
+        let line = String(decoding: try JSONFile.encode(report, pretty: false), as: UTF8.self)
+        #expect(line == #"{"losses":[0.5,NaN,-Infinity],"name":"a/b","steps":3}"#)
+    }
 }

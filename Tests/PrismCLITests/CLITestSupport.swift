@@ -71,3 +71,7 @@ struct Scratch {
 /// The random-weight diffusers folder the Diffusion tests use (64×64 images).
 let tinyPipeline = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny")
+
+/// The model that ships with Prism (models/prism-cxr-phantom).
+let bundledModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("models/prism-cxr-phantom")

@@ -35,9 +35,9 @@ let missingModel = "/nonexistent/prism-model"
         let c = try GenerateCommand.parse(generate + ["--steps", "3", "--guidance", "5", "--device", "cpu", "--dtype", "bf16",
                                                       "--init-image", "in.png", "--strength", "0.6", "--num-images", "2",
                                                       "--height", "64", "--width", "96", "--scheduler", "dpmpp", "--seed", "7"])
-        #expect(c.steps == 3 && c.guidance == 5 && c.device == "cpu" && c.strength == 0.6 && c.numImages == 2)
+        #expect(c.steps == 3 && c.guidance == 5 && c.loading.device == "cpu" && c.strength == 0.6 && c.numImages == 2)
         #expect(c.height == 64 && c.width == 96 && c.seed == 7 && c.initImage == "in.png")
-        #expect(try c.computeDType() == .bfloat16 && c.schedulerKind() == .dpmpp)
+        #expect(try c.precision.value() == .bfloat16 && c.schedulerKind() == .dpmpp)
     }
 
     @Test func generateRefusesBadValuesBeforeLoading() {
@@ -83,7 +83,7 @@ let missingModel = "/nonexistent/prism-model"
         #expect(s.steps == 4 && s.guidance == 3 && s.crossReplace == 0.6 && s.selfReplace == 0.4 && s.maskThreshold == 0.2)
         #expect(s.blendStart == 0.1 && s.feather == 0 && s.changeThreshold == 0 && s.method == .direct)
         #expect(try c.reweights().map(\.0) == ["cardiomegaly"] && c.reweights().map(\.1) == [0.5])
-        #expect(c.mask == "none" && c.cache == "none")
+        #expect(c.editing.masking.mask == "none" && c.cache == "none")
     }
 
     @Test func editRefusesBadValuesBeforeLoading() {
@@ -203,7 +203,7 @@ let missingModel = "/nonexistent/prism-model"
     @Test func evaluateEditsParsesAndRefusesBadValues() throws {
         let base = ["--model", missingModel, "--output", "/nonexistent/eval"]
         let c = try EvaluateCommand.Edits.parse(base + ["--count", "2", "--mask", "none", "--guidance", "3", "--steps", "5"])
-        #expect(c.count == 2 && c.mask == "none" && c.editing.guidance == 3 && c.editing.steps == 5)
+        #expect(c.count == 2 && c.editing.masking.mask == "none" && c.editing.guidance == 3 && c.editing.steps == 5)
         expectRefused(EvaluateCommand.Edits.self, base + ["--mask", "nonee"], saying: "--mask nonee", "auto or none")
         expectCountsRefused(EvaluateCommand.Edits.self, base, [("--count", "0", "1 or more")])
         expectNumbersRefused(EvaluateCommand.Edits.self, base, [("--guidance", ["-3"], ">= 0"),
@@ -224,8 +224,8 @@ let missingModel = "/nonexistent/prism-model"
         let base = ["--model", missingModel]
         let unet = try BenchCommand.UNet.parse(base + ["--latent-size", "8", "--batch", "4", "--repeat", "2", "--dtype", "bf16",
                                                        "--device", "cpu"])
-        #expect(unet.latentSize == 8 && unet.batch == 4 && unet.common.repeatCount == 2 && unet.common.device == "cpu")
-        #expect(try unet.common.computeDType() == .bfloat16)
+        #expect(unet.latentSize == 8 && unet.batch == 4 && unet.common.repeatCount == 2 && unet.common.loading.device == "cpu")
+        #expect(try unet.common.precision.value() == .bfloat16)
         func checkLatentBenchmark<C: ParsableCommand>(_ type: C.Type) {
             let withSize = base + ["--latent-size", "8"]
             expectCountsRefused(type, withSize, [("--batch", "0", "1 or more"), ("--repeat", "0", "1 or more")])

@@ -1,4 +1,5 @@
 import Counterfactual
+import Diffusion
 import Foundation
 import Testing
 @testable import prism
@@ -12,10 +13,16 @@ import Testing
         #expect(command.editing.inversion == .nullText && command.editing.settings.method == .nullText)
     }
 
-    @Test func theBundledModelIsKnownWhereverItLies() {
-        #expect(DefaultModel.isBundled(URL(fileURLWithPath: "/anywhere/models/prism-cxr-phantom/")))
-        #expect(DefaultModel.isBundled(URL(fileURLWithPath: "copy/prism-cxr-phantom/unet/..")))
-        #expect(!DefaultModel.isBundled(URL(fileURLWithPath: "/models/sd-v1-5")))
+    /// The bundled model's folder recommends guidance 3, and `prism edit` says so, in the words it always used, when
+    /// another guidance is in use.
+    @Test func theBundledModelsFolderRecommendsItsGuidance() throws {
+        let recommended = try ModelDefaults.load(from: bundledModel)
+        #expect(recommended.editing?.guidance == 3 && recommended.name == "the bundled model")
+        #expect(EditCommand.guidanceHint(recommended, guidance: EditSettings().guidance)
+                == "guidance 7.5: the bundled model edits findings better with --guidance 3 (docs/editing.md, Quality)")
+        #expect(EditCommand.guidanceHint(recommended, guidance: 3) == nil)
+        #expect(EditCommand.guidanceHint(ModelDefaults(), guidance: 7.5) == nil, "a folder without prism.json says nothing")
+        #expect(try ModelDefaults.load(from: tinyPipeline) == ModelDefaults())
     }
 
     /// Removing a finding the labels do not show asks for nothing: the command says so before loading the model or

@@ -1,0 +1,54 @@
+import Core
+import Foundation
+
+/// What a model's author recommends for using it with Prism: `prism.json` at the model folder's root (diffusers
+/// reads only `model_index.json` and the component folders, so the folder stays a plain diffusers folder).
+///
+/// Every field is optional; a folder without the file has no per-model defaults, and commands use their own.
+///
+///     {
+///       "name": "the bundled model",
+///       "editing": { "guidance": 3, "guidance_reference": "docs/editing.md, Quality" }
+///     }
+public struct ModelDefaults: Codable, Sendable, Equatable {
+    public static let fileName = "prism.json"
+
+    /// How messages call the model ("the bundled model").
+    public var name: String?
+    public var editing: Editing?
+
+    public struct Editing: Codable, Sendable, Equatable {
+        /// The classifier-free guidance scale this model edits best with (`prism demo`'s default; `prism edit` says
+        /// so when another is used).
+        public var guidance: Double?
+        /// Where the recommendation is justified ("docs/editing.md, Quality").
+        public var guidanceReference: String?
+
+        public init(guidance: Double? = nil, guidanceReference: String? = nil) {
+            self.guidance = guidance
+            self.guidanceReference = guidanceReference
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case guidance
+            case guidanceReference = "guidance_reference"
+        }
+    }
+
+    public init(name: String? = nil, editing: Editing? = nil) {
+        self.name = name
+        self.editing = editing
+    }
+
+    /// The defaults of the model in `folder`: none when it has no `prism.json`; a file that is not valid JSON or
+    /// holds a field of the wrong type is refused naming the file and the key.
+    public static func load(from folder: URL) throws -> ModelDefaults {
+        let url = folder.appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: url.path) else { return ModelDefaults() }
+        let defaults = try JSONFile.decode(ModelDefaults.self, from: url)
+        if let guidance = defaults.editing?.guidance, !guidance.isFinite || guidance < 0 {
+            throw JSONFileError(file: url.path, key: "editing.guidance", problem: "expected a finite number >= 0, found \(guidance)")
+        }
+        return defaults
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+import Torch
+
+// Options that several commands declare, each declared and read in one place.
+
+/// `--model`: a diffusers folder; the bundled phantom model when not given. Commands that also take a component
+/// folder (`vae/`, `tokenizer/`, ...) say so in their discussion.
+struct ModelOption: ParsableArguments {
+    @Option(help: "A diffusers model folder (default: the bundled phantom model).")
+    var model: String?
+
+    /// --model, else the bundled model.
+    func url() throws -> URL { try DefaultModel.resolve(model) }
+}
+
+/// `--dtype`, the compute precision.
+struct DTypeOption: ParsableArguments {
+    @Option(help: "Compute dtype: fp32 or bf16.")
+    var dtype = "fp32"
+
+    func validate() throws { _ = try value() }
+
+    /// fp32 or bf16 (also spelled float32, bfloat16, in any case).
+    func value() throws -> DType {
+        switch dtype.lowercased() {
+        case "fp32", "float32": return .float32
+        case "bf16", "bfloat16": return .bfloat16
+        default: throw ValidationError("--dtype \(dtype): use fp32 or bf16")
+        }
+    }
+}
+
+/// A default that differs between the commands sharing an option group: argument-parser takes an option's default
+/// from its declaration, so the group takes it as a type (`LoadOptions<CPUDevice>`).
+protocol OptionDefault { static var value: String { get } }
+
+/// Generation runs on the fastest device here.
+enum AutoDevice: OptionDefault { static let value = "auto" }
+/// Benchmarks run on the CPU unless asked, so that their numbers compare across machines.
+enum CPUDevice: OptionDefault { static let value = "cpu" }
+
+/// How a model's weights are loaded: onto which device, from which files.
+struct LoadOptions<DefaultDevice: OptionDefault>: ParsableArguments {
+    @Option(help: "Device: cpu, cuda or auto.")
+    var device = DefaultDevice.value
+
+    @Option(help: "Weight file variant to load, such as fp16 for *.fp16.safetensors (default: the plain files, else the only variant present).")
+    var variant: String?
+
+    func validate() throws { _ = try resolvedDevice() }
+
+    /// The device, refused when this process cannot use it.
+    func resolvedDevice() throws -> Device { try requireDevice(device) }
+}
+
+enum DemoFolder: OptionDefault { static let value = "demo-output" }
+enum EvaluationFolder: OptionDefault { static let value = "evaluation" }
+
+/// Where a phantom evaluation's cases come from and where its report goes (`prism demo`, `prism evaluate edits`).
+struct PhantomReportOptions<DefaultFolder: OptionDefault>: ParsableArguments {
+    @Option(help: "Folder for the report.")
+    var output = DefaultFolder.value
+
+    @Option(help: "Phantom set the cases come from (the bundled model trained on other sets).")
+    var seed: UInt64 = 90_001
+}
