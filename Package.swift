@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Core"]),
         .target(name: "Diffusion", dependencies: ["Core", "Torch", "NN", "Tokenizer"]),
         .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
-        .target(name: "Counterfactual", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
+        .target(name: "Counterfactual", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Core", "Imaging"]),
         .target(name: "Evaluation", dependencies: ["Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch"]),
         .executableTarget(
