@@ -47,14 +47,14 @@ let package = Package(
         .target(name: "NN", dependencies: ["Torch"]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "Imaging", dependencies: ["CZlib", "CJPEG"]),
+        .target(name: "Imaging", dependencies: ["Core", "CZlib", "CJPEG"]),
         .target(name: "Tokenizer", dependencies: ["Core"]),
         .target(name: "Datasets", dependencies: ["Core"]),
         .target(name: "Diffusion", dependencies: ["Core", "Torch", "NN", "Tokenizer"]),
         .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
         .target(name: "Counterfactual", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Core", "Imaging"]),
-        .target(name: "Evaluation", dependencies: ["Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch"]),
+        .target(name: "Evaluation", dependencies: ["Core", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch"]),
         .executableTarget(
             name: "prism",
             dependencies: [

@@ -36,7 +36,8 @@ public struct PatientSplit: Sendable, Equatable {
 
     public func write(to url: URL) throws {
         let lines = ["patient_id,split"] + assignment.sorted { $0.key < $1.key }.map { csvLine([$0.key, $0.value.rawValue]) }
-        try writeAtomically(lines.joined(separator: "\n") + "\n", to: url)
+        try createFolder(url.deletingLastPathComponent())
+        try writeAtomically(Data((lines.joined(separator: "\n") + "\n").utf8), to: url)
     }
 
     public static func read(_ url: URL) throws -> PatientSplit {

@@ -38,8 +38,15 @@ public struct PhantomDataset {
         public var labelCounts: [String: Int]
     }
 
-    /// Generates the dataset; `progress(done, total)` is called after each case.
+    /// Generates the dataset; `progress(done, total)` is called after each case. A file that cannot be written is
+    /// a PhantomError naming it, as every other failure here (images: an ImagingError).
     public func generate(progress: (Int, Int) -> Void = { _, _ in }) throws -> Summary {
+        do { return try writeFiles(progress: progress) } catch let error as FileSystemError {
+            throw PhantomError(error.description)
+        }
+    }
+
+    private func writeFiles(progress: (Int, Int) -> Void) throws -> Summary {
         guard count > 0 else { throw PhantomError("--count must be positive") }
         guard bitDepth == 8 || bitDepth == 16 else { throw PhantomError("--bit-depth must be 8 or 16") }
         guard (16...4096).contains(size) else { throw PhantomError("--size must be between 16 and 4096") }

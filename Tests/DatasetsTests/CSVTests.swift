@@ -28,14 +28,4 @@ import Testing
         let t = try CSVTable.parse("h1,h2,h3,h4\n" + csvLine(fields) + "\n")
         #expect(t.rows == [fields])
     }
-
-    @Test func atomicWriteReplacesAndLeavesNoTemporary() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prism-csv-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let url = dir.appendingPathComponent("out.csv")
-        try writeAtomically("one\n", to: url)
-        try writeAtomically("two\n", to: url)
-        #expect(try String(contentsOf: url, encoding: .utf8) == "two\n")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["out.csv"])
-    }
 }

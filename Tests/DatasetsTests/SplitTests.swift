@@ -24,6 +24,16 @@ import Testing
         #expect(error?.description.contains("stranger") == true)
     }
 
+    @Test func aSplitIsWrittenIntoAMissingFolderWholeAndLeavesNoTemporary() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-split-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("splits/split.csv")
+        try PatientSplit(patients: ["a", "b"], seed: 1).write(to: url)
+        try PatientSplit(assignment: ["c": .test]).write(to: url)
+        #expect(try String(contentsOf: url, encoding: .utf8) == "patient_id,split\nc,test\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path) == ["split.csv"])
+    }
+
     @Test func badSplitNameIsReportedWithItsLine() throws {
         let url = try temporaryFile("split.csv", "patient_id,split\na,train\nb,holdout\n")
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
