@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 public enum Sex: String, Sendable, Codable, CaseIterable {

@@ -61,8 +61,8 @@ public struct PhantomDataset {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(encoder.encode(parameters), to: output.appendingPathComponent("graph.json"))
 
-        var manifest = csvLine(PhantomLabels.header)
-        var cfManifest = csvLine(["Path", "Case", "Intervention", "Change Mask", "Changed Pixels"] + PhantomLabels.header.dropFirst())
+        var manifest = csvLine(PhantomLabels.header) + "\n"
+        var cfManifest = csvLine(["Path", "Case", "Intervention", "Change Mask", "Changed Pixels"] + PhantomLabels.header.dropFirst()) + "\n"
         var counts: [String: Int] = [:]
         var cfImages = 0
         let start = Date()
@@ -73,7 +73,7 @@ public struct PhantomDataset {
             try factual.image.writePNG(to: output.appendingPathComponent(imagePath), compressionLevel: 3)
             try writeAtomically(c.jsonData(), to: output.appendingPathComponent("cases/\(c.id).json"))
             let row = PhantomLabels.row(path: imagePath, c.attributes, parameters, anatomy: c.anatomy)
-            manifest += csvLine(row)
+            manifest += csvLine(row) + "\n"
             for (k, v) in zip(PhantomLabels.header, row) where ["1"].contains(v) && k != "Path" { counts[k, default: 0] += 1 }
 
             if !counterfactuals.isEmpty {
@@ -94,7 +94,7 @@ public struct PhantomDataset {
                     try change.writePNG(to: output.appendingPathComponent(maskPath), compressionLevel: 3)
                     let changed = change.samples.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
                     let labels = PhantomLabels.row(path: cfPath, attrs, parameters, anatomy: c.anatomy)
-                    cfManifest += csvLine([cfPath, c.id, slug, maskPath, String(changed)] + labels.dropFirst())
+                    cfManifest += csvLine([cfPath, c.id, slug, maskPath, String(changed)] + labels.dropFirst()) + "\n"
                     cfImages += 1
                 }
             }

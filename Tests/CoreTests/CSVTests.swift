@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Datasets
+@testable import Core
 
 @Suite struct CSVTests {
     @Test func parsesQuotesDoubledQuotesCRLFAndEmbeddedNewlines() throws {
