@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Diffusion", "Imaging", "NN", "Torch", "TestSupport"]),
         .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Diffusion", "Phantom", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Diffusion", "Imaging", "Phantom", "TestSupport"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
         .testTarget(name: "PrismCLITests", dependencies: ["prism", "Counterfactual", "Torch", "Training", "TestSupport"]),
     ],

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Torch
 
 /// What the editing engine needs from a text-to-image diffusion model. The Stable Diffusion pipeline

@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Counterfactual
 import Datasets
+import Evaluation
 import Foundation
 import Imaging
 import Torch
