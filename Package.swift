@@ -41,7 +41,8 @@ let package = Package(
             ],
             linkerSettings: [.unsafeFlags(torchLinkFlags)]
         ),
-        // Foundation-only helpers every layer may use (JSON reading with Python's tokens, ...).
+        // Foundation-only helpers every layer may use (JSON reading with Python's tokens, atomic files, CSV, the
+        // seeded generator, ...). Every target below declares exactly the modules its files import.
         .target(name: "Core"),
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "NN", dependencies: ["Torch"]),
@@ -51,8 +52,8 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["Core"]),
         .target(name: "Datasets", dependencies: ["Core"]),
         .target(name: "Diffusion", dependencies: ["Core", "Torch", "NN", "Tokenizer"]),
-        .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
-        .target(name: "Counterfactual", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
+        .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging", "Tokenizer"]),
+        .target(name: "Counterfactual", dependencies: ["Core", "Torch", "NN", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Core", "Imaging"]),
         .target(name: "Evaluation", dependencies: ["Core", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch"]),
         .executableTarget(
@@ -70,12 +71,18 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Core", "Datasets", "TestSupport"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Tokenizer", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Diffusion", "Imaging", "NN", "Torch", "TestSupport"]),
-        .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Diffusion", "Imaging", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Diffusion", "Imaging", "Phantom", "TestSupport"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
-        .testTarget(name: "PrismCLITests", dependencies: ["prism", "Counterfactual", "Torch", "Training", "TestSupport"]),
+        .testTarget(
+            name: "PrismCLITests",
+            dependencies: [
+                "prism", "Counterfactual", "Datasets", "Imaging", "Phantom", "Torch", "Training", "TestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
     ],
     cxxLanguageStandard: .cxx17
 )
