@@ -41,26 +41,27 @@ let package = Package(
             ],
             linkerSettings: [.unsafeFlags(torchLinkFlags)]
         ),
-        // Foundation-only helpers every layer may use (JSON reading with Python's tokens, ...).
+        // Foundation-only helpers every layer may use (JSON reading with Python's tokens, atomic files, CSV, the
+        // seeded generator, ...). Every target below declares exactly the modules its files import.
         .target(name: "Core"),
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "NN", dependencies: ["Torch"]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "Imaging", dependencies: ["CZlib", "CJPEG"]),
+        .target(name: "Imaging", dependencies: ["Core", "CZlib", "CJPEG"]),
         .target(name: "Tokenizer", dependencies: ["Core"]),
         .target(name: "Datasets", dependencies: ["Core"]),
         // diffusers' config files as Swift values, without libtorch (the fuzz targets decode with them).
         .target(name: "DiffusersConfig", dependencies: ["Core"]),
         .target(name: "Diffusion", dependencies: ["Core", "DiffusersConfig", "Torch", "NN", "Tokenizer", "Imaging"]),
-        .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging"]),
-        .target(name: "Counterfactual", dependencies: ["Torch", "NN", "Datasets", "Diffusion", "Tokenizer", "Imaging"]),
+        .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging", "Tokenizer"]),
+        .target(name: "Counterfactual", dependencies: ["Core", "Torch", "NN", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Core", "Imaging"]),
         .target(name: "Classifiers", dependencies: ["Core", "Torch", "NN"]),
         // The numbers a classifier is judged by (AUROC, thresholds, calibration, shortcut groups, counterfactual
         // sensitivity): plain arithmetic on scores, so Foundation only, without libtorch.
         .target(name: "ClassifierMetrics", dependencies: ["Core", "Imaging"]),
-        .target(name: "Evaluation", dependencies: ["Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch"]),
+        .target(name: "Evaluation", dependencies: ["Core", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch"]),
         .executableTarget(
             name: "prism",
             dependencies: [
@@ -75,15 +76,21 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "NN", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Core", "Datasets", "TestSupport"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Core", "Diffusion", "NN", "Tokenizer", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Diffusion", "Imaging", "NN", "Torch", "TestSupport"]),
-        .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Diffusion", "Phantom", "TestSupport"]),
+        .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Diffusion", "Imaging", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Diffusion", "Imaging", "Phantom", "TestSupport"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
         .testTarget(name: "ClassifiersTests", dependencies: ["Classifiers", "Core", "NN", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ClassifierMetricsTests", dependencies: ["ClassifierMetrics", "Core", "Imaging"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PrismCLITests", dependencies: ["prism", "Counterfactual", "Torch", "Training", "TestSupport"]),
+        .testTarget(
+            name: "PrismCLITests",
+            dependencies: [
+                "prism", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch", "Training", "TestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
     ],
     cxxLanguageStandard: .cxx17
 )

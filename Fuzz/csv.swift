@@ -1,4 +1,4 @@
-// libFuzzer target: the label files users give `prism train` and `prism caption` (Sources/Datasets: CSVTable, then
+// libFuzzer target: the label files users give `prism train` and `prism caption` (Sources/Core: CSVTable, then
 // Manifest reading CheXpert, NIH ChestX-ray14 and MIMIC-CXR-JPG layouts, then the captions made from the records).
 //
 // The input is the file's bytes; like CSVTable.read, anything that is not UTF-8 is refused before parsing.
@@ -6,6 +6,7 @@
 // - nothing traps, and every failure is a DataFileError naming the file (and a line inside it, when there is one);
 // - a parsed table is rectangular, with one increasing line number per row;
 // - csvLine writes every parsed row so that it parses back to the same fields.
+import Core
 import Foundation
 @testable import Datasets
 

@@ -1,5 +1,6 @@
 import Diffusion
 import Foundation
+import Imaging
 import Torch
 
 /// What the editing engine needs from a text-to-image diffusion model. The Stable Diffusion pipeline

@@ -90,7 +90,7 @@ public struct CaptionTemplate: Sendable, Equatable, Codable {
         let absent = stateAbsent ? vocabulary.filter { states[$0] == false } : []
         let values: [String: String] = [
             "age": record.age.map(String.init) ?? "",
-            "sex": record.sex?.rawValue ?? unknownSex,
+            "sex": record.sex?.word ?? unknownSex,
             "findings": present.isEmpty ? noFindings : Self.list(present.map(word), conjunction: "and"),
             "absent": Self.list(absent.map(word), conjunction: "or"),
         ]

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// The label files Prism reads.

@@ -1,17 +1,5 @@
+import Core
 import Foundation
-
-public enum Sex: String, Sendable, Codable, CaseIterable {
-    case female, male
-
-    /// Reads the spellings datasets use: F/M, Female/Male, female/male (any case). Unknown or blank: nil.
-    public init?(parsing text: String) {
-        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
-        case "f", "female", "woman": self = .female
-        case "m", "male", "man": self = .male
-        default: return nil
-        }
-    }
-}
 
 /// A finding's state in a label file. A finding a row does not mention has no entry at all.
 public enum LabelState: Sendable, Equatable, Codable {

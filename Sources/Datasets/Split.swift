@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 public enum SplitName: String, Sendable, CaseIterable, Codable {
@@ -35,7 +36,8 @@ public struct PatientSplit: Sendable, Equatable {
 
     public func write(to url: URL) throws {
         let lines = ["patient_id,split"] + assignment.sorted { $0.key < $1.key }.map { csvLine([$0.key, $0.value.rawValue]) }
-        try writeAtomically(lines.joined(separator: "\n") + "\n", to: url)
+        try createFolder(url.deletingLastPathComponent())
+        try writeAtomically(Data((lines.joined(separator: "\n") + "\n").utf8), to: url)
     }
 
     public static func read(_ url: URL) throws -> PatientSplit {
@@ -69,18 +71,5 @@ public struct PatientSplit: Sendable, Equatable {
         let split = PatientSplit(patients: records.map(\.patientID), seed: seed)
         try split.write(to: url)
         return split
-    }
-}
-
-/// A small, fast, portable generator (Steele et al.'s SplitMix64): the same numbers on every platform.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

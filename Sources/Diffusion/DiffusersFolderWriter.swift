@@ -43,7 +43,7 @@ public struct DiffusersComponent {
 
     /// Writes the config and the weights (converted to `dtype` where given) into `folder`, which exists.
     public func fill(_ folder: URL, dtype: DType? = nil) throws {
-        try AtomicFile.write(try ConfigFile.encode(config), to: folder.appendingPathComponent(configFileName))
+        try AtomicFile.write(try ConfigFile.encode(config), to: folder.appendingPathComponent(configFileName), durability: .synced)
         try weights?.save(to: folder.appendingPathComponent(weightFileName), dtype: dtype)
     }
 }
@@ -68,6 +68,6 @@ public enum DiffusersFolderWriter {
 
     /// Writes `root/model_index.json`.
     public static func writeIndex(_ index: ModelIndex, in root: URL) throws {
-        try AtomicFile.write(try ConfigFile.encode(index), to: root.appendingPathComponent(ModelIndex.fileName))
+        try AtomicFile.write(try ConfigFile.encode(index), to: root.appendingPathComponent(ModelIndex.fileName), durability: .synced)
     }
 }

@@ -1,5 +1,6 @@
 import Counterfactual
 import Foundation
+import Imaging
 import Torch
 
 /// Counts the UNet rows an editing model evaluates (a batch of B latents is B evaluations).

@@ -1,3 +1,4 @@
+import Core
 import Counterfactual
 import Datasets
 import Foundation

@@ -1,6 +1,7 @@
 import Counterfactual
 import Diffusion
 import Foundation
+import Imaging
 import Phantom
 import Torch
 

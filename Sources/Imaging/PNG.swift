@@ -1,3 +1,4 @@
+import Core
 import CZlib
 import Foundation
 
@@ -45,15 +46,22 @@ extension Image {
 
     /// Writes the image as a PNG, atomically (temporary name in the same folder, then rename).
     public func writePNG(to url: URL, compressionLevel: Int = 6) throws {
-        try writeAtomically(pngData(compressionLevel: compressionLevel), to: url)
+        try writeImageFile(pngData(compressionLevel: compressionLevel), to: url)
     }
 
     /// Writes the image as PNG or JPEG (quality 95) by the file's extension, atomically.
     public func write(to url: URL) throws {
         switch ImageFileFormat(extensionOf: url) {
         case .png: try writePNG(to: url)
-        case .jpeg: try writeAtomically(JPEG.encode(self), to: url)
+        case .jpeg: try writeImageFile(JPEG.encode(self), to: url)
         case nil: throw ImagingError.unsupported(file: url.path, detail: "unknown image extension (use .png, .jpg or .jpeg)")
+        }
+    }
+
+    /// Core's atomic writer; a failure stays an ImagingError, the one error every image read and write throws.
+    private func writeImageFile(_ data: Data, to url: URL) throws {
+        do { try writeAtomically(data, to: url) } catch let error as FileSystemError {
+            throw ImagingError.io(file: error.path, detail: error.reason)
         }
     }
 }

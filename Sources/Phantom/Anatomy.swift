@@ -1,3 +1,5 @@
+import Core
+
 /// The exogenous (patient and acquisition) variables of one phantom: everything about the picture that no
 /// label causes. Lengths are fractions of the image side, in patient-frame coordinates `u` (left to right
 /// as displayed: the patient's right is on the image left) and `v` (top to bottom).

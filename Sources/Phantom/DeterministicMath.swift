@@ -1,3 +1,5 @@
+import Core
+
 /// Random numbers and transcendental functions that give the same bits on every machine.
 ///
 /// The pixel path uses only IEEE-754 `+ - * /` and `sqrt` (correctly rounded everywhere; Swift does not
@@ -6,41 +8,12 @@
 /// libm, whose last-bit results differ between glibc, Apple's libm and others. Their accuracy (about 1e-14
 /// relative) is far beyond what an image needs; what matters is that they are bit-for-bit reproducible.
 
-/// SplitMix64 (Steele, Lea and Flood 2014): a tiny, fast, well-mixed 64-bit generator.
-public struct SplitMix64: Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 53 random bits.
-    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
-
-    public mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * uniform() }
-
+extension SplitMix64 {
     /// Standard normal (Box–Muller with the deterministic log and cos).
     public mutating func normal() -> Double {
         let u1 = 1 - uniform()   // (0, 1]
         let u2 = uniform()
         return (-2 * DMath.log(u1)).squareRoot() * DMath.cos(2 * Double.pi * u2)
-    }
-
-    public mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.upperBound - range.lowerBound + 1))
-    }
-
-    /// A generator for a named sub-stream, so that adding a draw to one part of the model does not shift
-    /// the draws of another.
-    public func fork(_ label: UInt64) -> SplitMix64 {
-        var g = SplitMix64(seed: state ^ (label &* 0xD1B5_4A32_D192_ED03))
-        _ = g.next()
-        return g
     }
 }
 

@@ -84,9 +84,3 @@ public struct PhantomLabels: Sendable {
         ]
     }
 }
-
-func csvLine(_ fields: [String]) -> String {
-    fields.map { f in
-        f.contains(",") || f.contains("\"") || f.contains("\n") ? "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : f
-    }.joined(separator: ",") + "\n"
-}

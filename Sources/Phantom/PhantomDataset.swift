@@ -38,8 +38,15 @@ public struct PhantomDataset {
         public var labelCounts: [String: Int]
     }
 
-    /// Generates the dataset; `progress(done, total)` is called after each case.
+    /// Generates the dataset; `progress(done, total)` is called after each case. A file that cannot be written is
+    /// a PhantomError naming it, as every other failure here (images: an ImagingError).
     public func generate(progress: (Int, Int) -> Void = { _, _ in }) throws -> Summary {
+        do { return try writeFiles(progress: progress) } catch let error as FileSystemError {
+            throw PhantomError(error.description)
+        }
+    }
+
+    private func writeFiles(progress: (Int, Int) -> Void) throws -> Summary {
         guard count > 0 else { throw PhantomError("--count must be positive") }
         guard bitDepth == 8 || bitDepth == 16 else { throw PhantomError("--bit-depth must be 8 or 16") }
         guard (16...4096).contains(size) else { throw PhantomError("--size must be between 16 and 4096") }
@@ -54,8 +61,8 @@ public struct PhantomDataset {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(encoder.encode(parameters), to: output.appendingPathComponent("graph.json"))
 
-        var manifest = csvLine(PhantomLabels.header)
-        var cfManifest = csvLine(["Path", "Case", "Intervention", "Change Mask", "Changed Pixels"] + PhantomLabels.header.dropFirst())
+        var manifest = csvLine(PhantomLabels.header) + "\n"
+        var cfManifest = csvLine(["Path", "Case", "Intervention", "Change Mask", "Changed Pixels"] + PhantomLabels.header.dropFirst()) + "\n"
         var counts: [String: Int] = [:]
         var cfImages = 0
         let start = Date()
@@ -66,7 +73,7 @@ public struct PhantomDataset {
             try factual.image.writePNG(to: output.appendingPathComponent(imagePath), compressionLevel: 3)
             try writeAtomically(c.jsonData(), to: output.appendingPathComponent("cases/\(c.id).json"))
             let row = PhantomLabels.row(path: imagePath, c.attributes, parameters, anatomy: c.anatomy)
-            manifest += csvLine(row)
+            manifest += csvLine(row) + "\n"
             for (k, v) in zip(PhantomLabels.header, row) where ["1"].contains(v) && k != "Path" { counts[k, default: 0] += 1 }
 
             if !counterfactuals.isEmpty {
@@ -87,7 +94,7 @@ public struct PhantomDataset {
                     try change.writePNG(to: output.appendingPathComponent(maskPath), compressionLevel: 3)
                     let changed = change.samples.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
                     let labels = PhantomLabels.row(path: cfPath, attrs, parameters, anatomy: c.anatomy)
-                    cfManifest += csvLine([cfPath, c.id, slug, maskPath, String(changed)] + labels.dropFirst())
+                    cfManifest += csvLine([cfPath, c.id, slug, maskPath, String(changed)] + labels.dropFirst()) + "\n"
                     cfImages += 1
                 }
             }

@@ -1,3 +1,4 @@
+import Core
 import Imaging
 
 /// One rendered phantom: the image and, on request, the support of each structure.

@@ -128,8 +128,6 @@ public struct SCMNoise: Codable, Equatable, Sendable {
     }
 }
 
-public enum Sex: String, Codable, Sendable { case female = "F", male = "M" }
-
 public enum EffusionSide: String, Codable, Sendable, CaseIterable {
     case none, left, right, bilateral
     /// Patient left (image right) is affected.

@@ -136,7 +136,7 @@ extension CLIPTokenizer {
 
     /// One file of the folder, whole or not at all (`AtomicFile`); a failure is a TokenizerError naming the file.
     static func writeAtomically(_ data: Data, to url: URL) throws {
-        do { try AtomicFile.write(data, to: url) } catch let error as FileSystemError {
+        do { try AtomicFile.write(data, to: url, durability: .synced) } catch let error as FileSystemError {
             throw TokenizerError(error.path, error.reason)
         }
     }

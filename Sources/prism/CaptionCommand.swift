@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Datasets
 import Foundation
 
@@ -113,7 +114,7 @@ struct CaptionCommand: ParsableCommand {
             "\(name)=\(state == .positive ? "1" : state == .negative ? "0" : "-1")"
         }
         print("row \(n) (line \(r.line)): \(r.path)")
-        print("patient \(r.patientID), sex \(r.sex?.rawValue ?? "unknown"), age \(r.age.map(String.init) ?? "unknown"), view \(r.view ?? "unknown")")
+        print("patient \(r.patientID), sex \(r.sex?.word ?? "unknown"), age \(r.age.map(String.init) ?? "unknown"), view \(r.view ?? "unknown")")
         print("labels: \(labels.isEmpty ? "none" : labels.joined(separator: ", "))")
         print("caption: \(template.caption(for: r))")
     }

@@ -3,6 +3,7 @@ import Core
 import Counterfactual
 import Datasets
 import Diffusion
+import Evaluation
 import Foundation
 import Imaging
 import Torch
@@ -254,7 +255,7 @@ struct EditCommand: ParsableCommand {
             reconstruction: EditReport.Reconstruction(image: "reconstruction.png", psnrDB: psnr.isFinite ? psnr : 999),
             nullTextLosses: outcome.nullTextLosses)
         let data = try JSONFile.encode(report)
-        try AtomicFile.write(data, to: folder.appendingPathComponent("result.json"))
+        try AtomicFile.write(data, to: folder.appendingPathComponent("result.json"), durability: .unsynced)
         if json { print(String(decoding: data, as: UTF8.self)) }
         log("wrote \(outcome.edits.count) counterfactual(s) to \(folder.path) (reconstruction PSNR \(String(format: "%.1f", psnr)) dB)")
     }

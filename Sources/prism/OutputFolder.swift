@@ -1,11 +1,11 @@
+import Core
 import Foundation
-import Imaging
 
 /// The folder a command writes into, made (or checked) before any long work, so that a path it cannot write to
 /// fails at once, naming the path and the reason, instead of after minutes of inversion or editing.
 func prepareOutputFolder(_ path: String, option: String = "--output") throws -> URL {
     let url = URL(fileURLWithPath: path, isDirectory: true)
-    do { try createFolder(url) } catch let error as ImagingError {
+    do { try createFolder(url) } catch let error as FileSystemError {
         throw CLIError("\(option): \(error)")
     }
     guard access(url.path, W_OK | X_OK) == 0 else {

@@ -1,5 +1,6 @@
 import Diffusion
 import Foundation
+import Imaging
 import TestSupport
 import Testing
 import Tokenizer

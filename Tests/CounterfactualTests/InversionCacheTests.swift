@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Testing
 import Torch
 @testable import Counterfactual

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Testing
 @testable import Datasets
@@ -22,6 +23,16 @@ import Testing
         let other = records + [Record(path: "new.png", patientID: "stranger")]
         let error = #expect(throws: DataFileError.self) { try PatientSplit.loadOrCreate(at: url, for: other) }
         #expect(error?.description.contains("stranger") == true)
+    }
+
+    @Test func aSplitIsWrittenIntoAMissingFolderWholeAndLeavesNoTemporary() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-split-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("splits/split.csv")
+        try PatientSplit(patients: ["a", "b"], seed: 1).write(to: url)
+        try PatientSplit(assignment: ["c": .test]).write(to: url)
+        #expect(try String(contentsOf: url, encoding: .utf8) == "patient_id,split\nc,test\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path) == ["split.csv"])
     }
 
     @Test func badSplitNameIsReportedWithItsLine() throws {

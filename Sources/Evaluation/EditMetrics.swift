@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 
 /// The numbers that say whether a counterfactual did its job, on images in [0, 1].
 public enum EditMetrics {

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A problem in a data file: the file, the line (1-based, 0 when the file as a whole is wrong) and what is wrong.
 public struct DataFileError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -153,18 +150,4 @@ public func csvLine(_ fields: [String]) -> String {
         quoted.append("\"")
         return String(quoted)
     }.joined(separator: ",")
-}
-
-/// Writes `text` to `url` through a temporary file in the same folder, renamed when complete.
-public func writeAtomically(_ text: String, to url: URL) throws {
-    let folder = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    let tmp = folder.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
-    try Data(text.utf8).write(to: tmp)
-    // rename(2) replaces an existing file atomically: a reader sees the old file or the new one, never half.
-    guard rename(tmp.path, url.path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(at: tmp)
-        throw DataFileError(file: url.path, "cannot be written: \(reason)")
-    }
 }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A self-contained HTML page of cases and their counterfactuals: every picture is a file beside the page,
@@ -105,10 +106,7 @@ public struct HTMLReport {
     @discardableResult
     public func write(to folder: URL, name: String = "report.html") throws -> URL {
         let url = folder.appendingPathComponent(name)
-        let tmp = folder.appendingPathComponent(".\(name).tmp")
-        try Data(html().utf8).write(to: tmp)
-        if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
-        try FileManager.default.moveItem(at: tmp, to: url)
+        try writeAtomically(Data(html().utf8), to: url)
         return url
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Datasets
+@testable import Core
 
 @Suite struct CSVTests {
     @Test func parsesQuotesDoubledQuotesCRLFAndEmbeddedNewlines() throws {
@@ -27,15 +27,5 @@ import Testing
         let fields = ["plain", "with, comma", "with \"quote\"", "two\nlines"]
         let t = try CSVTable.parse("h1,h2,h3,h4\n" + csvLine(fields) + "\n")
         #expect(t.rows == [fields])
-    }
-
-    @Test func atomicWriteReplacesAndLeavesNoTemporary() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prism-csv-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let url = dir.appendingPathComponent("out.csv")
-        try writeAtomically("one\n", to: url)
-        try writeAtomically("two\n", to: url)
-        #expect(try String(contentsOf: url, encoding: .utf8) == "two\n")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["out.csv"])
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Imaging
 
 /// A single-channel float image, row-major, values usually in [0, 1]: what masks, gray X-rays and difference
 /// maps are made of in image space.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Counterfactual
+@testable import Evaluation
 
 @Suite struct HTMLReportTests {
     @Test func everyPictureIsLinkedRelativelyAndTextIsEscaped() throws {
