@@ -124,7 +124,7 @@ public final class ClassifierTrainingRun {
         let task = ClassifierTrainingTask(classifier: classifier)
         let (data, augmentation, seed) = (trainData, options.augmentation, options.settings.seed)
         trainer = Trainer(task: task, settings: options.settings, output: options.output, dataCount: trainData.count,
-                          loadVisit: { visit in
+                          visits: VisitLoader { visit in
             let plane = try data.plane(visit.index)
             return ClassifierSample(pixels: augmentation.apply(plane, side: data.resolution, seed: seed, index: visit.index, epoch: visit.epoch),
                                     targets: trainTargets.targets[visit.index], mask: trainTargets.mask[visit.index],

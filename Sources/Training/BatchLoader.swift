@@ -32,6 +32,13 @@ public struct SampleVisit: Sendable, Equatable {
     }
 }
 
+/// A sample loader that is told each draw's epoch (a wrapper, so that a trailing closure always means the plain
+/// index loader).
+public struct VisitLoader<Sample: Sendable>: Sendable {
+    public let load: @Sendable (SampleVisit) throws -> Sample
+    public init(_ load: @escaping @Sendable (SampleVisit) throws -> Sample) { self.load = load }
+}
+
 /// Loads samples on background threads, ahead of the training loop, in the order ``SampleOrder`` gives,
 /// starting anywhere (for resuming). `load(index)` must be safe to call from several threads at once.
 public final class BatchLoader<Sample: Sendable>: @unchecked Sendable {
@@ -57,12 +64,13 @@ public final class BatchLoader<Sample: Sendable>: @unchecked Sendable {
     public convenience init(order: SampleOrder, batchSize: Int, start: Position = (0, 0), workers: Int = 2, prefetch: Int = 32,
                             load: @escaping @Sendable (Int) throws -> Sample) {
         self.init(order: order, batchSize: batchSize, start: start, workers: workers, prefetch: prefetch,
-                  loadVisit: { try load($0.index) })
+                  visits: VisitLoader { try load($0.index) })
     }
 
-    /// `loadVisit` receives the sample's epoch as well (for per-epoch random augmentation).
+    /// `visits` receives the sample's epoch as well (for per-epoch random augmentation).
     public init(order: SampleOrder, batchSize: Int, start: Position = (0, 0), workers: Int = 2, prefetch: Int = 32,
-                loadVisit load: @escaping @Sendable (SampleVisit) throws -> Sample) {
+                visits: VisitLoader<Sample>) {
+        let load = visits.load
         precondition(order.count > 0, "no samples to load")
         self.order = order
         self.batchSize = batchSize

@@ -81,13 +81,13 @@ public final class Trainer<Task: TrainingTask> {
 
     public convenience init(task: Task, settings: TrainingSettings, output: URL, dataCount: Int,
                             load: @escaping @Sendable (Int) throws -> Task.Sample) {
-        self.init(task: task, settings: settings, output: output, dataCount: dataCount, loadVisit: { try load($0.index) })
+        self.init(task: task, settings: settings, output: output, dataCount: dataCount, visits: VisitLoader { try load($0.index) })
     }
 
-    /// `loadVisit` receives the epoch of each draw as well, so that random augmentation can be a function of
+    /// `visits` receives the epoch of each draw as well, so that random augmentation can be a function of
     /// (seed, sample, epoch) and a resumed run draws what an uninterrupted one would.
-    public init(task: Task, settings: TrainingSettings, output: URL, dataCount: Int,
-                loadVisit load: @escaping @Sendable (SampleVisit) throws -> Task.Sample) {
+    public init(task: Task, settings: TrainingSettings, output: URL, dataCount: Int, visits: VisitLoader<Task.Sample>) {
+        let load = visits.load
         self.task = task
         self.settings = settings
         self.output = output
@@ -140,7 +140,7 @@ public final class Trainer<Task: TrainingTask> {
     public func run(report: (TrainingStepReport) -> Void = { _ in },
                     afterStep: (Int) throws -> Void = { _ in }) throws {
         let loader = BatchLoader(order: SampleOrder(count: dataCount, seed: settings.seed), batchSize: settings.batchSize,
-                                 start: (state.epoch, state.position), workers: settings.loaderThreads, loadVisit: load)
+                                 start: (state.epoch, state.position), workers: settings.loaderThreads, visits: VisitLoader(load))
         defer { loader.stop() }
         let schedule = LearningRateSchedule(settings.schedule, warmupSteps: settings.warmupSteps, totalSteps: settings.totalSteps)
         let started = Date()
