@@ -96,7 +96,8 @@ public struct ValidationHistory: Sendable {
         return history
     }
 
-    /// Training loss over steps above the validation AUROCs (per label and their mean) over steps, as one PNG.
+    /// Training loss over steps above the validation AUROCs (per label and their mean) over steps, as one PNG (the
+    /// AUROC panel's title is short: the legend of three long label names takes most of its top line).
     public func curves(loss: [(step: Int, loss: Double)]) -> Image {
         let lossPanel = CurvePlot.Panel(title: "TRAINING LOSS", series: [
             CurvePlot.Series(name: "LOSS", points: loss.map { (Double($0.step), $0.loss) }),
@@ -104,6 +105,6 @@ public struct ValidationHistory: Sendable {
         let aurocs = labels.indices.map { k in
             CurvePlot.Series(name: labels[k].uppercased(), points: records.map { (Double($0.step), $0.auroc[k]) })
         } + (labels.count > 1 ? [CurvePlot.Series(name: "MEAN", points: records.map { (Double($0.step), $0.meanAUROC) })] : [])
-        return CurvePlot(panels: [lossPanel, CurvePlot.Panel(title: "VALIDATION AUROC", series: aurocs, range: 0...1)]).image()
+        return CurvePlot(panels: [lossPanel, CurvePlot.Panel(title: "AUROC", series: aurocs, range: 0...1)]).image()
     }
 }
