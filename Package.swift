@@ -24,7 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
-        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "DiffusersConfig", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation", "Classifiers", "ClassifierMetrics"]),
+        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "DiffusersConfig", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation", "Classifiers", "ClassifierMetrics", "ClassifierTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -61,11 +61,15 @@ let package = Package(
         // The numbers a classifier is judged by (AUROC, thresholds, calibration, shortcut groups, counterfactual
         // sensitivity): plain arithmetic on scores, so Foundation only, without libtorch.
         .target(name: "ClassifierMetrics", dependencies: ["Core", "Imaging"]),
+        // Classifier training on the one Trainer (masked multi-label BCE, group weights, augmentation, validation and
+        // the best checkpoint by AUROC), and prediction, evaluation and counterfactual sensitivity of a classifier folder.
+        .target(name: "ClassifierTraining", dependencies: ["Classifiers", "ClassifierMetrics", "Core", "Datasets", "Imaging", "NN", "Torch", "Training"]),
         .target(name: "Evaluation", dependencies: ["Core", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch"]),
         .executableTarget(
             name: "prism",
             dependencies: [
                 "Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation",
+                "Classifiers", "ClassifierMetrics", "ClassifierTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -84,6 +88,7 @@ let package = Package(
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
         .testTarget(name: "ClassifiersTests", dependencies: ["Classifiers", "Core", "NN", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ClassifierMetricsTests", dependencies: ["ClassifierMetrics", "Core", "Imaging"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ClassifierTrainingTests", dependencies: ["ClassifierTraining", "Core", "Classifiers", "ClassifierMetrics", "Datasets", "Phantom", "Torch", "Training"]),
         .testTarget(
             name: "PrismCLITests",
             dependencies: [

@@ -1,3 +1,4 @@
+import Core
 /// A percentile bootstrap interval: the `level` central range of a statistic recomputed on resamples of the images.
 ///
 /// `lower` and `upper` are NaN when no resample gave a defined statistic (`used == 0`).
@@ -85,19 +86,7 @@ func weightedMean(_ values: [Double], _ weights: [Int]) -> Double? {
     return n > 0 ? sum / Double(n) : nil
 }
 
-/// Steele, Lea and Flood's SplitMix64, the generator Datasets' splits and batch orders use (Core has no seeded
-/// generator to share, and depending on Datasets for ten lines would pull manifests into the metrics).
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// A draw from 0..<n by Lemire's multiply-shift: spelled out rather than `Int.random(in:using:)`, whose
     /// algorithm the standard library does not promise to keep, so a seed's intervals never change. The bias
     /// (at most n / 2^64) is far below anything a bootstrap can see.

@@ -21,7 +21,7 @@ extension ResNet: ClassifierNetwork {}
 /// Logits come out; callers apply the sigmoid and compare with ``ClassifierConfig/thresholds``. Train and eval
 /// mode follow `store.isTraining` (batch normalisation).
 public final class Classifier {
-    public let config: ClassifierConfig
+    public private(set) var config: ClassifierConfig
     public let network: any ClassifierNetwork
     public var store: ParameterStore { network.store }
 
@@ -49,6 +49,14 @@ public final class Classifier {
 
     /// Normalised images [N, C, H, W] → logits [N, labels].
     public func callAsFunction(_ images: Tensor) -> Tensor { network(images) }
+
+    /// Sets the per-label decision thresholds (chosen on validation data, say) that ``save(to:dtype:)`` writes.
+    public func setThresholds(_ thresholds: [Double]) throws {
+        var changed = config
+        changed.thresholds = thresholds
+        if let (key, problem) = changed.problem() { throw JSONFileError(file: Self.configName, key: key.rawValue, problem: problem) }
+        config = changed
+    }
 
     /// Images in [0, 1] → the network's input: (x - mean) / std per channel.
     public func normalize(_ images: Tensor) -> Tensor {

@@ -21,8 +21,12 @@ public enum VaeImageProcessor {
 
     /// A gray image as CHW floats in [−1, 1] for a data loader: its plane on each of `channels` channels.
     public static func pixels(gray image: Image, channels: Int) -> [Float] {
-        let plane = normalize(image.plane(0))
-        return Array([[Float]](repeating: plane, count: channels).joined())
+        pixels(grayPlane: image.plane(0), channels: channels)
+    }
+
+    /// A gray plane in [0, 1] as CHW floats in [−1, 1]: the plane on each of `channels` channels.
+    public static func pixels(grayPlane plane: [Float], channels: Int) -> [Float] {
+        Array([[Float]](repeating: normalize(plane), count: channels).joined())
     }
 
     /// An RGB image → [1, 3, H, W] in [−1, 1].

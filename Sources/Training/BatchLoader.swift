@@ -23,6 +23,23 @@ public struct SampleOrder: Sendable {
     }
 }
 
+/// A sample as the loader draws it: its index in the data and the epoch of the draw.
+public struct SampleVisit: Sendable, Equatable {
+    public var index: Int
+    public var epoch: Int
+    public init(index: Int, epoch: Int) {
+        self.index = index
+        self.epoch = epoch
+    }
+}
+
+/// A sample loader that is told each draw's epoch (a wrapper, so that a trailing closure always means the plain
+/// index loader).
+public struct VisitLoader<Sample: Sendable>: Sendable {
+    public let load: @Sendable (SampleVisit) throws -> Sample
+    public init(_ load: @escaping @Sendable (SampleVisit) throws -> Sample) { self.load = load }
+}
+
 /// Loads samples on background threads, ahead of the training loop, in the order ``SampleOrder`` gives,
 /// starting anywhere (for resuming). `load(index)` must be safe to call from several threads at once.
 public final class BatchLoader<Sample: Sendable>: @unchecked Sendable {
@@ -30,7 +47,7 @@ public final class BatchLoader<Sample: Sendable>: @unchecked Sendable {
 
     let order: SampleOrder
     let batchSize: Int
-    let load: @Sendable (Int) throws -> Sample
+    let load: @Sendable (SampleVisit) throws -> Sample
     let workers: Int
     let prefetch: Int
 
@@ -45,8 +62,16 @@ public final class BatchLoader<Sample: Sendable>: @unchecked Sendable {
 
     /// - Parameters:
     ///   - prefetch: how many samples may wait, loaded, ahead of the loop.
+    public convenience init(order: SampleOrder, batchSize: Int, start: Position = (0, 0), workers: Int = 2, prefetch: Int = 32,
+                            load: @escaping @Sendable (Int) throws -> Sample) {
+        self.init(order: order, batchSize: batchSize, start: start, workers: workers, prefetch: prefetch,
+                  visits: VisitLoader { try load($0.index) })
+    }
+
+    /// `visits` receives the sample's epoch as well (for per-epoch random augmentation).
     public init(order: SampleOrder, batchSize: Int, start: Position = (0, 0), workers: Int = 2, prefetch: Int = 32,
-                load: @escaping @Sendable (Int) throws -> Sample) {
+                visits: VisitLoader<Sample>) {
+        let load = visits.load
         precondition(order.count > 0, "no samples to load")
         self.order = order
         self.batchSize = batchSize
@@ -94,9 +119,9 @@ public final class BatchLoader<Sample: Sendable>: @unchecked Sendable {
             if stopped { lock.unlock(); return }
             let n = nextToSchedule
             nextToSchedule += 1
-            let index = indexOf(n)
+            let visit = SampleVisit(index: indexOf(n), epoch: place(n).epoch)
             lock.unlock()
-            let result = Result { try load(index) }
+            let result = Result { try load(visit) }
             lock.lock()
             ready[n] = result
             lock.broadcast()

@@ -71,7 +71,7 @@ public final class Trainer<Task: TrainingTask> {
     public let output: URL
     public let checkpoints: CheckpointFolder
     let dataCount: Int
-    let load: @Sendable (Int) throws -> Task.Sample
+    let load: @Sendable (SampleVisit) throws -> Task.Sample
 
     public let optimizer: AdamW
     public let ema: EMA?
@@ -80,8 +80,15 @@ public final class Trainer<Task: TrainingTask> {
 
     public var logURL: URL { output.appendingPathComponent("log.csv") }
 
-    public init(task: Task, settings: TrainingSettings, output: URL, dataCount: Int,
-                load: @escaping @Sendable (Int) throws -> Task.Sample) {
+    public convenience init(task: Task, settings: TrainingSettings, output: URL, dataCount: Int,
+                            load: @escaping @Sendable (Int) throws -> Task.Sample) {
+        self.init(task: task, settings: settings, output: output, dataCount: dataCount, visits: VisitLoader { try load($0.index) })
+    }
+
+    /// `visits` receives the epoch of each draw as well, so that random augmentation can be a function of
+    /// (seed, sample, epoch) and a resumed run draws what an uninterrupted one would.
+    public init(task: Task, settings: TrainingSettings, output: URL, dataCount: Int, visits: VisitLoader<Task.Sample>) {
+        let load = visits.load
         self.task = task
         self.settings = settings
         self.output = output
@@ -134,7 +141,7 @@ public final class Trainer<Task: TrainingTask> {
     public func run(report: (TrainingStepReport) -> Void = { _ in },
                     afterStep: (Int) throws -> Void = { _ in }) throws {
         let loader = BatchLoader(order: SampleOrder(count: dataCount, seed: settings.seed), batchSize: settings.batchSize,
-                                 start: (state.epoch, state.position), workers: settings.loaderThreads, load: load)
+                                 start: (state.epoch, state.position), workers: settings.loaderThreads, visits: VisitLoader(load))
         defer { loader.stop() }
         let schedule = LearningRateSchedule(settings.schedule, warmupSteps: settings.warmupSteps, totalSteps: settings.totalSteps)
         let started = Date()

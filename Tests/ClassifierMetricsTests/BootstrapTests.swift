@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ClassifierMetrics
+import Core
 
 /// n images whose positive scores sit `separation` above the negatives', with noise, from a fixed seed.
 func syntheticScores(count: Int, separation: Double = 0.8, seed: UInt64 = 7) -> (labels: [Bool], scores: [Double]) {

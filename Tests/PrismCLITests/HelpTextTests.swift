@@ -10,6 +10,8 @@ let allCommands: [any ParsableCommand.Type] = [
     BenchCommand.self, BenchCommand.UNet.self, BenchCommand.VAEDecode.self, BenchCommand.VAEEncode.self,
     BenchCommand.TextEncoder.self, BenchCommand.Edit.self, TrainCommand.self,
     EvaluateCommand.self, EvaluateCommand.VAE.self, EvaluateCommand.Edits.self, DemoCommand.self,
+    ClassifierCommand.self, ClassifierTrainCommand.self, ClassifierPredictCommand.self, ClassifierEvaluateCommand.self,
+    ClassifierSensitivityCommand.self,
 ]
 
 /// The help screen's width the examples must survive: a terminal's default, and what argument-parser uses when the

@@ -1,0 +1,213 @@
+import ArgumentParser
+import ClassifierTraining
+import Classifiers
+import Core
+import Datasets
+import Foundation
+import Torch
+import Training
+
+struct ClassifierTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a multi-label chest X-ray classifier (DenseNet-121, ResNet-18/50).",
+        discussion: """
+            Trains on the train part of a patient-level split and validates on its
+            validation part (the split is OUTPUT/split.csv, made if absent; no patient
+            is in both). Labels missing from a row, and CheXpert's -1 under
+            --uncertain ignore, are masked out of the loss. Images are made gray,
+            centre-cropped square and resized; the network sees (x - mean) / std with
+            ImageNet's statistics.
+
+            Example:
+              prism classifier train --data ph/manifest.csv --images ph \\
+                  --labels "Pleural Effusion,Cardiomegaly,Support Devices" \\
+                  --arch resnet18 --resolution 128 --batch 32 --steps 400 \\
+                  --augment flip,affine --output runs/clf
+
+            --group-weights COLUMN weights each (image, label) entry by the inverse
+            frequency of its (label, COLUMN) group, normalised to mean 1 per label, so
+            that images where the attribute contradicts the label weigh as much as
+            those where it agrees.
+
+            OUTPUT receives: best/ (the weights of the best mean validation AUROC, with
+            per-label Youden thresholds chosen on validation in its config.json), last/
+            (the final weights), validation.csv, log.csv, curves.png (loss and AUROC),
+            split.csv, run.json and checkpoints/. --resume continues a killed run
+            exactly, from its newest checkpoint.
+            """
+    )
+
+    @OptionGroup var data: DataOptions
+
+    @Option(help: ArgumentHelp("The folder the label file's image paths are relative to.", valueName: "dir"))
+    var images: String
+
+    @Option(help: ArgumentHelp("The findings to predict, comma-separated (columns of the label file).", valueName: "names"))
+    var labels: String
+
+    @Option(help: ArgumentHelp("The run's folder.", valueName: "dir"))
+    var output: String
+
+    @Option(help: "densenet121 | resnet18 | resnet50 (torchvision's definitions).")
+    var arch: ClassifierArchitecture = .densenet121
+
+    @Option(help: "Image side in pixels.")
+    var resolution = 224
+
+    @Option(help: "Input channels: 1 (gray) or 3 (the gray image repeated, as ImageNet networks take it).")
+    var channels = 1
+
+    @Option(help: "Images per step.")
+    var batch = 32
+
+    @Option(help: "Passes over the training images (or give --steps).")
+    var epochs: Int?
+
+    @Option(help: "Optimizer steps (or give --epochs).")
+    var steps: Int?
+
+    @Option(help: "Peak learning rate of AdamW (cosine decay to 0).")
+    var lr = 1e-4
+
+    @Option(help: "AdamW weight decay.")
+    var weightDecay = 1e-5
+
+    @Option(help: "Steps of linear learning-rate warm-up.")
+    var warmup = 0
+
+    @Option(help: "Random augmentation: flip, affine (rotation ±10°, scale 0.9-1.1, shift ±5%), flip,affine or none.")
+    var augment = "none"
+
+    @Option(help: ArgumentHelp("Balance the (label, attribute) groups of this column in the loss (e.g. \"Support Devices\").", valueName: "column"))
+    var groupWeights: String?
+
+    @Option(help: "What uncertain labels (-1) become: ignore (masked out) | positive | negative.")
+    var uncertain: UncertainPolicy = .ignore
+
+    @Option(help: "Validate every N steps (default: once an epoch).")
+    var validateEvery: Int?
+
+    @Option(help: "Write a checkpoint every N steps (default: at every validation).")
+    var checkpointEvery: Int?
+
+    @Option(help: "Checkpoints kept (the newest).")
+    var keepCheckpoints = 2
+
+    @Option(help: ArgumentHelp("The patient split file (patient_id,split), made if absent (default: OUTPUT/split.csv).", valueName: "csv"))
+    var splitFile: String?
+
+    @Option(help: "Gradient clipping: the largest global gradient norm.")
+    var maxGradNorm = 1.0
+
+    @Option(help: "Threads that load and augment images ahead of the training loop.")
+    var loaderThreads = 2
+
+    @Option(help: "libtorch compute threads (default: one per core).")
+    var threads: Int?
+
+    @Option(help: "cpu, cuda, cuda:N or auto.")
+    var device = "auto"
+
+    @Option(help: "Seed of the initialisation, the split, the data order and the augmentation.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Continue the run in --output from its newest checkpoint.")
+    var resume = false
+
+    func validate() throws {
+        guard (steps != nil) != (epochs != nil) else { throw ValidationError("give --steps N or --epochs E") }
+        try requireCount(steps, "--steps", atLeast: 1)
+        try requireCount(epochs, "--epochs", atLeast: 1)
+        try requireCount(batch, "--batch", atLeast: 1)
+        try requireCount(resolution, "--resolution", atLeast: 32)
+        guard channels == 1 || channels == 3 else { throw ValidationError("--channels \(channels): use 1 or 3") }
+        try requireCount(warmup, "--warmup", atLeast: 0)
+        try requireCount(validateEvery, "--validate-every", atLeast: 1)
+        try requireCount(checkpointEvery, "--checkpoint-every", atLeast: 1)
+        try requireCount(keepCheckpoints, "--keep-checkpoints", atLeast: 1)
+        try requireCount(loaderThreads, "--loader-threads", atLeast: 1)
+        try requireCount(threads, "--threads", atLeast: 1)
+        try requireFinite(lr, "--lr", range: .above(0))
+        try requireFinite(weightDecay, "--weight-decay", range: .atLeast(0))
+        try requireFinite(maxGradNorm, "--max-grad-norm", range: .above(0))
+        do { _ = try Augmentation(parsing: augment) } catch { throw ValidationError("\(error)") }
+        guard !labelNames.isEmpty else { throw ValidationError("--labels \"\(labels)\": name at least one finding") }
+        _ = try requireDevice(device)
+    }
+
+    var labelNames: [String] { labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+
+    func run() throws {
+        try requireFolder(images, "--images")
+        try requireWritableFolder(output, "--output")
+        if let threads { Torch.threadCount = threads }
+        let outputURL = URL(fileURLWithPath: output)
+        let records = try data.load()
+        let table = try classifierTry { try CSVTable.read(URL(fileURLWithPath: data.data)) }
+        let names = try classifierTry { try LabelTargets.resolve(labelNames, records: records, file: data.data, header: table.header) }
+        let splitURL = splitFile.map { URL(fileURLWithPath: $0) } ?? outputURL.appendingPathComponent("split.csv")
+        let split = try classifierTry {
+            try FileManager.default.createDirectory(at: splitURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+            return try PatientSplit.loadOrCreate(at: splitURL, for: records, seed: seed)
+        }
+        var options = ClassifierTrainingOptions(
+            train: records.filter { split.split(of: $0.patientID) == .train },
+            validation: records.filter { split.split(of: $0.patientID) == .validation },
+            imageRoot: URL(fileURLWithPath: images), output: outputURL, labels: names)
+        options.architecture = arch
+        options.resolution = resolution
+        options.channels = channels
+        options.uncertain = uncertain
+        options.augmentation = try Augmentation(parsing: augment)
+        options.groupAttribute = try groupWeights.map { column in
+            try classifierTry { try BinaryAttribute.read(column: column, table: table, records: options.train) }
+        }
+        options.settings.batchSize = batch
+        options.settings.learningRate = lr
+        options.settings.weightDecay = weightDecay
+        options.settings.warmupSteps = warmup
+        options.settings.totalSteps = steps ?? 1
+        options.settings.maxGradNorm = maxGradNorm
+        options.settings.keepCheckpoints = keepCheckpoints
+        options.settings.loaderThreads = loaderThreads
+        options.settings.seed = seed
+        options.epochs = epochs
+        options.validateEvery = validateEvery
+        options.checkpointEvery = checkpointEvery
+        options.device = try requireDevice(device)
+        options.resume = resume
+
+        let run = try classifierTry { try ClassifierTrainingRun(options) }
+        ClassifierCommand.log("training \(arch.rawValue) on \(options.train.count) images (validating on \(options.validation.count)) at "
+                              + "\(resolution) px for \(names.joined(separator: ", ")): \(run.totalSteps) steps of \(batch), "
+                              + "validation every \(run.validateEvery) steps, into \(output)")
+        var bar: ProgressBar?
+        var first = 0
+        try classifierTry {
+            try run.run(report: { r in
+                if bar == nil {
+                    first = r.step - 1
+                    bar = ProgressBar(total: r.totalSteps - first, label: "train", unit: "step")
+                }
+                let best = run.history.bestScore.map { String(format: " best AUROC %.3f", $0) } ?? ""
+                bar?.update(r.step - first, info: String(format: "step %d/%d loss %.4f lr %.2e", r.step, r.totalSteps, r.loss,
+                                                         r.learningRate) + best)
+            }, message: ClassifierCommand.log)
+        }
+        bar?.finish()
+        summarize(run)
+    }
+
+    func summarize(_ run: ClassifierTrainingRun) {
+        let best = run.history.records.last { $0.isBest }
+        if let best {
+            print(String(format: "best: step %d, mean validation AUROC %.4f", best.step, best.meanAUROC))
+            for (label, (auroc, t)) in zip(run.options.labels, zip(best.auroc, best.thresholds)) {
+                print("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "AUROC %.4f  threshold %.3f", auroc, t))
+            }
+        }
+        print("classifiers: \(run.bestURL.path) (best), \(run.lastURL.path) (last); "
+              + "log: \(run.logURL.path), \(run.validationURL.path), \(run.curvesURL.path)")
+    }
+}
