@@ -24,7 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
-        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "DiffusersConfig", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation", "Classifiers", "ClassifierMetrics", "ClassifierTraining"]),
+        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "DiffusersConfig", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation", "Classifiers", "ClassifierMetrics", "ClassifierTraining", "DiffusionTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,7 +54,10 @@ let package = Package(
         // diffusers' config files as Swift values, without libtorch (the fuzz targets decode with them).
         .target(name: "DiffusersConfig", dependencies: ["Core"]),
         .target(name: "Diffusion", dependencies: ["Core", "DiffusersConfig", "Torch", "NN", "Tokenizer", "Imaging"]),
-        .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging", "Tokenizer"]),
+        // The model-independent training layer (the loop, checkpoints and exact resume, batches, run folders, image
+        // reading) that every model's training stands on; Stable Diffusion's is in DiffusionTraining.
+        .target(name: "Training", dependencies: ["Core", "Torch", "NN", "Datasets", "Imaging"]),
+        .target(name: "DiffusionTraining", dependencies: ["Core", "Torch", "NN", "Datasets", "Diffusion", "Imaging", "Tokenizer", "Training"]),
         .target(name: "Counterfactual", dependencies: ["Core", "Torch", "NN", "Diffusion", "Tokenizer", "Imaging"]),
         .target(name: "Phantom", dependencies: ["Core", "Imaging"]),
         .target(name: "Classifiers", dependencies: ["Core", "Torch", "NN"]),
@@ -68,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "prism",
             dependencies: [
-                "Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation",
+                "Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "DiffusionTraining", "Counterfactual", "Phantom", "Evaluation",
                 "Classifiers", "ClassifierMetrics", "ClassifierTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -82,7 +85,8 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Core", "Datasets", "TestSupport"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Core", "Diffusion", "NN", "Tokenizer", "Torch"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Diffusion", "Imaging", "NN", "Torch", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Imaging", "NN", "Torch"]),
+        .testTarget(name: "DiffusionTrainingTests", dependencies: ["DiffusionTraining", "Training", "Datasets", "Diffusion", "Imaging", "NN", "Torch", "TestSupport"]),
         .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Diffusion", "Imaging", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Counterfactual", "Diffusion", "Imaging", "Phantom", "TestSupport"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
@@ -92,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "PrismCLITests",
             dependencies: [
-                "prism", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch", "Training", "TestSupport",
+                "prism", "Counterfactual", "Datasets", "Diffusion", "DiffusionTraining", "Imaging", "Phantom", "Torch", "Training", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -49,11 +49,6 @@ public struct ClassifierTrainingOptions: Sendable {
     }
 }
 
-public struct ClassifierTrainingError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// A classifier training run on the one ``Trainer``: the task, the data, validation every epoch (or every
 /// `validateEvery` steps) with per-label AUROC, the best weights by mean validation AUROC kept as the classifier
 /// folder `best/` (with Youden thresholds chosen on validation in its config) and the final ones as `last/`,
@@ -80,33 +75,34 @@ public final class ClassifierTrainingRun {
     public var validationURL: URL { output.appendingPathComponent("validation.csv") }
     public var curvesURL: URL { output.appendingPathComponent("curves.png") }
     public var logURL: URL { trainer.logURL }
-    public var runURL: URL { output.appendingPathComponent("run.json") }
+    public var runFolder: RunFolder { RunFolder(output) }
+    public var runURL: URL { runFolder.descriptionURL }
     public var checkpoints: CheckpointFolder { trainer.checkpoints }
 
     /// Checks the data (every image exists and decodes), the labels and the output folder, and builds the network;
     /// nothing is written or trained yet.
     public init(_ options: ClassifierTrainingOptions, checkingImages: (Int, Int) -> Void = { _, _ in }) throws {
         var options = options
-        guard !options.train.isEmpty else { throw ClassifierTrainingError("no images to train on (the split's train part is empty)") }
+        guard !options.train.isEmpty else { throw TrainingRunError("no images to train on (the split's train part is empty)") }
         guard !options.validation.isEmpty else {
-            throw ClassifierTrainingError("no images to validate on (the split's validation part is empty): give more patients")
+            throw TrainingRunError("no images to validate on (the split's validation part is empty): give more patients")
         }
         let config = ClassifierConfig(architecture: options.architecture, labels: options.labels,
                                       inChannels: options.channels, resolution: options.resolution)
-        do { _ = try config.encoded() } catch { throw ClassifierTrainingError("the classifier's config: \(error)") }
+        do { _ = try config.encoded() } catch { throw TrainingRunError("the classifier's config: \(error)") }
         trainData = ImageDataset(records: options.train, imageRoot: options.imageRoot, resolution: options.resolution)
         validationData = ImageDataset(records: options.validation, imageRoot: options.imageRoot, resolution: options.resolution)
         let all = ImageDataset(records: options.train + options.validation, imageRoot: options.imageRoot, resolution: options.resolution)
         try all.checkFilesExist()
         try all.checkImagesDecode(progress: checkingImages)
-        try Self.checkOutput(options)
+        try RunFolder(options.output).refuseOverwrite(resuming: options.resume)
 
         let trainTargets = LabelTargets(records: options.train, labels: options.labels, policy: options.uncertain)
         validationTargets = LabelTargets(records: options.validation, labels: options.labels, policy: options.uncertain)
         for (k, label) in options.labels.enumerated() {
             let known = trainTargets.known(k).positives
             guard known.contains(true), known.contains(false) else {
-                throw ClassifierTrainingError("\"\(label)\": the training images hold \(known.isEmpty ? "no known label" : "one class only") "
+                throw TrainingRunError("\"\(label)\": the training images hold \(known.isEmpty ? "no known label" : "one class only") "
                                               + "(\(known.filter { $0 }.count) positive of \(known.count) known): nothing to learn")
             }
         }
@@ -134,17 +130,6 @@ public final class ClassifierTrainingRun {
         self.options = options
     }
 
-    /// Refuses to start over a previous run unless resuming.
-    static func checkOutput(_ options: ClassifierTrainingOptions) throws {
-        let existing = CheckpointFolder(root: options.output.appendingPathComponent("checkpoints")).steps()
-        let hasLog = FileManager.default.fileExists(atPath: options.output.appendingPathComponent("log.csv").path)
-        if !options.resume && (!existing.isEmpty || hasLog) {
-            let what = existing.last.map { "a checkpoint at step \($0)" } ?? "a training log"
-            throw ClassifierTrainingError("\(options.output.path) already holds a training run (\(what)): pass --resume to continue "
-                                          + "it, or choose another --output")
-        }
-    }
-
     /// What a resumed run must share with the run it continues, besides the trainer's settings.
     var description: [String: String] {
         let o = options
@@ -152,18 +137,6 @@ public final class ClassifierTrainingRun {
                 "channels": "\(o.channels)", "uncertain": o.uncertain.rawValue, "augment": o.augmentation.description,
                 "group_weights": o.groupAttribute?.column ?? "none", "train_images": "\(o.train.count)",
                 "validation_images": "\(o.validation.count)", "validate_every": "\(validateEvery)", "steps": "\(totalSteps)"]
-    }
-
-    func checkDescription() throws {
-        guard FileManager.default.fileExists(atPath: runURL.path) else { return }
-        let saved = try JSONFile.decode([String: String].self, from: runURL)
-        let now = description
-        let changed = Set(saved.keys).union(now.keys).filter { saved[$0] != now[$0] }.sorted()
-        guard changed.isEmpty else {
-            throw ClassifierTrainingError("\(runURL.path): the run was started differently ("
-                                          + changed.map { "\($0): \(saved[$0] ?? "none") → \(now[$0] ?? "none")" }.joined(separator: ", ")
-                                          + "); resume with the same options, or start in a new --output")
-        }
     }
 
     // MARK: Running
@@ -174,11 +147,11 @@ public final class ClassifierTrainingRun {
                     validating: (Int, Int) -> Void = { _, _ in }, afterStep: (Int) throws -> Void = { _ in }) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: output, withIntermediateDirectories: true)
-        removeAbandonedTemporaryFiles(under: output)
-        StagedFolder.recoverInterrupted(in: output)
-        checkpoints.removeLeftovers()
+        let lock = try runFolder.lock()
+        defer { close(lock) }
+        runFolder.cleanUpAfterKill()
         if options.resume {
-            try checkDescription()
+            try runFolder.checkDescription(description)
             if let step = try trainer.resume() {
                 startStep = step
                 history = try ValidationHistory.read(validationURL, labels: options.labels)
@@ -189,7 +162,7 @@ public final class ClassifierTrainingRun {
                 for url in [logURL, validationURL] { try? fm.removeItem(at: url) }
             }
         }
-        try AtomicFile.write(JSONFile.encode(description), to: runURL, durability: .unsynced)
+        try runFolder.writeDescription(description)
         // A kill between the checkpoint of a step and that step's validation: validate the restored weights now.
         if startStep > 0, isValidationStep(startStep), history.records.last?.step != startStep {
             try validate(step: startStep, progress: validating)

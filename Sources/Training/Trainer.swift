@@ -39,6 +39,9 @@ public struct TrainingSettings: Sendable {
     public var keepCheckpoints: Int? = 3
     public var seed: UInt64 = 0
     public var loaderThreads = 2
+    /// Mixed precision: the loss computed under autocast to this type (weights and optimizer stay fp32), on `device`.
+    public var autocast: DType?
+    public var device = Device.cpu
 
     public init() {}
 
@@ -107,9 +110,8 @@ public final class Trainer<Task: TrainingTask> {
     public func resume() throws -> Int? {
         guard let folder = checkpoints.latest else { return nil }
         let saved = try TrainingState.read(from: folder)
-        let changed = settings.identity.filter { saved.settings[$0.key] != $0.value }.keys.sorted()
-        guard changed.isEmpty else {
-            throw CheckpointError(folder.path, "was made with other settings (\(changed.map { "\($0): \(saved.settings[$0] ?? "?") → \(settings.identity[$0]!)" }.joined(separator: ", "))); "
+        if let changes = RunIdentity.changes(from: saved.settings, to: settings.identity) {
+            throw CheckpointError(folder.path, "was made with other settings (\(changes)); "
                                   + "resume with the same settings, or start in a new output folder")
         }
         try task.loadModel(from: folder.appendingPathComponent("model"))
@@ -151,7 +153,7 @@ public final class Trainer<Task: TrainingTask> {
             var lossSum = 0.0
             for _ in 0..<settings.gradientAccumulation {
                 let (batch, after) = try loader.next()
-                let loss = task.loss(batch, generator: generator)
+                let loss = microBatchLoss(batch)
                 (loss / Double(settings.gradientAccumulation)).backward()
                 lossSum += loss.item()
                 (state.epoch, state.position) = (after.epoch, after.position)
@@ -177,6 +179,22 @@ public final class Trainer<Task: TrainingTask> {
 
     /// Copies the EMA weights into the model (when there is an EMA), as a published model carries them.
     public func applyEMA() { ema?.copy(to: task.parameters) }
+
+    /// Runs `body` with the weights a published model carries (the EMA's when there is an EMA, the trained ones
+    /// otherwise), then puts the trained ones back.
+    public func withPublishedWeights<R>(_ body: () throws -> R) rethrows -> R {
+        guard ema != nil else { return try body() }
+        let trained = withNoGrad { task.parameters.map { $0.detach().clone() } }
+        applyEMA()
+        defer { withNoGrad { for (p, t) in zip(task.parameters, trained) { p.copyFrom(t) } } }
+        return try body()
+    }
+
+    /// The loss of one micro-batch, under autocast when the settings ask for mixed precision.
+    func microBatchLoss(_ batch: [Task.Sample]) -> Tensor {
+        guard let autocast = settings.autocast else { return task.loss(batch, generator: generator) }
+        return withAutocast(autocast, device: settings.device) { task.loss(batch, generator: generator) }.to(.float32)
+    }
 
     static var logHeader: String { "step,epoch,loss,learning_rate,grad_norm,samples_per_second,elapsed_seconds" }
 
@@ -218,4 +236,21 @@ extension Optional {
         guard let v = self else { throw error() }
         return v
     }
+}
+
+/// A ``Trainer`` seen without its task type, for a run that picks its task at run time (a Stable Diffusion run
+/// trains a UNet or a VAE).
+public protocol AnyTrainer: AnyObject {
+    var step: Int { get }
+    var totalSteps: Int { get }
+    func resume() throws -> Int?
+    func run(report: (TrainingStepReport) -> Void, afterStep: (Int) throws -> Void) throws
+    func saveCheckpoint() throws
+    func lossHistory() -> [(step: Int, loss: Double)]
+    func withPublishedWeights<R>(_ body: () throws -> R) rethrows -> R
+}
+
+extension Trainer: AnyTrainer {
+    public var step: Int { state.step }
+    public var totalSteps: Int { settings.totalSteps }
 }

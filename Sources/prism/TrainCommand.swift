@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import NN
 import Torch
+import DiffusionTraining
 import Training
 
 extension TrainingRunOptions.Component: ExpressibleByArgument {}
@@ -233,7 +234,7 @@ struct TrainCommand: ParsableCommand {
         options.unet.noiseOffset = noiseOffset
         options.unet.captionDropout = captionDropout
         options.klWeight = klWeight
-        options.autocast = try precision.value() == .bfloat16 ? .bfloat16 : nil
+        options.settings.autocast = try precision.value() == .bfloat16 ? .bfloat16 : nil
         options.saveDType = saveDtype == "fp16" ? .float16 : nil
         options.sampleEvery = sampleEvery
         options.samplePrompts = samplePrompts

@@ -52,7 +52,7 @@ struct Killed: Error {}
         #expect(first.checkpoints.steps() == [2])
 
         var resumedOptions = options(out)
-        #expect(throws: ClassifierTrainingError.self) { try ClassifierTrainingRun(resumedOptions) }
+        #expect(throws: TrainingRunError.self) { try ClassifierTrainingRun(resumedOptions) }
         resumedOptions.resume = true
         let resumed = try ClassifierTrainingRun(resumedOptions)
         try resumed.run()
@@ -77,7 +77,7 @@ struct Killed: Error {}
         var other = TinyPhantom.options(output: out, steps: 2)
         other.resume = true
         other.augmentation = Augmentation(flip: true)
-        let error = #expect(throws: ClassifierTrainingError.self) { try ClassifierTrainingRun(other).run() }
+        let error = #expect(throws: TrainingRunError.self) { try ClassifierTrainingRun(other).run() }
         #expect(error?.description.contains("augment: none → flip") == true)
     }
 }

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Testing
+import DiffusionTraining
 import Training
 @testable import prism
 

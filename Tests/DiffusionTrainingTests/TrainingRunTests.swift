@@ -5,7 +5,8 @@ import Imaging
 import NN
 import Testing
 import Torch
-@testable import Training
+@testable import DiffusionTraining
+import Training
 
 /// A handful of small gray PNGs (a bright disc of varying size and place on a dark gradient) and their records,
 /// each with a different combination of label states.
@@ -38,6 +39,9 @@ struct TinyImageData {
         self.records = records
     }
 }
+
+/// Thrown from `afterStep` to stop a run the way a kill would, between two steps.
+struct Killed: Error {}
 
 @Suite struct TrainingRunTests {
     static let tiny = diffusionFixture("pipeline-tiny")
@@ -252,9 +256,9 @@ struct TinyImageData {
 
         // Two processes never train into one folder.
         try FileManager.default.createDirectory(at: busy, withIntermediateDirectories: true)
-        let held = try TrainingRun.lockOutput(busy)
+        let held = try RunFolder(busy).lock()
         defer { close(held) }
-        let locked = #expect(throws: TrainingRunError.self) { try TrainingRun.lockOutput(busy) }
+        let locked = #expect(throws: TrainingRunError.self) { try RunFolder(busy).lock() }
         #expect(locked?.description.contains("another training process (pid \(getpid()))") == true)
 
         var noVAE = unetOptions(data, output: noVAEOut, steps: 1)

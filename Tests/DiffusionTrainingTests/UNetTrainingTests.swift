@@ -3,7 +3,8 @@ import Foundation
 import NN
 import Testing
 import Torch
-@testable import Training
+@testable import DiffusionTraining
+import Training
 
 /// The small diffusers-written models of the Diffusion tests.
 func diffusionFixture(_ name: String) -> URL {

@@ -1,6 +1,7 @@
 import Diffusion
 import Core
 import Foundation
+import Training
 import NN
 import Torch
 

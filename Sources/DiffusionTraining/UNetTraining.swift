@@ -1,5 +1,6 @@
 import Diffusion
 import Foundation
+import Training
 import NN
 import Torch
 

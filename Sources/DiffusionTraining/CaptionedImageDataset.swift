@@ -1,6 +1,7 @@
 import Datasets
 import Diffusion
 import Foundation
+import Training
 import Imaging
 
 /// Images and their captions, as a text-to-image model trains on them: each image as ``ImageDataset`` reads it

@@ -3,7 +3,8 @@ import Foundation
 import Imaging
 import TestSupport
 import Testing
-@testable import Training
+@testable import DiffusionTraining
+import Training
 
 @Suite struct CaptionedImageDatasetTests {
     let nih = sharedFolder().appendingPathComponent("data/nih-cxr14-sample")
