@@ -37,20 +37,3 @@ public enum JPEG {
         return Data(bytes: out, count: size)
     }
 }
-
-extension Image {
-    /// Reads a PNG or a JPEG, told apart by their signatures, not by the file name.
-    public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ImagingError.io(file: url.path, detail: "cannot be read: \(error.localizedDescription)")
-        }
-        if data.starts(with: [0xFF, 0xD8, 0xFF]) {
-            self = try JPEG.decode(data, name: url.path)
-        } else if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
-            self = try PNG.decode(data, name: url.path)
-        } else {
-            throw ImagingError.unsupported(file: url.path, detail: "neither a PNG nor a JPEG")
-        }
-    }
-}

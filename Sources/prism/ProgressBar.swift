@@ -1,4 +1,3 @@
-import Counterfactual
 import Foundation
 
 /// A progress bar on standard error in the style of tqdm: `label  37%|███▋      | 37/100 [00:12<00:20, 3.10 it/s] loss 0.123`.
@@ -62,20 +61,5 @@ final class ProgressBar {
     func clock(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%02d:%02d", s / 60, s % 60)
-    }
-}
-
-extension ProgressBar {
-    /// The editor's progress (inversion, null-text, editing) as one bar per phase, a new bar each time a phase starts
-    /// again (the next case of an evaluation).
-    static func editingPhases() -> CounterfactualEditor.Progress {
-        var bar: ProgressBar?
-        return { phase, done, total in
-            if done == 1 || bar == nil {
-                bar = ProgressBar(total: total, label: phase.padding(toLength: 9, withPad: " ", startingAt: 0), unit: "step")
-            }
-            bar?.update(done)
-            if done == total { bar?.finish() }
-        }
     }
 }
