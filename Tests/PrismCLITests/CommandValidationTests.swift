@@ -113,9 +113,10 @@ let missingModel = "/nonexistent/prism-model"
                                                 "--caption-dropout", "0.2", "--kl-weight", "0", "--sample-guidance", "3",
                                                 "--max-grad-norm", "0.5", "--weight-decay", "0", "--batch", "2", "--grad-accum", "1",
                                                 "--resolution", "64", "--warmup", "0", "--threads", "2", "--split", "train"])
-        #expect(c.lr == 1e-4 && c.ema == 0.9999 && c.snrGamma == 5 && c.noiseOffset == 0.05 && c.captionDropout == 0.2)
-        #expect(c.klWeight == 0 && c.sampleGuidance == 3 && c.maxGradNorm == 0.5 && c.weightDecay == 0)
-        #expect(c.batch == 2 && c.gradAccum == 1 && c.resolution == 64 && c.warmup == 0 && c.threads == 2 && c.split == "train")
+        #expect(c.loop.lr == 1e-4 && c.ema == 0.9999 && c.snrGamma == 5 && c.noiseOffset == 0.05 && c.captionDropout == 0.2)
+        #expect(c.klWeight == 0 && c.sampleGuidance == 3 && c.loop.maxGradNorm == 0.5 && c.loop.weightDecay == 0)
+        #expect(c.loop.batch == 2 && c.gradAccum == 1 && c.resolution == 64 && c.loop.warmup == 0 && c.loop.threads == 2
+                    && c.split.split == "train")
     }
 
     @Test func trainRefusesBadValuesBeforeLoading() {
