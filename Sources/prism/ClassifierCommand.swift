@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClassifierTraining
+import ClassifierMetrics
 import Classifiers
 import Core
 import Datasets
@@ -39,40 +40,35 @@ struct ClassifierCommand: ParsableCommand {
 /// The images a trained classifier is run on: a label file, its image root, and optionally one part of the
 /// patient split the classifier was trained with.
 struct ClassifierInputOptions: ParsableArguments {
-    @OptionGroup var data: DataOptions
+    @OptionGroup var input: LabelledImagesOptions
 
-    @Option(help: ArgumentHelp("The folder the label file's image paths are relative to.", valueName: "dir"))
-    var images: String
-
-    @Option(help: "Use a part of the patient-level split: all | train | validation | test.")
-    var split = "all"
+    @OptionGroup var split: SplitPartOption<UseSplitPart>
 
     @Option(help: ArgumentHelp("The patient split file (patient_id,split) (default: split.csv beside the classifier folder, as `classifier train` writes it).", valueName: "csv"))
     var splitFile: String?
 
-    func validate() throws { try requireChoice(split, "--split", ["all", "train", "validation", "test"]) }
-
     /// The label file's records, of the asked part of the split, checked to exist; and the table they came from
     /// (for attribute columns).
     func load(classifier: String) throws -> (records: [Record], table: CSVTable) {
-        try requireFolder(images, "--images")
+        _ = try input.imageRoot()
+        let data = input.data
         var records = try data.load()
         let table = try classifierTry { try CSVTable.read(URL(fileURLWithPath: data.data)) }
-        if split != "all" {
+        if !split.isAll {
             let file = splitFile.map { URL(fileURLWithPath: $0) }
                 ?? URL(fileURLWithPath: classifier).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("split.csv")
             guard FileManager.default.fileExists(atPath: file.path) else {
-                throw CLIError("--split \(split): \(file.path): no such split file; give --split-file (the training run's split.csv)")
+                throw CLIError("--split \(split.split): \(file.path): no such split file; give --split-file (the training run's split.csv)")
             }
             let s = try classifierTry { try PatientSplit.read(file) }
-            records = records.filter { s.split(of: $0.patientID)?.rawValue == split }
+            records = split.records(records, of: s)
         }
-        guard !records.isEmpty else { throw CLIError("--data \(data.data): no images\(split == "all" ? "" : " in the \(split) part of the split")") }
+        guard !records.isEmpty else { throw CLIError("--data \(data.data): no images\(split.isAll ? "" : " in the \(split.split) part of the split")") }
         return (records, table)
     }
 
     func dataset(_ records: [Record], resolution: Int) throws -> ImageDataset {
-        let dataset = ImageDataset(records: records, imageRoot: URL(fileURLWithPath: images), resolution: resolution)
+        let dataset = ImageDataset(records: records, imageRoot: URL(fileURLWithPath: input.images), resolution: resolution)
         try classifierTry { try dataset.checkFilesExist() }
         return dataset
     }
@@ -86,22 +82,42 @@ struct ClassifierModelOptions: ParsableArguments {
     @Option(help: "Images per forward pass.")
     var batch = 32
 
-    @Option(help: "cpu, cuda, cuda:N or auto.")
-    var device = "auto"
+    @OptionGroup var device: ClassifierDeviceOption
 
-    func validate() throws {
-        try requireCount(batch, "--batch", atLeast: 1)
-        _ = try requireDevice(device)
-    }
+    func validate() throws { try requireCount(batch, "--batch", atLeast: 1) }
 
     func load() throws -> Classifier {
         try requireFolder(classifier, "--classifier")
         do {
-            return try Classifier.load(from: URL(fileURLWithPath: classifier), device: try requireDevice(device))
+            return try Classifier.load(from: URL(fileURLWithPath: classifier), device: try device.resolved())
         } catch {
             throw CLIError("--classifier \(describingFileErrors(error))")
         }
     }
+}
+
+/// `--device` of the classifier commands: the fastest device here unless asked.
+struct ClassifierDeviceOption: ParsableArguments {
+    @Option(help: "cpu, cuda, cuda:N or auto.")
+    var device = "auto"
+
+    func validate() throws { _ = try resolved() }
+
+    /// The device, refused when this process cannot use it.
+    func resolved() throws -> Device { try requireDevice(device) }
+}
+
+/// The bootstrap of a classifier measurement's 95% intervals.
+struct BootstrapOptions: ParsableArguments {
+    @Option(help: "Bootstrap resamples of the intervals.")
+    var bootstrap = 1000
+
+    @Option(help: "Seed of the bootstrap.")
+    var seed: UInt64 = 0
+
+    func validate() throws { try requireCount(bootstrap, "--bootstrap", atLeast: 1) }
+
+    var value: Bootstrap { Bootstrap(resamples: bootstrap, seed: seed) }
 }
 
 /// Library errors (a bad file, a missing column, a refused resume) as one clean line and exit status 1.

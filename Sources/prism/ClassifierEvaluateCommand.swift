@@ -41,16 +41,10 @@ struct ClassifierEvaluateCommand: ParsableCommand {
     @Option(help: "What uncertain labels (-1) become: ignore (left out) | positive | negative.")
     var uncertain: UncertainPolicy = .ignore
 
-    @Option(help: "Bootstrap resamples of the intervals.")
-    var bootstrap = 1000
-
-    @Option(help: "Seed of the bootstrap.")
-    var seed: UInt64 = 0
+    @OptionGroup var bootstrap: BootstrapOptions
 
     @Flag(help: "Print metrics.json to standard output.")
     var json = false
-
-    func validate() throws { try requireCount(bootstrap, "--bootstrap", atLeast: 1) }
 
     func run() throws {
         let folder = try prepareOutputFolder(output)
@@ -65,7 +59,7 @@ struct ClassifierEvaluateCommand: ParsableCommand {
         let targets = LabelTargets(records: records, labels: labels, policy: uncertain)
         let result = ClassifierEvaluation.evaluate(probabilities: probabilities, targets: targets,
                                                    thresholds: classifier.config.thresholds, attribute: attribute,
-                                                   bootstrap: Bootstrap(resamples: bootstrap, seed: seed))
+                                                   bootstrap: bootstrap.value)
         try classifierTry {
             try ClassifierEvaluation.write(result, to: folder)
             try ClassifierPrediction.writeCSV(records: records, labels: labels, probabilities: probabilities,

@@ -44,16 +44,10 @@ struct ClassifierSensitivityCommand: ParsableCommand {
     @Option(help: "The column of the counterfactual images.")
     var counterfactualColumn = "counterfactual"
 
-    @Option(help: "Bootstrap resamples of the intervals.")
-    var bootstrap = 1000
-
-    @Option(help: "Seed of the bootstrap.")
-    var seed: UInt64 = 0
+    @OptionGroup var bootstrap: BootstrapOptions
 
     @Flag(help: "Print metrics.json to standard output instead of the table.")
     var json = false
-
-    func validate() throws { try requireCount(bootstrap, "--bootstrap", atLeast: 1) }
 
     func run() throws {
         try requireRegularFile(pairs, "--pairs")
@@ -70,7 +64,7 @@ struct ClassifierSensitivityCommand: ParsableCommand {
         let probabilities = try classifierProbabilities(classifier, dataset, batch: model.batch)
         let byPath = Dictionary(uniqueKeysWithValues: zip(paths, probabilities))
         let result = SensitivityResult(pairs: list, labels: classifier.config.labels, thresholds: classifier.config.thresholds,
-                                       bootstrap: Bootstrap(resamples: bootstrap, seed: seed)) { byPath[$0]! }
+                                       bootstrap: bootstrap.value) { byPath[$0]! }
         if let folder { try classifierTry { try result.write(to: folder) } }
         if json {
             print(String(decoding: try MetricsJSON.encode(result), as: UTF8.self))

@@ -38,10 +38,7 @@ struct ClassifierTrainCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var data: DataOptions
-
-    @Option(help: ArgumentHelp("The folder the label file's image paths are relative to.", valueName: "dir"))
-    var images: String
+    @OptionGroup var input: LabelledImagesOptions
 
     @Option(help: ArgumentHelp("The findings to predict, comma-separated (columns of the label file).", valueName: "names"))
     var labels: String
@@ -58,23 +55,7 @@ struct ClassifierTrainCommand: ParsableCommand {
     @Option(help: "Input channels: 1 (gray) or 3 (the gray image repeated, as ImageNet networks take it).")
     var channels = 1
 
-    @Option(help: "Images per step.")
-    var batch = 32
-
-    @Option(help: "Passes over the training images (or give --steps).")
-    var epochs: Int?
-
-    @Option(help: "Optimizer steps (or give --epochs).")
-    var steps: Int?
-
-    @Option(help: "Peak learning rate of AdamW (cosine decay to 0).")
-    var lr = 1e-4
-
-    @Option(help: "AdamW weight decay.")
-    var weightDecay = 1e-5
-
-    @Option(help: "Steps of linear learning-rate warm-up.")
-    var warmup = 0
+    @OptionGroup var loop: TrainingLoopOptions<ClassifierTrainingDefaults>
 
     @Option(help: "Random augmentation: flip, affine (rotation ±10°, scale 0.9-1.1, shift ±5%), flip,affine or none.")
     var augment = "none"
@@ -91,70 +72,35 @@ struct ClassifierTrainCommand: ParsableCommand {
     @Option(help: "Write a checkpoint every N steps (default: at every validation).")
     var checkpointEvery: Int?
 
-    @Option(help: "Checkpoints kept (the newest).")
-    var keepCheckpoints = 2
+    @OptionGroup var splitFile: TrainingSplitOption
 
-    @Option(help: ArgumentHelp("The patient split file (patient_id,split), made if absent (default: OUTPUT/split.csv).", valueName: "csv"))
-    var splitFile: String?
-
-    @Option(help: "Gradient clipping: the largest global gradient norm.")
-    var maxGradNorm = 1.0
-
-    @Option(help: "Threads that load and augment images ahead of the training loop.")
-    var loaderThreads = 2
-
-    @Option(help: "libtorch compute threads (default: one per core).")
-    var threads: Int?
-
-    @Option(help: "cpu, cuda, cuda:N or auto.")
-    var device = "auto"
-
-    @Option(help: "Seed of the initialisation, the split, the data order and the augmentation.")
-    var seed: UInt64 = 0
-
-    @Flag(help: "Continue the run in --output from its newest checkpoint.")
-    var resume = false
+    @OptionGroup var device: ClassifierDeviceOption
 
     func validate() throws {
-        guard (steps != nil) != (epochs != nil) else { throw ValidationError("give --steps N or --epochs E") }
-        try requireCount(steps, "--steps", atLeast: 1)
-        try requireCount(epochs, "--epochs", atLeast: 1)
-        try requireCount(batch, "--batch", atLeast: 1)
         try requireCount(resolution, "--resolution", atLeast: 32)
         guard channels == 1 || channels == 3 else { throw ValidationError("--channels \(channels): use 1 or 3") }
-        try requireCount(warmup, "--warmup", atLeast: 0)
         try requireCount(validateEvery, "--validate-every", atLeast: 1)
         try requireCount(checkpointEvery, "--checkpoint-every", atLeast: 1)
-        try requireCount(keepCheckpoints, "--keep-checkpoints", atLeast: 1)
-        try requireCount(loaderThreads, "--loader-threads", atLeast: 1)
-        try requireCount(threads, "--threads", atLeast: 1)
-        try requireFinite(lr, "--lr", range: .above(0))
-        try requireFinite(weightDecay, "--weight-decay", range: .atLeast(0))
-        try requireFinite(maxGradNorm, "--max-grad-norm", range: .above(0))
         do { _ = try Augmentation(parsing: augment) } catch { throw ValidationError("\(error)") }
         guard !labelNames.isEmpty else { throw ValidationError("--labels \"\(labels)\": name at least one finding") }
-        _ = try requireDevice(device)
     }
 
     var labelNames: [String] { labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
 
     func run() throws {
-        try requireFolder(images, "--images")
+        let imageRoot = try input.imageRoot()
         try requireWritableFolder(output, "--output")
-        if let threads { Torch.threadCount = threads }
+        loop.applyThreads()
         let outputURL = URL(fileURLWithPath: output)
+        let data = input.data
         let records = try data.load()
         let table = try classifierTry { try CSVTable.read(URL(fileURLWithPath: data.data)) }
         let names = try classifierTry { try LabelTargets.resolve(labelNames, records: records, file: data.data, header: table.header) }
-        let splitURL = splitFile.map { URL(fileURLWithPath: $0) } ?? outputURL.appendingPathComponent("split.csv")
-        let split = try classifierTry {
-            try FileManager.default.createDirectory(at: splitURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-            return try PatientSplit.loadOrCreate(at: splitURL, for: records, seed: seed)
-        }
+        let split = try classifierTry { try splitFile.loadOrCreate(for: records, output: outputURL, seed: loop.seed) }
         var options = ClassifierTrainingOptions(
             train: records.filter { split.split(of: $0.patientID) == .train },
             validation: records.filter { split.split(of: $0.patientID) == .validation },
-            imageRoot: URL(fileURLWithPath: images), output: outputURL, labels: names)
+            imageRoot: imageRoot, output: outputURL, labels: names)
         options.architecture = arch
         options.resolution = resolution
         options.channels = channels
@@ -163,24 +109,16 @@ struct ClassifierTrainCommand: ParsableCommand {
         options.groupAttribute = try groupWeights.map { column in
             try classifierTry { try BinaryAttribute.read(column: column, table: table, records: options.train) }
         }
-        options.settings.batchSize = batch
-        options.settings.learningRate = lr
-        options.settings.weightDecay = weightDecay
-        options.settings.warmupSteps = warmup
-        options.settings.totalSteps = steps ?? 1
-        options.settings.maxGradNorm = maxGradNorm
-        options.settings.keepCheckpoints = keepCheckpoints
-        options.settings.loaderThreads = loaderThreads
-        options.settings.seed = seed
-        options.epochs = epochs
+        loop.apply(to: &options.settings)
+        options.epochs = loop.epochs
         options.validateEvery = validateEvery
         options.checkpointEvery = checkpointEvery
-        options.device = try requireDevice(device)
-        options.resume = resume
+        options.device = try device.resolved()
+        options.resume = loop.resume
 
         let run = try classifierTry { try ClassifierTrainingRun(options) }
         ClassifierCommand.log("training \(arch.rawValue) on \(options.train.count) images (validating on \(options.validation.count)) at "
-                              + "\(resolution) px for \(names.joined(separator: ", ")): \(run.totalSteps) steps of \(batch), "
+                              + "\(resolution) px for \(names.joined(separator: ", ")): \(run.totalSteps) steps of \(loop.batch), "
                               + "validation every \(run.validateEvery) steps, into \(output)")
         var bar: ProgressBar?
         var first = 0

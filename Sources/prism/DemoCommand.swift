@@ -30,8 +30,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Number of phantom cases.")
     var cases = 4
 
-    @Option(help: "Denoising steps.")
-    var steps = 50
+    @OptionGroup var denoising: DenoisingStepsOption
 
     @Option(help: "direct, null-text or ddim (null-text edits the bundled model's phantoms best: docs/editing.md).")
     var inversion: InversionMethod = .nullText
@@ -45,7 +44,6 @@ struct DemoCommand: ParsableCommand {
 
     func validate() throws {
         try requireCount(cases, "--cases", atLeast: 1)
-        try requireCount(steps, "--steps", atLeast: 1)
         try requireFinite(guidance, "--guidance", range: .atLeast(0))
     }
 
@@ -59,7 +57,7 @@ struct DemoCommand: ParsableCommand {
     /// editor's default.
     func settings(for folder: URL) throws -> EditSettings {
         var settings = EditSettings()
-        settings.steps = steps
+        settings.steps = denoising.steps
         settings.method = inversion
         settings.guidance = try guidance ?? ModelDefaults.load(from: folder).editing?.guidance ?? settings.guidance
         return settings

@@ -12,8 +12,7 @@ struct EditingOptions: ParsableArguments {
         """)
     var inversion: InversionMethod = .nullText
 
-    @Option(help: "Denoising steps.")
-    var steps = 50
+    @OptionGroup var denoising: DenoisingStepsOption
 
     @Option(help: "Classifier-free guidance scale.")
     var guidance = 7.5
@@ -27,7 +26,6 @@ struct EditingOptions: ParsableArguments {
     @OptionGroup var masking: MaskOptions
 
     func validate() throws {
-        try requireCount(steps, "--steps", atLeast: 1)
         try requireFinite(guidance, "--guidance", range: .atLeast(0))
         try requireFinite(crossReplace, "--cross-replace", range: .closed(0, 1))
         try requireFinite(selfReplace, "--self-replace", range: .closed(0, 1))
@@ -37,7 +35,7 @@ struct EditingOptions: ParsableArguments {
     var settings: EditSettings {
         var s = EditSettings()
         s.method = inversion
-        s.steps = steps
+        s.steps = denoising.steps
         s.guidance = guidance
         s.crossReplace = crossReplace
         s.selfReplace = selfReplace

@@ -51,8 +51,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "What to steer away from (the unconditional prompt of classifier-free guidance; default \"\").")
     var negativePrompt: String?
 
-    @Option(help: "Denoising steps.")
-    var steps = 50
+    @OptionGroup var denoising: DenoisingStepsOption
 
     @Option(help: "Classifier-free guidance scale; 1 or less turns guidance off (one UNet pass per step).")
     var guidance = 7.5
@@ -92,7 +91,6 @@ struct GenerateCommand: ParsableCommand {
     var numImages = 1
 
     func validate() throws {
-        try requireCount(steps, "--steps", atLeast: 1)
         try requireCount(numImages, "--num-images", atLeast: 1)
         try requireFinite(guidance, "--guidance", range: .atLeast(0))
         guard ImageFileFormat(extensionOf: URL(fileURLWithPath: output)) != nil else {
@@ -140,7 +138,7 @@ struct GenerateCommand: ParsableCommand {
         }
 
         var request = GenerationRequest(prompt: prompt, negativePrompt: negativePrompt)
-        request.steps = steps
+        request.steps = denoising.steps
         request.guidanceScale = guidance
         request.numImagesPerPrompt = numImages
         request.height = height

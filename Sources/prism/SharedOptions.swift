@@ -32,6 +32,14 @@ struct DTypeOption: ParsableArguments {
     }
 }
 
+/// `--steps` of a diffusion sampler: how many denoising steps a generation or an edit takes.
+struct DenoisingStepsOption: ParsableArguments {
+    @Option(help: "Denoising steps.")
+    var steps = 50
+
+    func validate() throws { try requireCount(steps, "--steps", atLeast: 1) }
+}
+
 /// A default that differs between the commands sharing an option group: argument-parser takes an option's default
 /// from its declaration, so the group takes it as a type (`LoadOptions<CPUDevice>`).
 protocol OptionDefault { static var value: String { get } }

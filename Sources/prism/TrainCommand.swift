@@ -46,11 +46,8 @@ struct TrainCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var data: DataOptions
+    @OptionGroup var input: LabelledImagesOptions
     @OptionGroup var captions: CaptionOptions
-
-    @Option(help: ArgumentHelp("The folder the label file's image paths are relative to.", valueName: "dir"))
-    var images: String
 
     @Option(help: ArgumentHelp("A diffusers model folder to fine-tune.", valueName: "model-dir"))
     var base: String?
@@ -70,26 +67,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Image side in pixels (images are made gray, centre-cropped square and resized).")
     var resolution = 512
 
-    @Option(help: "Images per micro-batch.")
-    var batch = 8
+    @OptionGroup var loop: TrainingLoopOptions<DiffusionTrainingDefaults>
 
     @Option(help: "Micro-batches per optimizer step (the effective batch is batch × grad-accum).")
     var gradAccum = 4
 
-    @Option(help: "Peak learning rate of AdamW.")
-    var lr = 1e-5
-
     @Option(help: "Learning-rate schedule after warm-up: constant | linear | cosine.")
     var lrSchedule: LearningRateSchedule.Shape = .constant
-
-    @Option(help: "Steps of linear learning-rate warm-up.")
-    var warmup = 500
-
-    @Option(help: "Optimizer steps to train (or give --epochs).")
-    var steps: Int?
-
-    @Option(help: "Passes over the data to train (instead of --steps).")
-    var epochs: Int?
 
     @Option(help: "UNet target: epsilon | v.")
     var prediction: UNetTrainingTask.Prediction = .epsilon
@@ -117,9 +101,6 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write a checkpoint (and refresh the published model) every N steps.")
     var checkpointEvery = 500
 
-    @Option(help: "Checkpoints kept (the newest).")
-    var keepCheckpoints = 3
-
     @Option(help: "Write a sample grid every N steps (off when not given).")
     var sampleEvery: Int?
 
@@ -132,103 +113,60 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Guidance scale of the samples.")
     var sampleGuidance = 5.0
 
-    @Option(help: "Gradient clipping: the largest global gradient norm.")
-    var maxGradNorm = 1.0
+    @OptionGroup var split: SplitPartOption<TrainOnSplitPart>
 
-    @Option(help: "AdamW weight decay.")
-    var weightDecay = 1e-2
-
-    @Option(help: "Threads that load and prepare images ahead of the training loop.")
-    var loaderThreads = 2
-
-    @Option(help: "Train on a part of the patient-level split: all | train | validation | test.")
-    var split = "all"
-
-    @Option(help: ArgumentHelp("The patient split file (patient_id,split), made if absent (default: OUTPUT/split.csv).", valueName: "csv"))
-    var splitFile: String?
+    @OptionGroup var splitFile: TrainingSplitOption
 
     @Flag(help: "Encode the images' latents again each time they are used instead of keeping them in memory (same results; for datasets whose latents do not fit: 64 KB an image at 512 px).")
     var noLatentCache = false
 
-    @Option(help: "libtorch compute threads (default: libtorch's choice, one per core). On a machine shared with other jobs, fewer threads than cores is often faster.")
-    var threads: Int?
-
-    @Flag(help: "Continue the run in --output from its newest checkpoint.")
-    var resume = false
-
-    @Option(help: "Seed of the initialisation, noise, data order and caption dropout.")
-    var seed: UInt64 = 0
-
     func validate() throws {
         guard (base != nil) != (config != nil) else { throw ValidationError("give --base MODEL_DIR (fine-tune) or --config DIR (from scratch), not both") }
-        guard (steps != nil) != (epochs != nil) else { throw ValidationError("give --steps N or --epochs E") }
         try validateCounts()
         try validateNumbers()
         try requireChoice(saveDtype, "--save-dtype", ["fp32", "fp16"])
-        try requireChoice(split, "--split", ["all", "train", "validation", "test"])
         if train == .vae, base != nil { throw ValidationError("--train vae trains a VAE from --config") }
         if vae != nil, config == nil { throw ValidationError("--vae goes with --config (a --base model has its own VAE)") }
     }
 
     func validateCounts() throws {
-        try requireCount(steps, "--steps", atLeast: 1)
-        try requireCount(epochs, "--epochs", atLeast: 1)
-        try requireCount(batch, "--batch", atLeast: 1)
         try requireCount(gradAccum, "--grad-accum", atLeast: 1)
         try requireCount(resolution, "--resolution", atLeast: 8)
-        try requireCount(warmup, "--warmup", atLeast: 0)
         try requireCount(checkpointEvery, "--checkpoint-every", atLeast: 1)
-        try requireCount(keepCheckpoints, "--keep-checkpoints", atLeast: 1)
         try requireCount(sampleEvery, "--sample-every", atLeast: 1)
         try requireCount(sampleSteps, "--sample-steps", atLeast: 1)
-        try requireCount(loaderThreads, "--loader-threads", atLeast: 1)
-        try requireCount(threads, "--threads", atLeast: 1)
     }
 
     func validateNumbers() throws {
-        try requireFinite(lr, "--lr", range: .above(0))
         try requireFinite(snrGamma, "--snr-gamma", range: .above(0))
         try requireFinite(noiseOffset, "--noise-offset", range: .atLeast(0))
         try requireFinite(captionDropout, "--caption-dropout", range: .closed(0, 1))
         try requireFinite(klWeight, "--kl-weight", range: .atLeast(0))
         try requireFinite(ema, "--ema", range: .upToExcluding(0, 1))
         try requireFinite(sampleGuidance, "--sample-guidance", range: .atLeast(0))
-        try requireFinite(maxGradNorm, "--max-grad-norm", range: .above(0))
-        try requireFinite(weightDecay, "--weight-decay", range: .atLeast(0))
     }
 
     func run() throws {
-        try requireFolder(images, "--images")
+        let imageRoot = try input.imageRoot()
         try requireWritableFolder(output, "--output")
-        if let threads { Torch.threadCount = threads }
+        loop.applyThreads()
         let outputURL = URL(fileURLWithPath: output)
-        var records = try data.load()
-        if split != "all" {
-            let file = splitFile.map { URL(fileURLWithPath: $0) } ?? outputURL.appendingPathComponent("split.csv")
-            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let s = try PatientSplit.loadOrCreate(at: file, for: records, seed: seed)
-            records = records.filter { s.split(of: $0.patientID)?.rawValue == split }
+        var records = try input.data.load()
+        if !split.isAll {
+            records = split.records(records, of: try splitFile.loadOrCreate(for: records, output: outputURL, seed: loop.seed))
         }
         let source: TrainingRunOptions.Source = base.map { .base(URL(fileURLWithPath: $0)) }
             ?? .config(URL(fileURLWithPath: config!), vae: vae.map { URL(fileURLWithPath: $0) })
-        var options = TrainingRunOptions(source: source, records: records, imageRoot: URL(fileURLWithPath: images),
+        var options = TrainingRunOptions(source: source, records: records, imageRoot: imageRoot,
                                          template: try captions.load(), output: outputURL)
         options.component = train
         options.resolution = resolution
-        options.settings.batchSize = batch
+        loop.apply(to: &options.settings)
         options.settings.gradientAccumulation = gradAccum
-        options.settings.learningRate = lr
         options.settings.schedule = lrSchedule
-        options.settings.warmupSteps = warmup
-        options.settings.totalSteps = steps ?? 1
-        options.settings.maxGradNorm = maxGradNorm
-        options.settings.weightDecay = weightDecay
         options.settings.emaDecay = ema
         options.settings.checkpointEvery = checkpointEvery
-        options.settings.keepCheckpoints = keepCheckpoints
-        options.settings.seed = seed
-        options.settings.loaderThreads = loaderThreads
-        options.epochs = epochs
+        options.epochs = loop.epochs
         options.unet.prediction = prediction
         options.unet.snrGamma = snrGamma
         options.unet.noiseOffset = noiseOffset
@@ -240,7 +178,7 @@ struct TrainCommand: ParsableCommand {
         options.samplePrompts = samplePrompts
         options.sampleSteps = sampleSteps
         options.sampleGuidance = sampleGuidance
-        options.resume = resume
+        options.resume = loop.resume
         options.cacheLatents = !noLatentCache
 
         let run: TrainingRun
@@ -248,7 +186,7 @@ struct TrainCommand: ParsableCommand {
             throw CLIError("\(error)")
         }
         log("training \(train.rawValue) on \(records.count) images at \(resolution) px, \(run.totalSteps) steps of "
-            + "\(batch)×\(gradAccum) images, into \(output)")
+            + "\(loop.batch)×\(gradAccum) images, into \(output)")
         var bar: ProgressBar?
         var first = 0
         do {

@@ -11,7 +11,7 @@ import Testing
         let c = try ClassifierTrainCommand.parse(train + ["--arch", "resnet18", "--resolution", "64", "--channels", "3",
                                                           "--steps", "300", "--augment", "flip,affine",
                                                           "--group-weights", "Support Devices", "--uncertain", "positive"])
-        #expect(c.arch == .resnet18 && c.resolution == 64 && c.channels == 3 && c.steps == 300)
+        #expect(c.arch == .resnet18 && c.resolution == 64 && c.channels == 3 && c.loop.steps == 300)
         #expect(c.groupWeights == "Support Devices" && c.uncertain == .positive && c.labelNames == ["Pleural Effusion"])
     }
 

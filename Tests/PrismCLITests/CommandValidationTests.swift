@@ -35,7 +35,7 @@ let missingModel = "/nonexistent/prism-model"
         let c = try GenerateCommand.parse(generate + ["--steps", "3", "--guidance", "5", "--device", "cpu", "--dtype", "bf16",
                                                       "--init-image", "in.png", "--strength", "0.6", "--num-images", "2",
                                                       "--height", "64", "--width", "96", "--scheduler", "dpmpp", "--seed", "7"])
-        #expect(c.steps == 3 && c.guidance == 5 && c.loading.device == "cpu" && c.strength == 0.6 && c.numImages == 2)
+        #expect(c.denoising.steps == 3 && c.guidance == 5 && c.loading.device == "cpu" && c.strength == 0.6 && c.numImages == 2)
         #expect(c.height == 64 && c.width == 96 && c.seed == 7 && c.initImage == "in.png")
         #expect(try c.precision.value() == .bfloat16 && c.schedulerKind() == .dpmpp)
     }
@@ -113,9 +113,10 @@ let missingModel = "/nonexistent/prism-model"
                                                 "--caption-dropout", "0.2", "--kl-weight", "0", "--sample-guidance", "3",
                                                 "--max-grad-norm", "0.5", "--weight-decay", "0", "--batch", "2", "--grad-accum", "1",
                                                 "--resolution", "64", "--warmup", "0", "--threads", "2", "--split", "train"])
-        #expect(c.lr == 1e-4 && c.ema == 0.9999 && c.snrGamma == 5 && c.noiseOffset == 0.05 && c.captionDropout == 0.2)
-        #expect(c.klWeight == 0 && c.sampleGuidance == 3 && c.maxGradNorm == 0.5 && c.weightDecay == 0)
-        #expect(c.batch == 2 && c.gradAccum == 1 && c.resolution == 64 && c.warmup == 0 && c.threads == 2 && c.split == "train")
+        #expect(c.loop.lr == 1e-4 && c.ema == 0.9999 && c.snrGamma == 5 && c.noiseOffset == 0.05 && c.captionDropout == 0.2)
+        #expect(c.klWeight == 0 && c.sampleGuidance == 3 && c.loop.maxGradNorm == 0.5 && c.loop.weightDecay == 0)
+        #expect(c.loop.batch == 2 && c.gradAccum == 1 && c.resolution == 64 && c.loop.warmup == 0 && c.loop.threads == 2
+                    && c.split.split == "train")
     }
 
     @Test func trainRefusesBadValuesBeforeLoading() {
@@ -203,7 +204,7 @@ let missingModel = "/nonexistent/prism-model"
     @Test func evaluateEditsParsesAndRefusesBadValues() throws {
         let base = ["--model", missingModel, "--output", "/nonexistent/eval"]
         let c = try EvaluateCommand.Edits.parse(base + ["--count", "2", "--mask", "none", "--guidance", "3", "--steps", "5"])
-        #expect(c.count == 2 && c.editing.masking.mask == "none" && c.editing.guidance == 3 && c.editing.steps == 5)
+        #expect(c.count == 2 && c.editing.masking.mask == "none" && c.editing.guidance == 3 && c.editing.denoising.steps == 5)
         expectRefused(EvaluateCommand.Edits.self, base + ["--mask", "nonee"], saying: "--mask nonee", "auto or none")
         expectCountsRefused(EvaluateCommand.Edits.self, base, [("--count", "0", "1 or more")])
         expectNumbersRefused(EvaluateCommand.Edits.self, base, [("--guidance", ["-3"], ">= 0"),
@@ -213,7 +214,7 @@ let missingModel = "/nonexistent/prism-model"
     @Test func demoParsesAndRefusesBadValues() throws {
         let base = ["--model", missingModel, "--output", "/nonexistent/demo"]
         let c = try DemoCommand.parse(base + ["--cases", "2", "--steps", "10", "--guidance", "4", "--inversion", "direct"])
-        #expect(c.cases == 2 && c.steps == 10 && c.guidance == 4 && c.inversion == .direct)
+        #expect(c.cases == 2 && c.denoising.steps == 10 && c.guidance == 4 && c.inversion == .direct)
         expectNumbersRefused(DemoCommand.self, base, [("--guidance", ["-1"], ">= 0")])
         expectCountsRefused(DemoCommand.self, base, [("--cases", "0", "1 or more"), ("--steps", "0", "1 or more")])
     }
