@@ -16,8 +16,8 @@ public final class TrainingRun {
     public let options: TrainingRunOptions
     public let dataset: CaptionedImageDataset
     public let tokenizer: CLIPTokenizer
-    public let unet: UNet2DConditionModel?
-    public let textEncoder: CLIPTextModel?
+    public let unet: UNet2DConditionModel
+    public let textEncoder: CLIPTextModel
     public let vae: AutoencoderKL
     /// The scheduler config the run publishes, its `prediction_type` saying what the UNet is trained to predict.
     public let schedulerConfig: SchedulerConfig
@@ -142,7 +142,7 @@ public final class TrainingRun {
             let tok = tokenizer, length = tokenizer.modelMaxLength
             let empty = tok.encode("", maxLength: length, padding: true).ids
             let ids = (0..<dataset.count).map { tok.encode(dataset.caption($0), maxLength: length, padding: true).ids }
-            let inner = UNetTrainingTask(unet: unet!, textEncoder: textEncoder!,
+            let inner = UNetTrainingTask(unet: unet, textEncoder: textEncoder,
                                          schedule: try DDPMScheduler(config: schedulerConfig).schedule, emptyPromptIDs: empty,
                                          options: unetOptions)
             let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, tokenIDs: ids, keep: options.cacheLatents)

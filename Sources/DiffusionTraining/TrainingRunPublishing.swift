@@ -56,11 +56,11 @@ extension TrainingRun {
     }
 
     func saveUNet() throws {
-        try DiffusersFolderWriter.write(.unet(unet!), in: output, dtype: options.saveDType)
+        try DiffusersFolderWriter.write(.unet(unet), in: output, dtype: options.saveDType)
     }
 
     func saveTextEncoder() throws {
-        try DiffusersFolderWriter.write(.textEncoder(textEncoder!), in: output, dtype: options.saveDType)
+        try DiffusersFolderWriter.write(.textEncoder(textEncoder), in: output, dtype: options.saveDType)
     }
 
     func saveVAE() throws {

@@ -43,7 +43,7 @@ extension TrainingRun {
                     }
                     return originals + reconstructions
                 case .unet, .unetText:
-                    let pipeline = StableDiffusionPipeline(tokenizer: tokenizer, textEncoder: textEncoder!, unet: unet!, vae: vae,
+                    let pipeline = StableDiffusionPipeline(tokenizer: tokenizer, textEncoder: textEncoder, unet: unet, vae: vae,
                                                            schedulerConfig: schedulerConfig,
                                                            dtype: .float32, device: options.settings.device)
                     return try samplePrompts.map { prompt in
@@ -66,7 +66,7 @@ extension TrainingRun {
     /// behaviour off, and on libtorch's plain ops (the weights change every step, so prepacked copies would be
     /// remade for each sample and held between samples).
     func withSamplingMode<R>(_ body: () throws -> R) rethrows -> R {
-        let stores = [unet?.store, textEncoder?.store, vae.store].compactMap { $0 }
+        let stores = [unet.store, textEncoder.store, vae.store]
         let previous = stores.map(\.isTraining)
         for s in stores { s.isTraining = false }
         defer { for (s, p) in zip(stores, previous) { s.isTraining = p } }

@@ -131,7 +131,7 @@ struct Killed: Error {}
         var messages: [String] = []
         try resumed.run(message: { messages.append($0) })
         #expect(resumed.startStep == 3, "\(messages)")
-        for (a, b) in [(straight.unet!.store, resumed.unet!.store), (straight.textEncoder!.store, resumed.textEncoder!.store)] {
+        for (a, b) in [(straight.unet.store, resumed.unet.store), (straight.textEncoder.store, resumed.textEncoder.store)] {
             for name in a.names {
                 #expect(a[name]!.floats() == b[name]!.floats(), "\(name) differs after 5 steps")
             }
@@ -163,7 +163,7 @@ struct Killed: Error {}
         }
         let published = try Safetensors.load(out.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
         #expect(published.values.allSatisfy { $0.dtype == .float16 })
-        #expect(published.keys.sorted() == run.unet!.store.names.sorted())
+        #expect(published.keys.sorted() == run.unet.store.names.sorted())
 
         let grid = try Image(contentsOf: run.samplesFolder.appendingPathComponent("step-000003.png"))
         #expect(grid.width == 2 * 32 + 2 && grid.height == 32)
@@ -289,8 +289,8 @@ struct Killed: Error {}
         let resumed = try TrainingRun(again)
         try resumed.run()
         #expect(resumed.startStep == 3)
-        for name in straight.unet!.store.names {
-            #expect(straight.unet!.store[name]!.floats() == resumed.unet!.store[name]!.floats(), "\(name) differs")
+        for name in straight.unet.store.names {
+            #expect(straight.unet.store[name]!.floats() == resumed.unet.store[name]!.floats(), "\(name) differs")
         }
         // The published tokenizer has both forms, whichever the source had (this one: tokenizer.json alone).
         for name in ["tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"] {
