@@ -27,7 +27,10 @@ import Torch
         let train = net(input)
         store.isTraining = false
         let trainError = relativeError(train, ref["logits_train"]!)
-        #expect(trainError < 1e-4, "\(parity.name) train: relative error \(trainError)")
+        // Train mode normalises with the batch's statistics, which amplify rounding on small feature maps (resnet50's
+        // last ones are 2×2): 4.5e-5 with the native kernels, 1.6e-4 with the portable ones. Normalising with the
+        // running statistics instead, or a wrong eps, is off by more than 1e-2.
+        #expect(trainError < 5e-4, "\(parity.name) train: relative error \(trainError)")
 
         // Every buffer after one train-mode forward: running statistics and num_batches_tracked.
         let buffers = store.entries.filter { $0.kind == .buffer }
@@ -53,13 +56,23 @@ import Torch
     func seededInitialisationIsTorchvisions(_ parity: ParityCase) throws {
         let store = try parity.network().store
         let ref = try parity.reference()
+        // torch's normal sampler is exact with the native kernels but rounds differently with the portable ones
+        // (ATEN_CPU_CAPABILITY=default: up to 4.2e-4 of the tensor's standard deviation, measured; 5e-13 native), so
+        // the fingerprints agree within 1e-3 of the tensor's scale; a wrong seed, order, mode (fan_in for fan_out) or
+        // gain is off by O(1) (a gain of 1 for √2 moves the sum of squares by 0.5).
         var mismatched: [String] = []
+        var worst = 0.0
         for (name, tensor) in store.stateDict() {
             let expected = ref["fingerprint.\(name)"]!.toArray(Double.self)
             let actual = fingerprint(tensor)
-            let sumsAgree = zip(actual.prefix(2), expected.prefix(2)).allSatisfy { abs($0 - $1) <= 1e-9 * max(1, abs($1)) }
-            if !sumsAgree || Array(actual.dropFirst(2)) != Array(expected.dropFirst(2)) { mismatched.append(name) }
+            let scale = max(1e-12, expected[1].squareRoot() / Double(max(1, tensor.shape.reduce(1, *))).squareRoot())
+            let sumDeviation = zip(actual.prefix(2), expected.prefix(2)).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            let valueDeviation = zip(actual.dropFirst(2), expected.dropFirst(2)).map { abs($0 - $1) / max(scale, 1e-6) }.max() ?? 0
+            let deviation = max(sumDeviation, valueDeviation)
+            worst = max(worst, deviation)
+            if !(deviation <= 1e-3) { mismatched.append(name) }
         }
+        print("seeded initialisation \(parity.name): worst deviation \(worst)")
         #expect(mismatched.isEmpty, "\(parity.name): \(mismatched.count) tensors differ: \(mismatched.prefix(5))")
         #expect(Set(store.names) == Set(ref.keys.filter { $0.hasPrefix("fingerprint.") }.map { String($0.dropFirst(12)) }))
     }
