@@ -29,8 +29,8 @@ extension BenchCommand {
                 """
         )
 
-        @Option(help: "resnet18, densenet121 or resnet50.")
-        var arch = "resnet18"
+        @Option(help: "resnet18 | densenet121 | resnet50 (torchvision's definitions).")
+        var arch: ClassifierArchitecture = .resnet18
 
         @Option(help: "Images per batch.")
         var batch = 16
@@ -57,13 +57,9 @@ extension BenchCommand {
         var json = false
 
         func validate() throws {
-            guard ClassifierArchitecture(rawValue: arch) != nil else {
-                throw ValidationError("--arch: \(arch) is not one of "
-                    + ClassifierArchitecture.allCases.map(\.rawValue).joined(separator: ", "))
-            }
             try requireCount(batch, "--batch", atLeast: 1)
             try requireCount(resolution, "--resolution", atLeast: 32)
-            guard channels == 1 || channels == 3 else { throw ValidationError("--channels: \(channels) is not 1 or 3") }
+            guard channels == 1 || channels == 3 else { throw ValidationError("--channels \(channels): use 1 or 3") }
             try requireCount(labels, "--labels", atLeast: 1)
             try requireCount(threads, "--threads", atLeast: 1)
             try requireCount(repeatCount, "--repeat", atLeast: 1)
@@ -72,12 +68,11 @@ extension BenchCommand {
 
         func run() throws {
             if let threads { Torch.threadCount = threads }
-            let architecture = ClassifierArchitecture(rawValue: arch)!
-            let config = ClassifierConfig(architecture: architecture, labels: (0..<labels).map { "label\($0)" },
+            let config = ClassifierConfig(architecture: arch, labels: (0..<labels).map { "label\($0)" },
                                           inChannels: channels, resolution: resolution)
             let result = try ClassifierBenchmark.run(config: config, batch: batch, warmup: warmup, repeatCount: repeatCount)
             let report = ClassifierBenchmarkReport(
-                arch: arch, batch: batch, resolution: resolution, channels: channels, labels: labels,
+                arch: arch.rawValue, batch: batch, resolution: resolution, channels: channels, labels: labels,
                 threads: Torch.threadCount, repeat: repeatCount, warmup: warmup,
                 trainStepMedianSeconds: result.train.median, trainStepTimes: result.train.times,
                 trainForwardMedianSeconds: result.trainPhases[0], backwardMedianSeconds: result.trainPhases[1],
@@ -87,7 +82,7 @@ extension BenchCommand {
             if json {
                 print(String(decoding: try JSONFile.encode(report, pretty: false), as: UTF8.self))
             } else {
-                print("\(arch) (batch \(batch), \(channels)×\(resolution)×\(resolution), \(labels) labels; float32, cpu, "
+                print("\(arch.rawValue) (batch \(batch), \(channels)×\(resolution)×\(resolution), \(labels) labels; float32, cpu, "
                       + "\(Torch.threadCount) threads)")
                 print(String(format: "  training step: median %.4f s (%.2f steps/s, %.1f images/s)",
                              report.trainStepMedianSeconds, report.trainStepsPerSecond, report.trainImagesPerSecond))
