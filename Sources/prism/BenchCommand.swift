@@ -7,7 +7,7 @@ import Torch
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time Stable Diffusion components (median seconds, peak memory) and counterfactual edits.",
+        abstract: "Time Stable Diffusion components (median seconds, peak memory), counterfactual edits and classifiers.",
         discussion: """
             Each benchmark loads one component of a diffusers model, runs one warm-up
             forward, then --repeat timed forwards under no-grad on seeded random inputs,
@@ -29,7 +29,7 @@ struct BenchCommand: ParsableCommand {
             scripts/bench_unet.py compares `prism bench unet` with diffusers on the same
             weights; see docs/benchmarks.md.
             """,
-        subcommands: [UNet.self, VAEDecode.self, VAEEncode.self, TextEncoder.self, Edit.self]
+        subcommands: [UNet.self, VAEDecode.self, VAEEncode.self, TextEncoder.self, Edit.self, Classifier.self]
     )
 
     struct Common: ParsableArguments {

@@ -242,5 +242,13 @@ let missingModel = "/nonexistent/prism-model"
         #expect(edit.steps == 5 && edit.resolution == 64 && edit.image == "x.png")
         expectCountsRefused(BenchCommand.Edit.self, base, [("--steps", "0", "1 or more")])
         expectRefused(BenchCommand.Edit.self, base + ["--resolution", "30"], saying: "--resolution 30", "multiple of 8")
+        let classifier = try BenchCommand.Classifier.parse(["--arch", "densenet121", "--batch", "4", "--resolution", "64",
+                                                            "--channels", "1", "--threads", "2"])
+        #expect(classifier.arch == .densenet121 && classifier.batch == 4 && classifier.resolution == 64
+                && classifier.channels == 1 && classifier.threads == 2)
+        expectCountsRefused(BenchCommand.Classifier.self, [], [("--batch", "0", "1 or more"), ("--repeat", "0", "1 or more"),
+                                                              ("--threads", "0", "1 or more"), ("--resolution", "16", "32 or more")])
+        expectRefused(BenchCommand.Classifier.self, ["--channels", "2"], saying: "--channels 2", "1 or 3")
+        expectRefused(BenchCommand.Classifier.self, ["--arch", "vgg16"], saying: "vgg16")
     }
 }

@@ -8,7 +8,7 @@ let allCommands: [any ParsableCommand.Type] = [
     Prism.self, GenerateCommand.self, EditCommand.self, CaptionCommand.self, TokenizeCommand.self, InspectCommand.self,
     PhantomCommand.self, PhantomCommand.Generate.self, PhantomCommand.Counterfactual.self,
     BenchCommand.self, BenchCommand.UNet.self, BenchCommand.VAEDecode.self, BenchCommand.VAEEncode.self,
-    BenchCommand.TextEncoder.self, BenchCommand.Edit.self, TrainCommand.self,
+    BenchCommand.TextEncoder.self, BenchCommand.Edit.self, BenchCommand.Classifier.self, TrainCommand.self,
     EvaluateCommand.self, EvaluateCommand.VAE.self, EvaluateCommand.Edits.self, DemoCommand.self,
     ClassifierCommand.self, ClassifierTrainCommand.self, ClassifierPredictCommand.self, ClassifierEvaluateCommand.self,
     ClassifierSensitivityCommand.self,
