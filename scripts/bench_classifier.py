@@ -14,7 +14,7 @@ Prism is faster; it equals torchvision's throughput / Prism's.
 torchvision comes from its own venv (it breaks transformers in /work/venv):
 
     python3 -m venv /work/venv-tv
-    /work/venv-tv/bin/pip install "torch==2.13.0+cpu" numpy safetensors
+    /work/venv-tv/bin/pip install "torch==2.13.0+cpu" numpy safetensors pillow   # torchvision imports PIL
     /work/venv-tv/bin/pip install --no-deps "torchvision==0.28.*"
     swift build -c release --product prism
     /work/venv-tv/bin/python scripts/bench_classifier.py --archs resnet18 densenet121 --threads 2 --rounds 2
