@@ -32,7 +32,7 @@ public final class TrainingRun {
     public var step: Int { trainer.step }
     public var samplesFolder: URL { output.appendingPathComponent("samples") }
     public var lossCurveURL: URL { output.appendingPathComponent("loss.png") }
-    public var logURL: URL { output.appendingPathComponent("log.csv") }
+    public var logURL: URL { runFolder.logURL }
     public var runFolder: RunFolder { RunFolder(output) }
     public var checkpoints: CheckpointFolder { runFolder.checkpoints }
 

@@ -81,7 +81,7 @@ public final class Trainer<Task: TrainingTask> {
     public let generator: Generator
     public private(set) var state: TrainingState
 
-    public var logURL: URL { output.appendingPathComponent("log.csv") }
+    public var logURL: URL { RunFolder(output).logURL }
 
     public convenience init(task: Task, settings: TrainingSettings, output: URL, dataCount: Int,
                             load: @escaping @Sendable (Int) throws -> Task.Sample) {
@@ -97,7 +97,7 @@ public final class Trainer<Task: TrainingTask> {
         self.output = output
         self.dataCount = dataCount
         self.load = load
-        checkpoints = CheckpointFolder(root: output.appendingPathComponent("checkpoints"))
+        checkpoints = RunFolder(output).checkpoints
         optimizer = AdamW(parameters: task.parameters, learningRate: settings.learningRate, betas: settings.adamBetas,
                           eps: settings.adamEpsilon, weightDecay: settings.weightDecay)
         ema = settings.emaDecay.map { EMA(parameters: task.parameters, decay: $0) }

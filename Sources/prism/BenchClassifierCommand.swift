@@ -136,12 +136,7 @@ enum ClassifierBenchmark {
             let logits = withNoGrad { classifier(images) }
             _ = logits.shape
         }
-        return (train, inference, phases.map(median))
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return (train, inference, phases.map { median($0) })
     }
 
     private static func time(warmup: Int, repeatCount: Int, _ body: () -> Void) throws -> Timing {

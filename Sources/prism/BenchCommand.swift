@@ -81,20 +81,18 @@ struct BenchCommand: ParsableCommand {
                 if device.isCUDA { device.synchronize() } else { _ = out.shape }
                 if i > 0 { times.append(Date().timeIntervalSince(start)) }
             }
-            let sorted = times.sorted()
-            let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2]
-                : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            let medianSeconds = median(times)
             let rss = peakRSSMegabytes()
             if json {
                 let report = ComponentBenchmarkReport(
                     component: component, model: folder.path, dtype: "\(dtype)", device: "\(device)", repeat: repeatCount,
-                    warmup: 1, medianSeconds: median, minSeconds: sorted.first!, times: times, loadSeconds: loadSeconds,
+                    warmup: 1, medianSeconds: medianSeconds, minSeconds: times.min()!, times: times, loadSeconds: loadSeconds,
                     threads: Torch.threadCount, shape: shape, peakRSSMegabytes: rss)
                 print(String(decoding: try JSONFile.encode(report, pretty: false), as: UTF8.self))
             } else {
                 print("\(component) (\(shape.text); \(dtype), \(device), \(Torch.threadCount) threads)")
                 print(String(format: "  median %.4f s per forward (min %.4f s, %d runs after 1 warm-up)",
-                             median, sorted.first!, times.count))
+                             medianSeconds, times.min()!, times.count))
                 print(String(format: "  load %.1f s", loadSeconds) + (rss.map { String(format: "; peak RSS %.0f MB", $0) } ?? ""))
             }
         }
