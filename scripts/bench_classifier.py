@@ -6,7 +6,9 @@ convolution with --channels 1 as Prism builds it) and `prism bench classifier` w
 channels, labels and threads: (a) a training step in train mode (forward, BCEWithLogits, backward, AdamW step
 with lr 1e-4 and weight decay 1e-2, zero_grad(set_to_none=True)) and (b) an eval-mode forward under
 inference_mode. Warm-up runs first, then --repeat timed runs; medians. --rounds K interleaves torchvision and
-Prism K times and reports the median of the per-round ratios (a shared VM's speed drifts).
+Prism K times and reports the median of the per-round ratios (a shared VM's speed drifts). Each time is also taken
+as the process's CPU seconds (all threads): with --threads 1 on a loaded machine that ratio is the steadier one,
+since other processes stretch the wall clock but not the work.
 
 The ratio is Prism seconds / torchvision seconds (as scripts/bench_unet.py): 1.00 is parity, below 1.0 means
 Prism is faster; it equals torchvision's throughput / Prism's.
@@ -67,14 +69,16 @@ def build(arch, labels, channels):
 
 
 def median_time(fn, warmup, repeat):
+    """Median wall-clock and median process CPU seconds (all threads) of the timed runs."""
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        cpu.append(time.process_time() - cpu_start)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def time_torchvision(args, arch):
@@ -97,10 +101,10 @@ def time_torchvision(args, arch):
             model(x)
 
     model.train()
-    train = median_time(step, args.warmup, args.repeat)
+    train, train_cpu = median_time(step, args.warmup, args.repeat)
     model.eval()
-    inference = median_time(infer, args.warmup, args.repeat)
-    return train, inference
+    inference, inference_cpu = median_time(infer, args.warmup, args.repeat)
+    return train, inference, train_cpu, inference_cpu
 
 
 def time_prism(args, arch):
@@ -109,7 +113,8 @@ def time_prism(args, arch):
            str(args.threads), "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--json"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     report = json.loads(out.strip().splitlines()[-1])
-    return report["train_step_median_s"], report["inference_median_s"]
+    return (report["train_step_median_s"], report["inference_median_s"], report["train_step_cpu_median_s"],
+            report["inference_cpu_median_s"])
 
 
 def main():
@@ -121,10 +126,12 @@ def main():
     for r in range(args.rounds):
         for arch in args.archs:
             tv = time_torchvision(args, arch)
-            print(f"round {r + 1} torchvision {arch}: train step {tv[0]:.3f} s, inference {tv[1]:.3f} s", flush=True)
+            print(f"round {r + 1} torchvision {arch}: train step {tv[0]:.3f} s (CPU {tv[2]:.3f} s), "
+                  f"inference {tv[1]:.3f} s (CPU {tv[3]:.3f} s)", flush=True)
             pr = None if args.skip_prism else time_prism(args, arch)
             if pr:
-                print(f"round {r + 1} prism       {arch}: train step {pr[0]:.3f} s, inference {pr[1]:.3f} s", flush=True)
+                print(f"round {r + 1} prism       {arch}: train step {pr[0]:.3f} s (CPU {pr[2]:.3f} s), "
+                      f"inference {pr[1]:.3f} s (CPU {pr[3]:.3f} s)", flush=True)
             rows.setdefault(arch, []).append((tv, pr))
     print()
     print(table(rows, args))
@@ -133,7 +140,8 @@ def main():
 def table(rows, args):
     med = statistics.median
     head = ["arch", "torchvision train steps/s", "Prism train steps/s", "train Prism/torchvision (time)",
-            "torchvision inference img/s", "Prism inference img/s", "inference Prism/torchvision (time)"]
+            "torchvision inference img/s", "Prism inference img/s", "inference Prism/torchvision (time)",
+            "train Prism/torchvision (CPU time)", "inference Prism/torchvision (CPU time)"]
     lines = []
     for arch, rounds in rows.items():
         tv_train, tv_inf = med(t[0] for t, _ in rounds), med(t[1] for t, _ in rounds)
@@ -143,10 +151,13 @@ def table(rows, args):
             train_ratios = [p[0] / t[0] for t, p in rounds]
             inf_ratios = [p[1] / t[1] for t, p in rounds]
             rng = lambda xs: f" ({min(xs):.2f}–{max(xs):.2f})" if len(xs) > 1 else ""
+            cpu_train = [p[2] / t[2] for t, p in rounds]
+            cpu_inf = [p[3] / t[3] for t, p in rounds]
             line += [f"{1 / pr_train:.2f}", f"{med(train_ratios):.2f}{rng(train_ratios)}",
-                     f"{args.batch / tv_inf:.1f}", f"{args.batch / pr_inf:.1f}", f"{med(inf_ratios):.2f}{rng(inf_ratios)}"]
+                     f"{args.batch / tv_inf:.1f}", f"{args.batch / pr_inf:.1f}", f"{med(inf_ratios):.2f}{rng(inf_ratios)}",
+                     f"{med(cpu_train):.2f}{rng(cpu_train)}", f"{med(cpu_inf):.2f}{rng(cpu_inf)}"]
         else:
-            line += ["–", "–", f"{args.batch / tv_inf:.1f}", "–", "–"]
+            line += ["–", "–", f"{args.batch / tv_inf:.1f}", "–", "–", "–", "–"]
         lines.append(line)
     if args.markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

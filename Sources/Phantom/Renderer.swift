@@ -433,7 +433,7 @@ private struct Drawing {
     /// Pleural effusion: fluid layering at the base of the hemithorax, with a meniscus that climbs the
     /// lateral wall and a graded density that blunts the costophrenic angle and hides the dome.
     mutating func effusion() {
-        let vol = Float(x.effusionVolume), edge = self.edge, g = self.g
+        let vol = Float(x.effusionVolume), edge = self.edge, g = self.g, density = Float(p.fluidDensity)
         for s: Float in [-1, 1] where (s > 0 && x.effusion.left) || (s < 0 && x.effusion.right) {
             let mid = self.mid
             let level = dome(s) - vol * 0.3 * (dome(s) - apexV)
@@ -455,7 +455,7 @@ private struct Drawing {
                 let grade = smoothstep(-0.03, 0.07, depthBelow) * (0.7 + 0.3 * smoothstep(0, 0.15, depthBelow))
                 // Hand over to the abdomen at the diaphragm without a seam (no double density).
                 let under = smoothstep(-edge, edge * 2, v - g.diaphragmV(u - mid))
-                return 1.5 * grade * inside * smoothstep(0, 0.035, below) * (1 - 0.75 * under)
+                return density * grade * inside * smoothstep(0, 0.035, below) * (1 - 0.75 * under)
             }
         }
     }

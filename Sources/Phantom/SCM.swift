@@ -46,6 +46,12 @@ public struct SCMParameters: Codable, Equatable, Sendable {
     public var effusionVolumeMin = 0.2
     public var effusionVolumeFromSeverity = 0.45
     public var effusionVolumeSpread = 0.3
+    /// effusion → pixels: the fluid's density at full depth, in the renderer's units (the default draws a dense,
+    /// white effusion; 0.3 a faint haze). Lower it to make effusions subtle without making them small; the labels
+    /// do not depend on it. Optional so that case files written before it existed still load
+    /// (absent means 1.5, the density they were rendered with); read it through `fluidDensity`.
+    public var effusionDensity: Double? = 1.5
+    public var fluidDensity: Double { effusionDensity ?? 1.5 }
     // severity → tubes and lines: P = base + fromSeverity·severity.
     public var endotrachealTubeBase = 0.01
     public var endotrachealTubeFromSeverity = 0.30
@@ -101,6 +107,9 @@ public struct SCMParameters: Codable, Equatable, Sendable {
         }
         if !(ageMin < ageMax) || !(ctrMin < ctrMax) || ageSD < 0 || ctrSD < 0 || severityShape <= 0 {
             throw PhantomError("\(name): need ageMin < ageMax, ctrMin < ctrMax, non-negative SDs, severityShape > 0")
+        }
+        if !(fluidDensity > 0) {
+            throw PhantomError("\(name): effusionDensity = \(fluidDensity) must be > 0 (it is the fluid's density)")
         }
     }
 }

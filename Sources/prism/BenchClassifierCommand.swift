@@ -78,6 +78,7 @@ extension BenchCommand {
                 trainForwardMedianSeconds: result.trainPhases[0], backwardMedianSeconds: result.trainPhases[1],
                 optimizerMedianSeconds: result.trainPhases[2],
                 inferenceMedianSeconds: result.inference.median, inferenceTimes: result.inference.times,
+                trainStepCPUMedianSeconds: result.train.cpuMedian, inferenceCPUMedianSeconds: result.inference.cpuMedian,
                 peakRSSMegabytes: peakRSSMegabytes())
             if json {
                 print(String(decoding: try JSONFile.encode(report, pretty: false), as: UTF8.self))
@@ -90,6 +91,8 @@ extension BenchCommand {
                              report.backwardMedianSeconds, report.optimizerMedianSeconds))
                 print(String(format: "  inference:     median %.4f s per batch (%.1f images/s)",
                              report.inferenceMedianSeconds, report.inferenceImagesPerSecond))
+                print(String(format: "  CPU time (all threads): training step %.4f s, inference %.4f s",
+                             report.trainStepCPUMedianSeconds, report.inferenceCPUMedianSeconds))
                 if let rss = report.peakRSSMegabytes { print(String(format: "  peak RSS %.0f MB", rss)) }
             }
         }
@@ -98,7 +101,14 @@ extension BenchCommand {
 
 /// The timing loop of `prism bench classifier`, apart from the command so a test can run it small.
 enum ClassifierBenchmark {
-    struct Timing { var times: [Double]; var median: Double }
+    /// Wall-clock seconds of each timed run, and the process's CPU seconds (all threads): on a shared machine the CPU
+    /// time of a one-thread run is the steadier comparison, as other processes stretch the wall clock, not the work.
+    struct Timing {
+        var times: [Double]
+        var median: Double
+        var cpuTimes: [Double]
+        var cpuMedian: Double
+    }
 
     static func run(config: ClassifierConfig, batch: Int, warmup: Int, repeatCount: Int) throws
         -> (train: Timing, inference: Timing, trainPhases: [Double])
@@ -140,13 +150,16 @@ enum ClassifierBenchmark {
     }
 
     private static func time(warmup: Int, repeatCount: Int, _ body: () -> Void) throws -> Timing {
-        var times: [Double] = []
+        var times: [Double] = [], cpuTimes: [Double] = []
         for i in 0..<(warmup + repeatCount) {
-            let start = Date()
+            let start = Date(), cpuStart = processCPUSeconds()
             try Torch.catching { body() }
-            if i >= warmup { times.append(Date().timeIntervalSince(start)) }
+            if i >= warmup {
+                times.append(Date().timeIntervalSince(start))
+                cpuTimes.append(processCPUSeconds() - cpuStart)
+            }
         }
-        return Timing(times: times, median: median(times))
+        return Timing(times: times, median: median(times), cpuTimes: cpuTimes, cpuMedian: median(cpuTimes))
     }
 }
 
@@ -168,6 +181,9 @@ struct ClassifierBenchmarkReport: Codable, Equatable {
     var optimizerMedianSeconds: Double
     var inferenceMedianSeconds: Double
     var inferenceTimes: [Double]
+    /// Medians of the process's CPU seconds per training step and per inference batch.
+    var trainStepCPUMedianSeconds: Double
+    var inferenceCPUMedianSeconds: Double
     var peakRSSMegabytes: Double?
 
     var trainStepsPerSecond: Double { 1 / trainStepMedianSeconds }
@@ -183,6 +199,8 @@ struct ClassifierBenchmarkReport: Codable, Equatable {
         case optimizerMedianSeconds = "optimizer_median_s"
         case inferenceMedianSeconds = "inference_median_s"
         case inferenceTimes = "inference_times_s"
+        case trainStepCPUMedianSeconds = "train_step_cpu_median_s"
+        case inferenceCPUMedianSeconds = "inference_cpu_median_s"
         case peakRSSMegabytes = "peak_rss_mb"
     }
 }

@@ -227,6 +227,33 @@ func changed(_ a: Image, _ b: Image) -> [Int] {
         #expect(throws: PhantomError.self) { try SCMParameters.decode(Data(#"{"spurious": 2}"#.utf8)) }
     }
 
+    /// effusionDensity changes the effusion's pixels and nothing else: same labels, same pixels outside the fluid,
+    /// a fainter effusion; a case file written before the parameter existed renders as the default.
+    @Test func effusionDensityMakesTheFluidFainterAndNothingElse() throws {
+        var faint = SCMParameters()
+        faint.effusionDensity = 0.3
+        let dense = findCase(size: 96) { a, _ in a.pleuralEffusion }
+        var light = dense
+        light.parameters = faint
+        #expect(SCM(parameters: faint).sample(dense.noise) == dense.attributes)
+        let a = dense.render(masks: true), b = light.render()
+        let fluid = a.masks[.effusion] ?? []
+        let moved = changed(a.image, b.image)
+        #expect(!moved.isEmpty)
+        #expect(moved.allSatisfy { fluid[$0] })
+        let darker = moved.filter { b.image.samples[$0] < a.image.samples[$0] }.count
+        #expect(darker == moved.count)
+        // Absent from an older case file: the default density.
+        var json = try JSONSerialization.jsonObject(with: dense.jsonData()) as! [String: Any]
+        var parameters = json["parameters"] as! [String: Any]
+        parameters.removeValue(forKey: "effusionDensity")
+        json["parameters"] = parameters
+        let old = try JSONDecoder().decode(PhantomCase.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(old.parameters.effusionDensity == nil && old.render().image == a.image)
+        #expect(throws: PhantomError.self) { try SCMParameters.decode(Data(#"{"effusionDensity": 0}"#.utf8)) }
+        #expect(try SCMParameters.decode(Data(#"{"effusionDensity": 0.3}"#.utf8)).fluidDensity == 0.3)
+    }
+
     @Test func writesADatasetFolder() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("phantom-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
