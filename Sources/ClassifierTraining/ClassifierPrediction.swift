@@ -2,6 +2,7 @@ import Classifiers
 import Core
 import Datasets
 import Foundation
+import Imaging
 import NN
 import Torch
 import Training
@@ -15,21 +16,36 @@ public enum ClassifierPrediction {
                                      progress: (Int, Int) -> Void = { _, _ in }) throws -> [[Double]] {
         precondition(dataset.resolution == classifier.config.resolution,
                      "the dataset's resolution \(dataset.resolution) is not the classifier's \(classifier.config.resolution)")
+        return try probabilities(classifier, count: dataset.count, batchSize: batchSize, progress: progress) {
+            try dataset.planes($0)
+        }
+    }
+
+    /// The probabilities of images in memory (an edit, a rendered phantom), each read as ``ImageDataset`` reads a file.
+    public static func probabilities(_ classifier: Classifier, images: [Image], batchSize: Int = 32) throws -> [[Double]] {
+        let side = classifier.config.resolution
+        return try probabilities(classifier, count: images.count, batchSize: batchSize) { indices in
+            indices.map { ImageDataset.plane(images[$0], resolution: side) }
+        }
+    }
+
+    static func probabilities(_ classifier: Classifier, count: Int, batchSize: Int, progress: (Int, Int) -> Void = { _, _ in },
+                              planes: (Range<Int>) throws -> [[Float]]) throws -> [[Double]] {
         let store = classifier.store, wasTraining = store.isTraining
         store.isTraining = false
         defer { store.isTraining = wasTraining }
         var out: [[Double]] = []
-        out.reserveCapacity(dataset.count)
-        for start in stride(from: 0, to: dataset.count, by: max(1, batchSize)) {
-            let indices = start..<min(start + max(1, batchSize), dataset.count)
-            let planes = try dataset.planes(indices)
+        out.reserveCapacity(count)
+        for start in stride(from: 0, to: count, by: max(1, batchSize)) {
+            let indices = start..<min(start + max(1, batchSize), count)
+            let batch = try planes(indices)
             let values: [Float] = withNoGrad {
-                let x = ClassifierTrainingTask.networkInput(planes.flatMap { $0 }, count: indices.count, classifier: classifier)
+                let x = ClassifierTrainingTask.networkInput(batch.flatMap { $0 }, count: indices.count, classifier: classifier)
                 return classifier(x).to(.float32).sigmoid().to(.float32, .cpu).floats()
             }
             let labels = classifier.config.labels.count
             for k in 0..<indices.count { out.append(values[(k * labels)..<((k + 1) * labels)].map(Double.init)) }
-            progress(indices.upperBound, dataset.count)
+            progress(indices.upperBound, count)
         }
         return out
     }

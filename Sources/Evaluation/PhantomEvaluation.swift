@@ -116,13 +116,11 @@ public struct PhantomEvaluation {
     }
 
     /// The record a manifest row of this case reads as: the same labels, and so the same caption, as in training.
-    public func record(_ c: PhantomCase, _ attributes: Attributes) throws -> Record {
-        let text = csvRow(PhantomLabels.header) + csvRow(PhantomLabels.row(path: "\(c.id).png", attributes, c.parameters,
-                                                                           anatomy: c.anatomy))
+    public static func record(_ c: PhantomCase, _ attributes: Attributes) throws -> Record {
+        let row = PhantomLabels.row(path: "\(c.id).png", attributes, c.parameters, anatomy: c.anatomy)
+        let text = csvLine(PhantomLabels.header) + "\n" + csvLine(row) + "\n"
         return try Manifest.records(CSVTable.parse(text, file: "phantom case \(c.id)"))[0]
     }
-
-    func csvRow(_ fields: [String]) -> String { csvLine(fields) + "\n" }
 
     /// Runs every applicable edit on each case; pictures go under `folder/ID/`, file names relative to `folder`.
     public func run(_ cases: [PhantomCase], edits: [PhantomEdit] = PhantomEdit.standard, folder: URL,
@@ -135,7 +133,7 @@ public struct PhantomEvaluation {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let factual = c.render(masks: true)
             let input = Plane(gray: factual.image)
-            let record = try record(c, c.attributes)
+            let record = try Self.record(c, c.attributes)
             let source = template.caption(for: record)
             let applicable = edits.filter { $0.applies(c.attributes, c.parameters) }
             log("case \(c.id): \(source)")

@@ -26,7 +26,12 @@ public struct ImageDataset: Sendable {
 
     /// The image as `resolution`² gray floats in [0, 1], row by row.
     public func plane(_ i: Int) throws -> [Float] {
-        try Image(contentsOf: url(i)).grayscale().centerSquare().resized(width: resolution, height: resolution).plane(0)
+        Self.plane(try Image(contentsOf: url(i)), resolution: resolution)
+    }
+
+    /// An image as every model reads it: gray, the centred square, resized to `resolution`², floats in [0, 1].
+    public static func plane(_ image: Image, resolution: Int) -> [Float] {
+        image.grayscale().centerSquare().resized(width: resolution, height: resolution).plane(0)
     }
 
     /// Checks that every image file exists before training starts, naming the first missing ones.

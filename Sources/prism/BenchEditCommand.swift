@@ -53,7 +53,7 @@ extension BenchCommand {
             editingModel.resolutionOverride = resolution
             let phantom = PhantomEvaluation.cases(seed: 90_001, count: 1, size: editingModel.resolution)[0]
             let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil), settings: EditSettings())
-            let record = try evaluation.record(phantom, phantom.attributes)
+            let record = try PhantomEvaluation.record(phantom, phantom.attributes)
             let source = evaluation.template.caption(for: record)
             let targets = try [PhantomEdit.removeSupportDevices, .removeCardiomegaly].map {
                 evaluation.template.caption(for: try $0.label.apply(to: record, template: evaluation.template))

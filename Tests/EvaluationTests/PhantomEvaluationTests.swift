@@ -49,10 +49,10 @@ import TestSupport
         let c = PhantomEvaluation.cases(seed: 90_001, count: 1, size: 64)[0]
         let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: try StableDiffusionEditingModel.load(from: tinyModel), cache: nil),
                                            settings: EditSettings())
-        let caption = evaluation.template.caption(for: try evaluation.record(c, c.attributes))
+        let caption = evaluation.template.caption(for: try PhantomEvaluation.record(c, c.attributes))
         #expect(caption.hasPrefix("Chest X-ray of a") && caption.contains("cardiomegaly") && caption.contains("support devices"))
         let noDevices = c.counterfactualAttributes([.supportDevices(false)])
-        #expect(!evaluation.template.caption(for: try evaluation.record(c, noDevices)).contains("support devices"))
+        #expect(!evaluation.template.caption(for: try PhantomEvaluation.record(c, noDevices)).contains("support devices"))
     }
 
     @Test func aRunWritesEveryPictureTheReportLinks() throws {
@@ -74,7 +74,7 @@ import TestSupport
         let cardio = try #require(results[0].edits.first { $0.edit == PhantomEdit.removeCardiomegaly.name && $0.mask == .auto })
         let direct = c.counterfactualAttributes([.cardiomegaly(false)], directOnly: true)
         #expect(direct.pacemaker)
-        #expect(evaluation.template.caption(for: try evaluation.record(c, direct)) == cardio.target)
+        #expect(evaluation.template.caption(for: try PhantomEvaluation.record(c, direct)) == cardio.target)
         let truth = Plane(gray: try Image(contentsOf: folder.appendingPathComponent(cardio.files["truth"]!)))
         #expect(EditMetrics.meanAbsolute(truth, Plane(gray: c.render(direct).image)) == 0)
         let total = c.counterfactualAttributes([.cardiomegaly(false)])

@@ -1,0 +1,161 @@
+import ArgumentParser
+import Audit
+import Classifiers
+import Counterfactual
+import Foundation
+import Phantom
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Find what else an edit changes: the effect matrix of edits × labels, with intervals and adjusted tests.",
+        discussion: """
+            Applies each --edit to every image it applies to ("remove X" where X is
+            present, "add X" where it is absent) and measures every label before and
+            after. Each cell of the matrix is the mean signed change of one label under
+            one edit, with a 95% bootstrap interval and a sign-flip test, p-values
+            adjusted over the whole matrix (Holm). A cell is flagged when the edit's
+            caption kept the label and it moved anyway (adjusted p < --level and
+            |change| >= --min-effect): a hidden relationship of the model's data.
+
+            On the phantom (--phantom) the causal model is known: --editor oracle-total
+            uses the phantom's true counterfactual with every descendant changed,
+            oracle-direct with only the edited attribute changed, and --measure truth
+            reads the phantom's own labels instead of a classifier. The causal model's
+            total-effect matrix is printed beside every phantom audit. The total-effect
+            oracle should flag exactly the edges out of the edited node; the
+            direct-effect oracle nothing; the model shows what it learned.
+
+            Writes DIR/report.html (the matrix as a heat map, the flagged cells' image
+            pairs that moved most) and DIR/metrics.json (cells: edit, label,
+            mean_change, ci_low, ci_high, p_adjusted, flagged).
+
+            Examples:
+              prism audit --phantom --seed 7 --count 400 --editor oracle-total \\
+                  --measure truth --output audit/oracle
+              prism audit --phantom --seed 7 --count 400 --editor oracle-total \\
+                  --measure truth --graph no-pacemaker-edge.json --output audit/no-edge
+              prism audit --phantom --seed 7 --count 48 --classifier runs/phantom-clf/best \\
+                  --edit "remove cardiomegaly" --edit "add pleural effusion" \\
+                  --inversion direct --output audit/model
+            """
+    )
+
+    @Flag(help: "Audit phantom cases (set --seed, cases 0..<--count) whose causal model is known.")
+    var phantom = false
+
+    @Option(help: "Phantom set of the cases (pick one you did not tune on).")
+    var seed: UInt64 = 90_001
+
+    @Option(help: "Number of phantom cases.")
+    var count = 200
+
+    @Option(help: "A phantom graph file (JSON of SCM parameters, as prism phantom generate --graph).")
+    var graph: String?
+
+    @Option(name: .customLong("edit"), help: "An edit: \"remove FINDING\", \"add FINDING\" or \"set age=80\"; repeat for more (default: remove and add each of cardiomegaly, pleural effusion, support devices).")
+    var edits: [String] = []
+
+    @Option(help: "Who makes the counterfactuals: model, oracle-direct or oracle-total (phantom only).")
+    var editor = "model"
+
+    @Option(help: "What reads the labels: classifier (needs --classifier) or truth (phantom oracles only).")
+    var measure: String?
+
+    @Option(help: "A Prism classifier folder (prism classifier train's best/).")
+    var classifier: String?
+
+    @OptionGroup var model: ModelOption
+
+    @OptionGroup var editing: EditingOptions
+
+    @Option(help: "Family-wise error level of the flags (Holm over the matrix).")
+    var level = 0.05
+
+    @Option(help: "Smallest |mean change| of a probability worth a flag (Age: 2 years).")
+    var minEffect = 0.05
+
+    @Option(help: "Output folder.")
+    var output: String
+
+    @Flag(help: "Print metrics.json instead of the matrix.")
+    var json = false
+
+    static let defaultEdits = ["remove cardiomegaly", "remove pleural effusion", "remove support devices",
+                               "add cardiomegaly", "add pleural effusion", "add support devices"]
+
+    func validate() throws {
+        guard phantom else {
+            throw ValidationError("prism audit runs on the phantom for now: add --phantom (audits of a manifest come next)")
+        }
+        try requireCount(count, "--count", atLeast: 2)
+        guard AuditEditor(rawValue: editor) != nil else {
+            throw ValidationError("--editor \(editor): use model, oracle-direct or oracle-total")
+        }
+        guard ["classifier", "truth"].contains(measureName) else {
+            throw ValidationError("--measure \(measureName): use classifier or truth")
+        }
+        if measureName == "classifier" && classifier == nil {
+            throw ValidationError("--measure classifier needs --classifier DIR (or use --measure truth with an oracle editor)")
+        }
+        if measureName == "truth" && editor == "model" {
+            throw ValidationError("--measure truth reads the phantom's labels, which a model's edit does not have: "
+                                  + "give --classifier, or use --editor oracle-total / oracle-direct")
+        }
+        guard level > 0 && level < 1 else { throw ValidationError("--level \(level): a probability in (0, 1)") }
+        guard minEffect >= 0 else { throw ValidationError("--min-effect \(minEffect) must be >= 0") }
+        try editing.masking.requireMode()
+    }
+
+    var measureName: String { measure ?? (classifier == nil ? "truth" : "classifier") }
+
+    func run() throws {
+        let log = Log(tool: "prism audit")
+        let folder = try prepareOutputFolder(output)
+        let parameters = try graph.map { try SCMParameters.load(URL(fileURLWithPath: $0)) } ?? SCMParameters()
+        let auditEdits = try (edits.isEmpty ? Self.defaultEdits : edits).map { try AuditEdit(parsing: $0) }
+        let chosenEditor = AuditEditor(rawValue: editor)!
+        let loadedClassifier = try classifier.map { try Classifier.load(from: URL(fileURLWithPath: $0)) }
+        var modelEditor: CaptionModelEditor?
+        var size = loadedClassifier?.config.resolution ?? 128
+        if chosenEditor == .model {
+            let editingModel = try StableDiffusionEditingModel.load(from: try model.url())
+            size = editingModel.resolution
+            modelEditor = CaptionModelEditor(editor: CounterfactualEditor(model: editingModel, cache: nil),
+                                             settings: editing.settings)
+        }
+        let measured: AuditMeasure = loadedClassifier.map { .classifier($0) } ?? .truth
+        var audit = PhantomAudit(cases: PhantomAudit.cases(seed: seed, count: count, parameters: parameters, size: size),
+                                 edits: auditEdits, editor: chosenEditor, measure: measured, modelEditor: modelEditor)
+        audit.statistics.level = level
+        audit.statistics.minimumEffect = minEffect
+        log("\(count) phantom cases of set \(seed) at \(size) px; editor \(editor), measure \(measureName); "
+            + "\(auditEdits.count) edits")
+        let bar = ProgressBar(total: count, label: "audit", unit: "case")
+        let result = try audit.run { done, _ in bar.update(done) }
+        bar.finish()
+        let scm = try PhantomAudit.scmTotalEffects(auditEdits, parameters: parameters)
+        let scmTable = Dictionary(uniqueKeysWithValues: auditEdits.enumerated().map { e, edit in
+            (edit.text, Dictionary(uniqueKeysWithValues: PhantomTruth.labels.enumerated().map { ($1, scm[e][$0]) }))
+        })
+        let metrics = AuditMetrics(editor: editor, measure: measureName, images: count, level: level,
+                                   cells: result.matrix.cells, scmTotalEffect: scmTable)
+        try AuditReport.write(result, metrics: metrics, scm: scm, scmLabels: PhantomTruth.labels, to: folder)
+        if json {
+            print(String(decoding: try Data(contentsOf: folder.appendingPathComponent("metrics.json")), as: UTF8.self))
+            return
+        }
+        print(AuditReport.text(result.matrix))
+        print("\nthe causal model's total effects on the labels each caption keeps (expected change of the true labels):")
+        for (e, edit) in auditEdits.enumerated() {
+            let moved = PhantomTruth.labels.enumerated().filter {
+                abs(scm[e][$0.offset]) >= 0.005 && EffectMatrix.role(of: $0.element, edited: [edit.target]) == .kept
+            }
+            let text = moved.map { String(format: "%@ %+.3f", $0.element, scm[e][$0.offset]) }.joined(separator: ", ")
+            print("  \(edit.text): " + (text.isEmpty ? "nothing else" : text))
+        }
+        let flagged = result.matrix.flagged
+        print("\n\(flagged.count) flagged: " + (flagged.isEmpty ? "none" : flagged.map { "\($0.edit) → \($0.label)" }.joined(separator: "; ")))
+        print("report: \(folder.appendingPathComponent("report.html").path)")
+    }
+}
