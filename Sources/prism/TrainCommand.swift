@@ -151,14 +151,15 @@ struct TrainCommand: ParsableCommand {
         try requireWritableFolder(output, "--output")
         loop.applyThreads()
         let outputURL = URL(fileURLWithPath: output)
-        var records = try input.data.load()
+        let loaded = try input.data.loadData()
+        var records = loaded.records
         if !split.isAll {
             records = split.records(records, of: try splitFile.loadOrCreate(for: records, output: outputURL, seed: loop.seed))
         }
         let source: TrainingRunOptions.Source = base.map { .base(URL(fileURLWithPath: $0)) }
             ?? .config(URL(fileURLWithPath: config!), vae: vae.map { URL(fileURLWithPath: $0) })
         var options = TrainingRunOptions(source: source, records: records, imageRoot: imageRoot,
-                                         template: try captions.load(), output: outputURL)
+                                         template: try captions.load(findings: loaded.findings), output: outputURL)
         options.component = train
         options.resolution = resolution
         loop.apply(to: &options.settings)
