@@ -17,6 +17,9 @@ struct CaptionCommand: ParsableCommand {
               prism caption --data CheXpert-v1.0-small/train.csv --row 2
               prism caption --data Data_Entry_2017.csv --row 1 --state-absent
               prism caption --data phantom/manifest.csv --all | head
+              prism caption --data derm/labels.csv --path-column file \\
+                  --label-columns lesion,marker --label-values positive=yes,negative=no \\
+                  --caption-template "A dermoscopy image of {labels}" --all
             """
     )
 
@@ -50,7 +53,7 @@ struct CaptionCommand: ParsableCommand {
         let labels = r.labels.sorted { Findings.captionOrder($0.key, $1.key) }.map { name, state in
             "\(name)=\(state == .positive ? "1" : state == .negative ? "0" : "-1")"
         }
-        print("row \(n) (line \(r.line)): \(r.path)")
+        print("row \(n)\(r.line > 0 ? " (line \(r.line))" : ""): \(r.path)")
         print("patient \(r.patientID), sex \(r.sex?.word ?? "unknown"), age \(r.age.map(String.init) ?? "unknown"), view \(r.view ?? "unknown")")
         print("labels: \(labels.isEmpty ? "none" : labels.joined(separator: ", "))")
         print("caption: \(template.caption(for: r))")

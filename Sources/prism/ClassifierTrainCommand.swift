@@ -25,6 +25,18 @@ struct ClassifierTrainCommand: ParsableCommand {
                   --arch resnet18 --resolution 128 --batch 32 --steps 400 \\
                   --augment flip,affine --output runs/clf
 
+            Any CSV trains one once its columns are named (--labels then defaults
+            to every label column; see "Any label file" below):
+              prism classifier train --data derm/labels.csv --images derm \\
+                  --path-column file --label-columns lesion,marker \\
+                  --label-values positive=yes,negative=no --patient-column subject \\
+                  --arch resnet18 --resolution 128 --steps 400 --output runs/derm
+            and so does a folder of class folders, one-hot (lesions/benign/x.png,
+            lesions/malignant/y.png: the labels benign and malignant):
+              prism classifier train --data-folder lesions --arch resnet18 \\
+                  --resolution 128 --steps 400 --output runs/lesions
+            predict and evaluate take the same data options.
+
             --group-weights COLUMN weights each (image, label) entry by the inverse
             frequency of its (label, COLUMN) group, normalised to mean 1 per label, so
             that images where the attribute contradicts the label weigh as much as

@@ -29,6 +29,21 @@ struct TrainCommand: ParsableCommand {
                   --vae runs/vae --train unet+text --output runs/ldm \\
                   --resolution 128 --lr 1e-4 --steps 500
 
+            Images that are not chest X-rays train it too: a CSV described by its
+            columns (see "Any label file" below), with a caption template in the
+            images' own words:
+              prism train --data derm/labels.csv --images derm \\
+                  --path-column file --label-columns lesion,marker \\
+                  --label-values positive=yes,negative=no --patient-column subject \\
+                  --caption-template "A dermoscopy image of {labels}" \\
+                  --base sd-v1-5 --output runs/derm --resolution 512 --steps 2000
+            or a folder of class folders (ROOT/CLASS/image.png, one label a folder):
+              prism train --data-folder lesions --base sd-v1-5 --output runs/ls \\
+                  --caption-template "A dermoscopy image of {labels}" --steps 2000
+            The captions then mention the dataset's labels (a --template file with
+            "findings" and "names" says which and in what words); the run prints
+            the caption of its first image.
+
             Before anything is written, every image is read once: a missing,
             truncated or corrupt file is refused with its name.
 
@@ -188,6 +203,7 @@ struct TrainCommand: ParsableCommand {
         }
         log("training \(train.rawValue) on \(records.count) images at \(resolution) px, \(run.totalSteps) steps of "
             + "\(loop.batch)×\(gradAccum) images, into \(output)")
+        if train != .vae, run.dataset.count > 0 { log("captions such as: \"\(run.dataset.caption(0))\"") }
         var bar: ProgressBar?
         var first = 0
         do {
