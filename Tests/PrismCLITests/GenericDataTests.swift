@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import Testing
+import TestSupport
 @testable import prism
 
 /// Any CSV described by column options, and any folder of class folders, trains a classifier and a diffusion model
@@ -43,7 +44,7 @@ import Testing
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
-    @Test func classifierTrainsOnAGenericCSVWithEveryLabelByDefault() throws {
+    @Test(.tags(.slow)) func classifierTrainsOnAGenericCSVWithEveryLabelByDefault() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
         let csv = try genericCSV(scratch)
@@ -56,7 +57,7 @@ import Testing
         #expect(try config(scratch, "one")["labels"] as? [String] == ["marker"])
     }
 
-    @Test func classifierTrainsOnAFolderOfClassFolders() throws {
+    @Test(.tags(.slow)) func classifierTrainsOnAFolderOfClassFolders() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
         let tree = try imageFolder(scratch)
@@ -75,7 +76,7 @@ import Testing
         #expect(refused.message.contains("--groups: \(tree) is a folder of class folders, which has no columns"), "\(refused.message)")
     }
 
-    @Test func diffusionTrainingCaptionsGenericRecordsWithTheCustomTemplate() throws {
+    @Test(.tags(.slow)) func diffusionTrainingCaptionsGenericRecordsWithTheCustomTemplate() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
         let csv = try genericCSV(scratch)
