@@ -79,7 +79,8 @@ struct DataOptions: ParsableArguments {
         }
         let missing = Self.missingDemographics(loaded.records).joined(separator: " or ")
         if !missing.isEmpty, dataFolder == nil {
-            Log()("warning: \(source): no row gives the patient's \(missing) (no such column, "
+            let why = columns.isGiven ? "no --sex-column / --age-column names it" : "no such column"
+            Log()("warning: \(source): no row gives the patient's \(missing) (\(why), "
                   + "or it is empty in every row): the captions will not state it")
         }
         return loaded
