@@ -37,8 +37,8 @@ struct ClassifierCommand: ParsableCommand {
     static func log(_ message: String) { FileHandle.standardError.write(Data((message + "\n").utf8)) }
 }
 
-/// The images a trained classifier is run on: a label file, its image root, and optionally one part of the
-/// patient split the classifier was trained with.
+/// The images a trained classifier is run on: a label file and its image root (or a folder of class folders), and
+/// optionally one part of the patient split the classifier was trained with.
 struct ClassifierInputOptions: ParsableArguments {
     @OptionGroup var input: LabelledImagesOptions
 
@@ -47,8 +47,8 @@ struct ClassifierInputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The patient split file (patient_id,split) (default: split.csv beside the classifier folder, as `classifier train` writes it).", valueName: "csv"))
     var splitFile: String?
 
-    /// The label file's records, of the asked part of the split, checked to exist; and the table they came from
-    /// (for attribute columns).
+    /// The dataset's records, of the asked part of the split, checked to exist; and what they came from (the label
+    /// file's table, for attribute columns).
     func load(classifier: String) throws -> (records: [Record], data: LabelledData) {
         _ = try input.imageRoot()
         let data = try input.data.loadData()
