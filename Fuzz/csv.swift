@@ -1,5 +1,6 @@
 // libFuzzer target: the label files users give `prism train` and `prism caption` (Sources/Core: CSVTable, then
-// Manifest reading CheXpert, NIH ChestX-ray14 and MIMIC-CXR-JPG layouts, then the captions made from the records).
+// Manifest reading CheXpert, NIH ChestX-ray14 and MIMIC-CXR-JPG layouts and any CSV described by its columns, then the
+// captions made from the records).
 //
 // The input is the file's bytes; like CSVTable.read, anything that is not UTF-8 is refused before parsing.
 // Checked on every input:
@@ -43,7 +44,26 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     } catch {
         checkError(error)
     }
+    fuzzGeneric(table)
     return 0
+}
+
+/// The table as a label file described by columns: the first column the path, the others labels (CheXpert's values,
+/// then yes/no/maybe), the second, third, fourth and fifth also patient, sex, age and view.
+private func fuzzGeneric(_ table: CSVTable) {
+    guard let path = table.header.first else { return }
+    let rest = Array(table.header.dropFirst())
+    for values in [LabelValues.chexpert, LabelValues(positive: ["yes"], negative: ["no"], uncertain: ["maybe"])] {
+        let columns = ColumnMapping(path: path, labels: rest.isEmpty ? [path] : rest, values: values, patient: rest.first,
+                                    sex: rest.dropFirst().first, age: rest.dropFirst(2).first, view: rest.dropFirst(3).first)
+        var template = CaptionTemplate()
+        template.findings = columns.findings
+        do {
+            for record in try Manifest.generic(table, columns: columns) { _ = template.caption(for: record) }
+        } catch {
+            checkError(error)
+        }
+    }
 }
 
 /// Written with csvLine and read again, the table is the same (but for a second byte-order mark opening the file,

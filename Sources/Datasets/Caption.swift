@@ -5,7 +5,8 @@ import Foundation
 /// edits use, so that an edit never speaks a language the model did not learn.
 ///
 /// The template has placeholders `{a}` (a/an, agreeing with the word after it), `{age}`, `{sex}`, `{findings}`
-/// and `{absent}`, and optional groups in square brackets, dropped when a placeholder inside them is empty:
+/// (also spelled `{labels}`, for images that are not chest X-rays) and `{absent}`, and optional groups in square
+/// brackets, dropped when a placeholder inside them is empty:
 /// `Chest X-ray of {a} [{age}-year-old ]{sex} with {findings}[, without {absent}]` gives
 /// "Chest X-ray of a 70-year-old female with cardiomegaly and support devices".
 public struct CaptionTemplate: Sendable, Equatable, Codable {
@@ -88,10 +89,12 @@ public struct CaptionTemplate: Sendable, Equatable, Codable {
         let states = record.findings(uncertainPolicy)
         let present = vocabulary.filter { states[$0] == true }
         let absent = stateAbsent ? vocabulary.filter { states[$0] == false } : []
+        let findingsText = present.isEmpty ? noFindings : Self.list(present.map(word), conjunction: "and")
         let values: [String: String] = [
             "age": record.age.map(String.init) ?? "",
             "sex": record.sex?.word ?? unknownSex,
-            "findings": present.isEmpty ? noFindings : Self.list(present.map(word), conjunction: "and"),
+            "findings": findingsText,
+            "labels": findingsText,
             "absent": Self.list(absent.map(word), conjunction: "or"),
         ]
         // The template was validated when it was made or loaded; a literal default cannot fail to parse.
@@ -110,7 +113,7 @@ public struct CaptionTemplate: Sendable, Equatable, Codable {
     // MARK: Template syntax
 
     indirect enum Part: Equatable { case text(String), field(String), group([Part]) }
-    static let fieldNames: Set<String> = ["a", "age", "sex", "findings", "absent"]
+    static let fieldNames: Set<String> = ["a", "age", "sex", "findings", "labels", "absent"]
 
     static func parse(_ template: String, file: String) throws -> [Part] {
         var stack: [[Part]] = [[]]

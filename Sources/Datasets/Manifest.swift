@@ -24,6 +24,8 @@ public enum Manifest {
         public var mimicLabels: URL?
         /// MIMIC-IV `patients.csv` (subject_id, gender, anchor_age), optional: gives sex and age.
         public var mimicPatients: URL?
+        /// A label file in no format Prism knows, read by the columns this names (the format is then not detected).
+        public var columns: ColumnMapping?
         public init() {}
     }
 
@@ -33,22 +35,24 @@ public enum Manifest {
 
     /// The records of a table already read (a manifest made in memory reads exactly as one from a file).
     public static func records(_ table: CSVTable, format: ManifestFormat = .auto, options: Options = Options()) throws -> [Record] {
+        var records = try options.columns.map { try generic(table, columns: $0) } ?? known(table, format: format, options: options)
+        if options.frontalOnly { records = records.filter(\.isFrontal) }
+        return records
+    }
+
+    static func known(_ table: CSVTable, format: ManifestFormat, options: Options) throws -> [Record] {
         let url = URL(fileURLWithPath: table.file)
-        let format = format == .auto ? try detect(table) : format
-        var records: [Record]
-        switch format {
-        case .chexpert, .auto: records = try chexpert(table)
-        case .nih: records = try nih(table)
+        switch format == .auto ? try detect(table) : format {
+        case .chexpert, .auto: return try chexpert(table)
+        case .nih: return try nih(table)
         case .mimic:
             guard let labels = options.mimicLabels else {
                 throw DataFileError(file: url.path, "MIMIC-CXR-JPG metadata needs its CheXpert-labeler CSV as well "
                                     + "(mimic-cxr-2.0.0-chexpert.csv)")
             }
             let patients = try options.mimicPatients.map { try CSVTable.read($0) }
-            records = try mimic(metadata: table, labels: try CSVTable.read(labels), patients: patients)
+            return try mimic(metadata: table, labels: try CSVTable.read(labels), patients: patients)
         }
-        if options.frontalOnly { records = records.filter(\.isFrontal) }
-        return records
     }
 
     /// The format a header belongs to.

@@ -37,8 +37,8 @@ struct ClassifierCommand: ParsableCommand {
     static func log(_ message: String) { FileHandle.standardError.write(Data((message + "\n").utf8)) }
 }
 
-/// The images a trained classifier is run on: a label file, its image root, and optionally one part of the
-/// patient split the classifier was trained with.
+/// The images a trained classifier is run on: a label file and its image root (or a folder of class folders), and
+/// optionally one part of the patient split the classifier was trained with.
 struct ClassifierInputOptions: ParsableArguments {
     @OptionGroup var input: LabelledImagesOptions
 
@@ -47,13 +47,12 @@ struct ClassifierInputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The patient split file (patient_id,split) (default: split.csv beside the classifier folder, as `classifier train` writes it).", valueName: "csv"))
     var splitFile: String?
 
-    /// The label file's records, of the asked part of the split, checked to exist; and the table they came from
-    /// (for attribute columns).
-    func load(classifier: String) throws -> (records: [Record], table: CSVTable) {
+    /// The dataset's records, of the asked part of the split, checked to exist; and what they came from (the label
+    /// file's table, for attribute columns).
+    func load(classifier: String) throws -> (records: [Record], data: LabelledData) {
         _ = try input.imageRoot()
-        let data = input.data
-        var records = try data.load()
-        let table = try classifierTry { try CSVTable.read(URL(fileURLWithPath: data.data)) }
+        let data = try input.data.loadData()
+        var records = data.records
         if !split.isAll {
             let file = splitFile.map { URL(fileURLWithPath: $0) }
                 ?? URL(fileURLWithPath: classifier).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("split.csv")
@@ -63,12 +62,15 @@ struct ClassifierInputOptions: ParsableArguments {
             let s = try classifierTry { try PatientSplit.read(file) }
             records = split.records(records, of: s)
         }
-        guard !records.isEmpty else { throw CLIError("--data \(data.data): no images\(split.isAll ? "" : " in the \(split.split) part of the split")") }
-        return (records, table)
+        guard !records.isEmpty else {
+            throw CLIError("\(input.data.data == nil ? "--data-folder" : "--data") \(data.source): no images"
+                           + (split.isAll ? "" : " in the \(split.split) part of the split"))
+        }
+        return (records, data)
     }
 
     func dataset(_ records: [Record], resolution: Int) throws -> ImageDataset {
-        let dataset = ImageDataset(records: records, imageRoot: URL(fileURLWithPath: input.images), resolution: resolution)
+        let dataset = ImageDataset(records: records, imageRoot: try input.imageRoot(), resolution: resolution)
         try classifierTry { try dataset.checkFilesExist() }
         return dataset
     }

@@ -49,9 +49,9 @@ struct ClassifierEvaluateCommand: ParsableCommand {
     func run() throws {
         let folder = try prepareOutputFolder(output)
         let classifier = try model.load()
-        let (records, table) = try input.load(classifier: model.classifier)
+        let (records, data) = try input.load(classifier: model.classifier)
         let attribute = try groups.map { column in
-            try classifierTry { try BinaryAttribute.read(column: column, table: table, records: records) }
+            try classifierTry { try BinaryAttribute.read(column: column, table: data.requireTable(for: "--groups"), records: records) }
         }
         let dataset = try input.dataset(records, resolution: classifier.config.resolution)
         let probabilities = try classifierProbabilities(classifier, dataset, batch: model.batch)

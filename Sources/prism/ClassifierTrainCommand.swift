@@ -25,6 +25,18 @@ struct ClassifierTrainCommand: ParsableCommand {
                   --arch resnet18 --resolution 128 --batch 32 --steps 400 \\
                   --augment flip,affine --output runs/clf
 
+            Any CSV trains one once its columns are named (--labels then defaults
+            to every label column; see "Any label file" below):
+              prism classifier train --data derm/labels.csv --images derm \\
+                  --path-column file --label-columns lesion,marker \\
+                  --label-values positive=yes,negative=no --patient-column subject \\
+                  --arch resnet18 --resolution 128 --steps 400 --output runs/derm
+            and so does a folder of class folders, one-hot (lesions/benign/x.png,
+            lesions/malignant/y.png: the labels benign and malignant):
+              prism classifier train --data-folder lesions --arch resnet18 \\
+                  --resolution 128 --steps 400 --output runs/lesions
+            predict and evaluate take the same data options.
+
             --group-weights COLUMN weights each (image, label) entry by the inverse
             frequency of its (label, COLUMN) group, normalised to mean 1 per label, so
             that images where the attribute contradicts the label weigh as much as
@@ -40,8 +52,8 @@ struct ClassifierTrainCommand: ParsableCommand {
 
     @OptionGroup var input: LabelledImagesOptions
 
-    @Option(help: ArgumentHelp("The findings to predict, comma-separated (columns of the label file).", valueName: "names"))
-    var labels: String
+    @Option(help: ArgumentHelp("The findings to predict, comma-separated (columns of the label file; default with --label-columns or --data-folder: every label).", valueName: "names"))
+    var labels: String?
 
     @Option(help: ArgumentHelp("The run's folder.", valueName: "dir"))
     var output: String
@@ -82,20 +94,24 @@ struct ClassifierTrainCommand: ParsableCommand {
         try requireCount(validateEvery, "--validate-every", atLeast: 1)
         try requireCount(checkpointEvery, "--checkpoint-every", atLeast: 1)
         do { _ = try Augmentation(parsing: augment) } catch { throw ValidationError("\(error)") }
-        guard !labelNames.isEmpty else { throw ValidationError("--labels \"\(labels)\": name at least one finding") }
+        if let labels, labelNames.isEmpty { throw ValidationError("--labels \"\(labels)\": name at least one finding") }
+        if labels == nil, !input.data.isGeneric {
+            throw ValidationError("give --labels \"A,B\" (the findings to predict; a label file described by --label-columns, "
+                                  + "or --data-folder, predicts every label unless --labels says)")
+        }
     }
 
-    var labelNames: [String] { labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    var labelNames: [String] { (labels ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
 
     func run() throws {
         let imageRoot = try input.imageRoot()
         try requireWritableFolder(output, "--output")
         loop.applyThreads()
         let outputURL = URL(fileURLWithPath: output)
-        let data = input.data
-        let records = try data.load()
-        let table = try classifierTry { try CSVTable.read(URL(fileURLWithPath: data.data)) }
-        let names = try classifierTry { try LabelTargets.resolve(labelNames, records: records, file: data.data, header: table.header) }
+        let data = try input.data.loadData()
+        let records = data.records
+        let wanted = labels == nil ? data.findings ?? [] : labelNames
+        let names = try classifierTry { try LabelTargets.resolve(wanted, records: records, file: data.source, header: data.names) }
         let split = try classifierTry { try splitFile.loadOrCreate(for: records, output: outputURL, seed: loop.seed) }
         var options = ClassifierTrainingOptions(
             train: records.filter { split.split(of: $0.patientID) == .train },
@@ -107,7 +123,8 @@ struct ClassifierTrainCommand: ParsableCommand {
         options.uncertain = uncertain
         options.augmentation = try Augmentation(parsing: augment)
         options.groupAttribute = try groupWeights.map { column in
-            try classifierTry { try BinaryAttribute.read(column: column, table: table, records: options.train) }
+            try classifierTry { try BinaryAttribute.read(column: column, table: data.requireTable(for: "--group-weights"),
+                                                         records: options.train) }
         }
         loop.apply(to: &options.settings)
         options.epochs = loop.epochs

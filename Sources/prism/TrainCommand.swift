@@ -29,6 +29,21 @@ struct TrainCommand: ParsableCommand {
                   --vae runs/vae --train unet+text --output runs/ldm \\
                   --resolution 128 --lr 1e-4 --steps 500
 
+            Images that are not chest X-rays train it too: a CSV described by its
+            columns (see "Any label file" below), with a caption template in the
+            images' own words:
+              prism train --data derm/labels.csv --images derm \\
+                  --path-column file --label-columns lesion,marker \\
+                  --label-values positive=yes,negative=no --patient-column subject \\
+                  --caption-template "A dermoscopy image of {labels}" \\
+                  --base sd-v1-5 --output runs/derm --resolution 512 --steps 2000
+            or a folder of class folders (ROOT/CLASS/image.png, one label a folder):
+              prism train --data-folder lesions --base sd-v1-5 --output runs/ls \\
+                  --caption-template "A dermoscopy image of {labels}" --steps 2000
+            The captions then mention the dataset's labels (a --template file with
+            "findings" and "names" says which and in what words); the run prints
+            the caption of its first image.
+
             Before anything is written, every image is read once: a missing,
             truncated or corrupt file is refused with its name.
 
@@ -151,14 +166,15 @@ struct TrainCommand: ParsableCommand {
         try requireWritableFolder(output, "--output")
         loop.applyThreads()
         let outputURL = URL(fileURLWithPath: output)
-        var records = try input.data.load()
+        let loaded = try input.data.loadData()
+        var records = loaded.records
         if !split.isAll {
             records = split.records(records, of: try splitFile.loadOrCreate(for: records, output: outputURL, seed: loop.seed))
         }
         let source: TrainingRunOptions.Source = base.map { .base(URL(fileURLWithPath: $0)) }
             ?? .config(URL(fileURLWithPath: config!), vae: vae.map { URL(fileURLWithPath: $0) })
         var options = TrainingRunOptions(source: source, records: records, imageRoot: imageRoot,
-                                         template: try captions.load(), output: outputURL)
+                                         template: try captions.load(findings: loaded.findings), output: outputURL)
         options.component = train
         options.resolution = resolution
         loop.apply(to: &options.settings)
@@ -187,6 +203,7 @@ struct TrainCommand: ParsableCommand {
         }
         log("training \(train.rawValue) on \(records.count) images at \(resolution) px, \(run.totalSteps) steps of "
             + "\(loop.batch)×\(gradAccum) images, into \(output)")
+        if train != .vae, run.dataset.count > 0 { log("captions such as: \"\(run.dataset.caption(0))\"") }
         var bar: ProgressBar?
         var first = 0
         do {

@@ -130,20 +130,6 @@ struct TrainingLoopOptions<Defaults: TrainingLoopDefaults>: ParsableArguments {
     }
 }
 
-/// A label file and the folder its image paths are relative to.
-struct LabelledImagesOptions: ParsableArguments {
-    @OptionGroup var data: DataOptions
-
-    @Option(help: ArgumentHelp("The folder the label file's image paths are relative to.", valueName: "dir"))
-    var images: String
-
-    /// --images, refused when it is not a folder.
-    func imageRoot() throws -> URL {
-        try requireFolder(images, "--images")
-        return URL(fileURLWithPath: images)
-    }
-}
-
 /// `--split-file` of a training run: the patient split, made if absent.
 struct TrainingSplitOption: ParsableArguments {
     @Option(help: ArgumentHelp("The patient split file (patient_id,split), made if absent (default: OUTPUT/split.csv).", valueName: "csv"))
