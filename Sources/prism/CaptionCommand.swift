@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Datasets
 import Foundation
+import Imaging
 
 extension ManifestFormat: ExpressibleByArgument {}
 extension UncertainPolicy: ExpressibleByArgument {}
@@ -81,6 +82,10 @@ struct CaptionCommand: ParsableCommand {
               prism caption --data CheXpert-v1.0-small/train.csv --row 2
               prism caption --data Data_Entry_2017.csv --row 1 --state-absent
               prism caption --data phantom/manifest.csv --all | head
+              prism caption --data scan.dcm --row 1
+
+            A DICOM file given as --data is one row: its patient, sex, age and
+            view come from its header, and it states no findings.
             """
     )
 
@@ -99,7 +104,7 @@ struct CaptionCommand: ParsableCommand {
     }
 
     func run() throws {
-        let records = try data.load()
+        let records = try InspectDICOM.applies(to: URL(fileURLWithPath: data.data)) ? [try dicomRecord()] : try data.load()
         let template = try captions.load()
         if all {
             for r in records { print("\(r.path)\t\(template.caption(for: r))") }
@@ -117,5 +122,17 @@ struct CaptionCommand: ParsableCommand {
         print("patient \(r.patientID), sex \(r.sex?.word ?? "unknown"), age \(r.age.map(String.init) ?? "unknown"), view \(r.view ?? "unknown")")
         print("labels: \(labels.isEmpty ? "none" : labels.joined(separator: ", "))")
         print("caption: \(template.caption(for: r))")
+    }
+
+    /// --data as a DICOM file: one record, its demographics from the header.
+    func dicomRecord() throws -> Record {
+        do {
+            return try Record(path: data.data, patientID: "").fillingMissing { path in
+                let a = try DICOMFile(contentsOf: URL(fileURLWithPath: path)).attributes
+                return (a.patientID, a.patientSex.flatMap(Sex.init(parsing:)), a.patientAge, a.viewPosition)
+            }
+        } catch let error as ImagingError {
+            throw CLIError("--data \(error)")
+        }
     }
 }
