@@ -191,14 +191,25 @@ def make_fixtures(out):
     voi = base(32, 32, bits_stored=12)
     set_pixels(voi, pattern(32, 32, 0, 4095, 6))
     item = Dataset()
-    entries = 4096
-    item.LUTDescriptor = [entries, 0, 8]
-    curve = np.round(255 * (np.arange(entries) / (entries - 1)) ** 0.5).astype("<u2")
+    # 16 bits an entry: pydicom 3.0 indexes an 8-bit LUT through uint8 (values above 255 wrap), not the standard's
+    # clamp. The first mapped value is 100, the last 3999: the values outside take the first and last entries.
+    entries = 3900
+    item.LUTDescriptor = [entries, 100, 16]
+    curve = np.round(65535 * (np.arange(entries) / (entries - 1)) ** 0.5).astype("<u2")
     item.add_new("LUTData", "OW", curve.tobytes())
     voi.VOILUTSequence = Sequence([item])
     voi.WindowCenter, voi.WindowWidth = 10, 10   # the LUT comes first, as in pydicom
     save(voi, os.path.join(out, "voi_lut.dcm"))
     case("voi_lut", None)
+
+    # The input of the CLI's edit and convert tests: 64 x 64 (the smallest image `prism edit` takes), Computed
+    # Radiography (whose SOP Class a derived image keeps).
+    cr = base(64, 64, bits_stored=10, sop=ComputedRadiographyImageStorage)
+    cr.Modality = "CR"
+    set_pixels(cr, pattern(64, 64, 20, 1000, 10))
+    cr.WindowCenter, cr.WindowWidth = 500, 900
+    save(cr, os.path.join(out, "cr64.dcm"))
+    case("cr64", None)
 
     # Refusals.
     with open(os.path.join(out, "explicit_le.dcm"), "rb") as f:
@@ -271,7 +282,14 @@ def make_held_out(out):
         if syntax == RLELossless:
             ds.compress(RLELossless, encoding_plugin="pydicom")
         save(ds, path, syntax)
-    print(f"{len(specs)} held-out DICOMs in {out}")
+    # Lossless compressions by DCMTK of two of them: pydicom (without pylibjpeg) cannot decode these, so their
+    # reference is the uncompressed original's (lossless.json maps the one to the other).
+    lossless = {"a/pa_window_jpegls.dcm": "a/pa_window.dcm", "b/no_window_jpeg_lossless.dcm": "b/no_window.dcm"}
+    tool("dcmcjpls", "+el", os.path.join(out, "a/pa_window.dcm"), os.path.join(out, "a/pa_window_jpegls.dcm"))
+    tool("dcmcjpeg", "+e1", os.path.join(out, "b/no_window.dcm"), os.path.join(out, "b/no_window_jpeg_lossless.dcm"))
+    with open(os.path.join(out, "lossless.json"), "w") as f:
+        json.dump(lossless, f)
+    print(f"{len(specs) + len(lossless)} held-out DICOMs in {out}")
 
 
 def read_png_gray(path):
@@ -309,12 +327,14 @@ def read_png_gray(path):
 def check(dicoms, pngs):
     worst = 0
     rows = []
+    mapping = os.path.join(dicoms, "lossless.json")
+    lossless = json.load(open(mapping)) if os.path.exists(mapping) else {}
     for root, _, files in os.walk(dicoms):
         for name in sorted(files):
             if not name.endswith(".dcm"):
                 continue
             rel = os.path.relpath(os.path.join(root, name), dicoms)
-            ref = reference(pydicom.dcmread(os.path.join(root, name))).astype(np.int64)
+            ref = reference(pydicom.dcmread(os.path.join(dicoms, lossless.get(rel, rel)))).astype(np.int64)
             got = read_png_gray(os.path.join(pngs, rel[:-4] + ".png"))
             d = int(np.abs(ref - got).max()) if ref.shape == got.shape else 999
             rows.append((rel, d))

@@ -85,7 +85,7 @@ struct ConvertCommand: ParsableCommand {
             bar.update(k + 1)
         }
         bar.finish()
-        let manifest = ([["path", "source", "patient", "sex", "age", "view"]] + rows).map(csvLine).joined()
+        let manifest = ([["path", "source", "patient", "sex", "age", "view"]] + rows).map { csvLine($0) + "\n" }.joined()
         try writeAtomically(Data(manifest.utf8), to: folder.appendingPathComponent("manifest.csv"))
         log("wrote \(rows.count - skipped), kept \(skipped) already converted, \(failures.count) failed; manifest.csv lists \(rows.count)")
         if !failures.isEmpty {

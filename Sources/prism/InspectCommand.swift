@@ -34,7 +34,7 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: path)
         if InspectDICOM.applies(to: url) {
-            do { try InspectDICOM.report(url, window: try window.value()).forEach { print($0) } } catch let error as ImagingError {
+            do { _ = try InspectDICOM.report(url, window: try window.value()) { $0.forEach { print($0) } } } catch let error as ImagingError {
                 throw CLIError("\(error)")
             }
             return

@@ -10,35 +10,53 @@ enum InspectDICOM {
         return DICOMFile.isDICOM((try? handle.read(upToCount: 132)) ?? Data())
     }
 
-    /// The report's lines; the decode is attempted and its refusal, if any, reported as an error.
-    static func report(_ url: URL, window: DICOMWindow) throws -> [String] {
+    /// The header's lines, then the decode's (whose refusal, if any, is thrown after the header is printed).
+    static func report(_ url: URL, window: DICOMWindow, print: ([String]) -> Void = { _ in }) throws -> [String] {
         let file = try DICOMFile(contentsOf: url)
-        let a = file.attributes
+        let head = header(url, file.attributes)
+        print(head)
+        let tail = try decode(file, window: window)
+        print(tail)
+        return head + tail
+    }
+
+    static func header(_ url: URL, _ a: DICOMAttributes) -> [String] {
         func show(_ v: String?) -> String { v.flatMap { $0.isEmpty ? nil : $0 } ?? "-" }
         func number(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e12 ? String(Int(v)) : String(v) }
-        let signedness = a.pixelRepresentation.map { $0 == 1 ? "signed" : "unsigned" } ?? "-"
-        var lines = [
-            "\(url.path): DICOM",
-            "  transfer syntax   \(a.transferSyntaxUID)\(a.transferSyntaxName.isEmpty ? "" : " (\(a.transferSyntaxName))")"
-                + (DICOMFile.supportedTransferSyntaxes[a.transferSyntaxUID] == nil ? "  [not decoded by Prism]" : ""),
-            "  SOP class         \(show(a.sopClassUID))  modality \(show(a.modality))",
-            "  size              \(a.columns.map(String.init) ?? "-") x \(a.rows.map(String.init) ?? "-"), \(a.frames) frame(s), "
-                + "\(a.samplesPerPixel ?? 1) sample(s) per pixel",
-            "  photometric       \(show(a.photometric))",
-            "  bits              allocated \(a.bitsAllocated.map(String.init) ?? "-"), stored \(a.bitsStored.map(String.init) ?? "-"), "
-                + "high bit \(a.highBit.map(String.init) ?? "-"), \(signedness)",
-            "  rescale           " + (a.hasModalityLUT ? "Modality LUT Sequence"
-                : "slope \(a.rescaleSlope.map(number) ?? "-"), intercept \(a.rescaleIntercept.map(number) ?? "-")"),
-            "  window(s)         " + (a.windows.isEmpty ? "-" : a.windows.map { "\(number($0.center)),\(number($0.width))" }
-                .joined(separator: "  ")) + (a.voiLUTFunction.map { " (\($0))" } ?? "") + (a.hasVOILUT ? "; VOI LUT Sequence" : ""),
-            "  pixel spacing     \(a.pixelSpacing.map { $0.map(number).joined(separator: " x ") + " mm" } ?? "-")",
-            "  patient           \(show(a.patientID)), sex \(show(a.patientSex)), age \(a.patientAge.map(String.init) ?? "-")",
-            "  view              \(show(a.viewPosition))",
-            "  study             \(show(a.studyInstanceUID))",
-            "  series            \(show(a.seriesInstanceUID))",
-            "  SOP instance      \(show(a.sopInstanceUID))",
-        ]
-        guard a.hasPixelData else { return lines + ["  pixels            none (not an image)"] }
+        let signedness: String = a.pixelRepresentation.map { $0 == 1 ? "signed" : "unsigned" } ?? "-"
+        let syntaxName: String = a.transferSyntaxName.isEmpty ? "" : " (\(a.transferSyntaxName))"
+        let decoded: String = DICOMFile.supportedTransferSyntaxes[a.transferSyntaxUID] == nil ? "  [not decoded by Prism]" : ""
+        let columns: String = a.columns.map(String.init) ?? "-", rows: String = a.rows.map(String.init) ?? "-"
+        let allocated: String = a.bitsAllocated.map(String.init) ?? "-", stored: String = a.bitsStored.map(String.init) ?? "-"
+        let high: String = a.highBit.map(String.init) ?? "-"
+        let slope: String = a.rescaleSlope.map(number) ?? "-", intercept: String = a.rescaleIntercept.map(number) ?? "-"
+        let rescale: String = a.hasModalityLUT ? "Modality LUT Sequence" : "slope \(slope), intercept \(intercept)"
+        var windows: String = a.windows.isEmpty ? "-" : a.windows.map { "\(number($0.center)),\(number($0.width))" }.joined(separator: "  ")
+        if let function = a.voiLUTFunction { windows += " (\(function))" }
+        if a.hasVOILUT { windows += "; VOI LUT Sequence" }
+        let spacing: String = a.pixelSpacing.map { $0.map(number).joined(separator: " x ") + " mm" } ?? "-"
+        let age: String = a.patientAge.map(String.init) ?? "-"
+        var lines: [String] = ["\(url.path): DICOM"]
+        lines.append("  transfer syntax   \(a.transferSyntaxUID)\(syntaxName)\(decoded)")
+        lines.append("  SOP class         \(show(a.sopClassUID))  modality \(show(a.modality))")
+        lines.append("  size              \(columns) x \(rows), \(a.frames) frame(s), \(a.samplesPerPixel ?? 1) sample(s) per pixel")
+        lines.append("  photometric       \(show(a.photometric))")
+        lines.append("  bits              allocated \(allocated), stored \(stored), high bit \(high), \(signedness)")
+        lines.append("  rescale           \(rescale)")
+        lines.append("  window(s)         \(windows)")
+        lines.append("  pixel spacing     \(spacing)")
+        lines.append("  patient           \(show(a.patientID)), sex \(show(a.patientSex)), age \(age)")
+        lines.append("  view              \(show(a.viewPosition))")
+        lines.append("  study             \(show(a.studyInstanceUID))")
+        lines.append("  series            \(show(a.seriesInstanceUID))")
+        lines.append("  SOP instance      \(show(a.sopInstanceUID))")
+        return lines
+    }
+
+    static func decode(_ file: DICOMFile, window: DICOMWindow) throws -> [String] {
+        func number(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e12 ? String(Int(v)) : String(v) }
+        guard file.attributes.hasPixelData else { return ["  pixels            none (not an image)"] }
+        var lines: [String] = []
         let values = try file.modalityValues()
         let (lo, hi) = values.reduce((Double.infinity, -Double.infinity)) { (min($0.0, $1), max($0.1, $1)) }
         let image = try file.image(window: window)
