@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import Datasets
 import Foundation
 import Imaging
 
@@ -29,11 +30,22 @@ struct ConvertCommand: ParsableCommand {
               prism convert scans/ --output pngs/
               prism convert scan.dcm --output out/ --format png16 --window none
               prism convert scans/ --output small/ --resolution 256 --window percentile:0.5,99.5
+              prism convert --data labels.csv --images scans/ --output pngs/
+
+            With --data, the images are the label file's rows (paths under
+            --images), and the manifest takes patient, sex, age and view from the
+            label file, filling what it leaves blank from the DICOM header.
             """
     )
 
-    @Argument(help: "A DICOM, PNG or JPEG file, or a folder of them.")
-    var input: String
+    @Argument(help: "A DICOM, PNG or JPEG file, or a folder of them (or give --data and --images).")
+    var input: String?
+
+    @Option(help: ArgumentHelp("A label file (CheXpert, NIH, MIMIC-CXR-JPG or phantom manifest) whose images to convert.", valueName: "csv"))
+    var data: String?
+
+    @Option(help: ArgumentHelp("The folder --data's paths are relative to.", valueName: "folder"))
+    var images: String?
 
     @Option(help: "Folder for the converted images and manifest.csv.")
     var output: String
@@ -47,21 +59,43 @@ struct ConvertCommand: ParsableCommand {
     var resolution: Int?
 
     func validate() throws {
+        if (input == nil) == (data == nil) { throw ValidationError("give a file or folder to convert, or --data with --images") }
+        if (data == nil) != (images == nil) { throw ValidationError("--data and --images go together") }
         if let resolution { try requireCount(resolution, "--resolution", atLeast: 8) }
         if format == .png16 && resolution != nil {
             throw ValidationError("--resolution is for 8-bit outputs (the loaders' resize works on what they read); use --format png or dicom")
         }
     }
 
-    /// One file found: where it is, and its path relative to the input (the output keeps it).
-    struct Item { var url: URL; var relative: String }
+    /// One file found: where it is, its path relative to the input (the output keeps it), its label file's record.
+    struct Item { var url: URL; var relative: String; var record: Record? = nil }
+
+    /// The files to convert: the input's, or the label file's rows under --images.
+    func items() throws -> [Item] {
+        guard let data, let images else { return try Self.images(at: URL(fileURLWithPath: input!)) }
+        try requireRegularFile(data, "--data")
+        let root = URL(fileURLWithPath: images)
+        return try Manifest.load(URL(fileURLWithPath: data)).map { r in
+            let url = r.path.hasPrefix("/") ? URL(fileURLWithPath: r.path) : root.appendingPathComponent(r.path)
+            let relative = r.path.hasPrefix("/") ? url.lastPathComponent : r.path
+            return Item(url: url, relative: relative, record: r)
+        }
+    }
+
+    /// The manifest's patient, sex, age and view: the label file's, its blanks filled from the DICOM header.
+    static func demographics(_ item: Item, _ dicom: DICOMFile?) -> [String] {
+        let a = dicom?.attributes
+        let header: ImageMetadata? = a.map { ($0.patientID, $0.patientSex.flatMap(Sex.init(parsing:)), $0.patientAge, $0.viewPosition) }
+        let r = (item.record ?? Record(path: item.relative, patientID: "")).fillingMissing { _ in header }
+        return [r.patientID, r.sex?.rawValue ?? "", r.age.map(String.init) ?? "", r.view ?? ""]
+    }
 
     func run() throws {
         let windowValue = try window.value()
-        let items = try Self.images(at: URL(fileURLWithPath: input))
+        let items = try items()
         let folder = try prepareOutputFolder(output)
         let log = Log(tool: "prism convert")
-        log("\(items.count) image(s) under \(input) → \(folder.path) (\(format.rawValue), window \(windowValue))")
+        log("\(items.count) image(s) from \(input ?? data!) → \(folder.path) (\(format.rawValue), window \(windowValue))")
         let bar = ProgressBar(total: items.count, label: "convert", unit: "img")
         var rows: [[String]] = [], failures: [String] = [], skipped = 0
         for (k, item) in items.enumerated() {
@@ -75,9 +109,7 @@ struct ConvertCommand: ParsableCommand {
                     try createFolder(out.deletingLastPathComponent())
                     try write(item.url, dicom: dicom, window: windowValue, to: out)
                 }
-                let a = dicom?.attributes
-                rows.append([relativeOut, item.url.path, a?.patientID ?? "", a?.patientSex.flatMap(Sex.init(parsing:))?.rawValue ?? "",
-                             a?.patientAge.map(String.init) ?? "", a?.viewPosition ?? ""])
+                rows.append([relativeOut, item.url.path] + Self.demographics(item, dicom))
             } catch {
                 failures.append("\(error)")
                 log("error: \(Prism.message(for: error))")

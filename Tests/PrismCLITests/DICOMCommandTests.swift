@@ -39,6 +39,22 @@ import Testing
         #expect(try Data(contentsOf: out.appendingPathComponent("a.png")) == Data([1]))
     }
 
+    /// --data: the label file's rows, its blank sex and age filled from the DICOM header.
+    @Test func convertFromALabelFileFillsTheBlanksFromTheHeader() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        try FileManager.default.createDirectory(at: scratch.url("img/p1"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.fixture("cr64.dcm"), toPath: scratch.path("img/p1/x.dcm"))
+        let csv = try scratch.write("Path,Cardiomegaly,Sex,Age\np1/x.dcm,1,,\n", to: "labels.csv")
+        try ConvertCommand.parse(["--data", csv, "--images", scratch.path("img"), "--output", scratch.path("out")]).run()
+        let manifest = try String(contentsOf: scratch.url("out/manifest.csv"), encoding: .utf8)
+        let row = try #require(manifest.split(separator: "\n").last)
+        #expect(row.hasPrefix("p1/x.png,") && row.hasSuffix(",F,70,PA"), "\(manifest)")
+        #expect(try Image(contentsOf: scratch.url("out/p1/x.png")).width == 64)
+        expectRefused(ConvertCommand.self, ["--data", csv, "--output", "o"], saying: "--images")
+        expectRefused(ConvertCommand.self, [Self.fixture("cr64.dcm"), "--data", csv, "--images", "i", "--output", "o"], saying: "--data")
+    }
+
     @Test func convertWritesSixteenBitAndDerivedDICOMs() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
