@@ -10,7 +10,9 @@
 #include "dcmtk/dcmjpls/djdecode.h"
 #include "dcmtk/oflog/oflog.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <unistd.h>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -45,17 +47,16 @@ DcmItem *itemFor(const cdcmtk_file *file, uint16_t sg, uint16_t se, int item, ui
 
 } // namespace
 
-extern "C" int cdcmtk_read(const uint8_t *data, size_t size, cdcmtk_file **out, char *message, size_t message_size) {
+extern "C" int cdcmtk_read_file(const char *path, cdcmtk_file **out, char *message, size_t message_size) {
     *out = nullptr;
     try {
         setUp();
         auto *file = new cdcmtk_file;
-        DcmInputBufferStream stream;
-        stream.setBuffer(data, static_cast<offile_off_t>(size));
-        stream.setEos();
-        file->format.transferInit();
-        OFCondition status = file->format.read(stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-        file->format.transferEnd();
+        // From a file stream, DCMTK checks each element's length against the bytes left in the file before it
+        // allocates (a buffer stream would allocate whatever a header claims: 2.5 GB for a 1 KB file); values above
+        // DCM_MaxReadLength are then loaded from the file, all of them now, so the file may go away after this.
+        OFCondition status = file->format.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+        if (status.good()) status = file->format.loadAllDataIntoMemory();
         if (status.bad()) {
             say(message, message_size, status.text());
             delete file;
@@ -70,6 +71,33 @@ extern "C" int cdcmtk_read(const uint8_t *data, size_t size, cdcmtk_file **out, 
         say(message, message_size, "DCMTK failed");
     }
     return 1;
+}
+
+extern "C" int cdcmtk_read(const uint8_t *data, size_t size, cdcmtk_file **out, char *message, size_t message_size) {
+    *out = nullptr;
+    // Through a temporary file, for the length checks only a file stream makes (see cdcmtk_read_file).
+    const char *folder = getenv("TMPDIR");
+    std::string path = std::string(folder && *folder ? folder : "/tmp") + "/prism-dicom-XXXXXX";
+    std::vector<char> name(path.begin(), path.end());
+    name.push_back(0);
+    int fd = mkstemp(name.data());
+    if (fd < 0) {
+        say(message, message_size, std::string("cannot create a temporary file in ") + (folder && *folder ? folder : "/tmp"));
+        return 1;
+    }
+    size_t written = 0;
+    while (written < size) {
+        ssize_t n = write(fd, data + written, size - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        written += static_cast<size_t>(n);
+    }
+    close(fd);
+    int status = 1;
+    if (written == size) status = cdcmtk_read_file(name.data(), out, message, message_size);
+    else say(message, message_size, "cannot write a temporary file");
+    unlink(name.data());
+    return status;
 }
 
 extern "C" void cdcmtk_close(cdcmtk_file *file) { delete file; }

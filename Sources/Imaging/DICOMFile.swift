@@ -34,14 +34,29 @@ public final class DICOMFile: @unchecked Sendable {
         data.count >= 132 && data.dropFirst(128).prefix(4).elementsEqual("DICM".utf8)
     }
 
-    /// Parses a DICOM file in memory; `name` names it in errors.
-    public init(data: Data, name: String = "DICOM data") throws {
+    /// Parses a DICOM file in memory (through a temporary file: DCMTK checks element lengths against a file's size
+    /// only); `name` names it in errors.
+    public convenience init(data: Data, name: String = "DICOM data") throws {
+        try self.init(name: name) { file, message in
+            data.withUnsafeBytes { raw in
+                cdcmtk_read(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &file, &message, message.count)
+            }
+        }
+    }
+
+    /// Reads and parses a DICOM file; errors name it.
+    public convenience init(contentsOf url: URL) throws {
+        guard FileManager.default.isReadableFile(atPath: url.path) else {
+            throw ImagingError.io(file: url.path, detail: "cannot be read (no such file, or not readable)")
+        }
+        try self.init(name: url.path) { file, message in cdcmtk_read_file(url.path, &file, &message, message.count) }
+    }
+
+    private init(name: String, read: (inout OpaquePointer?, inout [CChar]) -> Int32) throws {
         self.name = name
         var file: OpaquePointer?
         var message = [CChar](repeating: 0, count: 300)
-        let status = data.withUnsafeBytes { raw in
-            cdcmtk_read(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &file, &message, message.count)
-        }
+        let status = read(&file, &message)
         guard status == 0, let file else {
             let reason = String(cString: message)
             if reason.lowercased().contains("premature end") || reason.contains("Stream") || reason.contains("stream") {
@@ -54,15 +69,6 @@ public final class DICOMFile: @unchecked Sendable {
                                      has: { g, e in cdcmtk_has(file, g, e) != 0 },
                                      items: { g, e in Int(cdcmtk_items(file, g, e)) },
                                      transferSyntax: Self.transferSyntax(file))
-    }
-
-    /// Reads and parses a DICOM file; errors name it.
-    public convenience init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ImagingError.io(file: url.path, detail: "cannot be read: \(error.localizedDescription)")
-        }
-        try self.init(data: data, name: url.path)
     }
 
     deinit { cdcmtk_close(handle) }

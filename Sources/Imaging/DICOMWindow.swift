@@ -79,7 +79,9 @@ enum DICOMPixels {
             }
         case let .fixed(c, w): out = try applyWindow(m, center: c, width: w, function: "LINEAR", name: name)
         case .minMax: out = stretch(m, range(m))
-        case let .percentile(lo, hi): out = stretch(m, (percentile(m, lo), percentile(m, hi)))
+        case let .percentile(lo, hi):
+            let sorted = m.sorted()
+            out = stretch(m, (percentile(sorted, lo), percentile(sorted, hi)))
         }
         if monochrome1 { for i in out.indices { out[i] = 1 - out[i] } }
         return out
@@ -128,9 +130,8 @@ enum DICOMPixels {
         return m.map { min(max(($0 - lo) * scale, 0), 1) }
     }
 
-    /// numpy.percentile's default (linear interpolation between the two nearest ranks).
-    static func percentile(_ m: [Double], _ p: Double) -> Double {
-        let sorted = m.sorted()
+    /// numpy.percentile's default (linear interpolation between the two nearest ranks) of sorted values.
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
         let position = p / 100 * Double(sorted.count - 1)
         let i = Int(position.rounded(.down)), f = position - Double(i)
         return i + 1 < sorted.count ? sorted[i] + (sorted[i + 1] - sorted[i]) * f : sorted[i]

@@ -14,7 +14,7 @@ extension Image {
         } else if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
             self = try PNG.decode(data, name: url.path)
         } else if DICOMFile.isDICOM(data) {
-            self = try DICOMFile(data: data, name: url.path).image(window: window)
+            self = try DICOMFile(contentsOf: url).image(window: window)
         } else {
             throw ImagingError.unsupported(file: url.path, detail: "neither a PNG, a JPEG nor a DICOM file")
         }

@@ -145,11 +145,12 @@ struct ConvertCommand: ParsableCommand {
 
     /// The DICOM file at `url` parsed, or nil when it is not one (a PNG or a JPEG).
     static func dicomFile(_ url: URL) throws -> DICOMFile? {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ImagingError.io(file: url.path, detail: "cannot be read: \(error.localizedDescription)")
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
+            throw ImagingError.io(file: url.path, detail: "cannot be read (no such file, or not readable)")
         }
-        return DICOMFile.isDICOM(data) ? try DICOMFile(data: data, name: url.path) : nil
+        let head = (try? handle.read(upToCount: 132)) ?? Data()
+        try? handle.close()
+        return DICOMFile.isDICOM(head) ? try DICOMFile(contentsOf: url) : nil
     }
 
     /// The file itself, or the DICOM, PNG and JPEG files under a folder (by content; hidden files skipped), sorted.

@@ -62,6 +62,18 @@ import Testing
         #expect(error?.description.contains("JPEG 2000") == true, "\(String(describing: error))")
     }
 
+    /// Found by scripts/fuzz dicom: a 1 KB file whose element claims 2.5 GB had DCMTK allocate it before reading (a
+    /// buffer stream). Read from a file, the length is checked against the bytes left first.
+    @Test func anElementLongerThanTheFileIsRefusedAsTruncated() throws {
+        var bytes = [UInt8](try Data(contentsOf: Self.url("explicit_le.dcm")))
+        let pixelData: [UInt8] = [0xE0, 0x7F, 0x10, 0x00, 0x4F, 0x57, 0x00, 0x00]   // (7FE0,0010) OW, then a 4-byte length
+        let at = try #require((0...(bytes.count - 12)).first { Array(bytes[$0..<$0 + 8]) == pixelData })
+        bytes.replaceSubrange(at + 8..<at + 12, with: [0xF0, 0xFF, 0xFF, 0x98])
+        let error = #expect(throws: ImagingError.self) { try DICOMFile(data: Data(bytes), name: "long.dcm") }
+        #expect(error == .truncated(file: "long.dcm", detail: error?.description.components(separatedBy: "truncated: ").last ?? ""),
+                "\(String(describing: error))")
+    }
+
     @Test func headerAttributes() throws {
         let a = try DICOMFile(contentsOf: Self.url("signed_rescale.dcm")).attributes
         #expect(a.patientID == "P0001" && a.patientSex == "F" && a.patientAge == 70 && a.viewPosition == "PA")

@@ -11,8 +11,11 @@ extern "C" {
 /// A DICOM file read into memory (DCMTK's DcmFileFormat: meta header + dataset).
 typedef struct cdcmtk_file cdcmtk_file;
 
-/// Reads a DICOM Part 10 file from memory, in any transfer syntax DCMTK parses (deflated included). Returns 0 and
-/// sets *out (free with cdcmtk_close), or 1 with DCMTK's reason in `message`.
+/// Reads a DICOM Part 10 file, in any transfer syntax DCMTK parses (deflated included), into memory. Returns 0 and
+/// sets *out (free with cdcmtk_close), or 1 with DCMTK's reason in `message`. An element longer than the rest of
+/// the file is refused before anything is allocated for it.
+int cdcmtk_read_file(const char *path, cdcmtk_file **out, char *message, size_t message_size);
+/// cdcmtk_read_file on bytes in memory (through a temporary file in $TMPDIR or /tmp, removed before returning).
 int cdcmtk_read(const uint8_t *data, size_t size, cdcmtk_file **out, char *message, size_t message_size);
 void cdcmtk_close(cdcmtk_file *file);
 
