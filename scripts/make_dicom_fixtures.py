@@ -166,6 +166,8 @@ def make_fixtures(out):
     case("rle", None)
     tool("dcmcjpeg", "+e1", os.path.join(out, "explicit_le.dcm"), os.path.join(out, "jpeg_lossless.dcm"))
     cases.append({**cases[0], "file": "jpeg_lossless.dcm"})
+    tool("dcmcjpeg", "+el", os.path.join(out, "explicit_le.dcm"), os.path.join(out, "jpeg_lossless_p14.dcm"))
+    cases.append({**cases[0], "file": "jpeg_lossless_p14.dcm"})
     tool("dcmcjpls", "+el", os.path.join(out, "explicit_le.dcm"), os.path.join(out, "jpeg_ls.dcm"))
     cases.append({**cases[0], "file": "jpeg_ls.dcm"})
     # JPEG baseline is 8-bit and lossy: the reference decodes the compressed file (pydicom with Pillow).

@@ -5,6 +5,15 @@ extension Image {
     /// Reads a PNG, a JPEG or a DICOM file, told apart by their signatures, not by the file name. A DICOM's pixels
     /// go through its Modality LUT and `window` (its own first window by default) onto 8-bit gray.
     public init(contentsOf url: URL, window: DICOMWindow = .auto) throws {
+        // A DICOM is parsed from its file (DCMTK checks element lengths against the file's size); the head says which.
+        if let handle = FileHandle(forReadingAtPath: url.path) {
+            let head = (try? handle.read(upToCount: 132)) ?? Data()
+            try? handle.close()
+            if DICOMFile.isDICOM(head) {
+                self = try DICOMFile(contentsOf: url).image(window: window)
+                return
+            }
+        }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw ImagingError.io(file: url.path, detail: "cannot be read: \(error.localizedDescription)")
@@ -13,8 +22,6 @@ extension Image {
             self = try JPEG.decode(data, name: url.path)
         } else if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
             self = try PNG.decode(data, name: url.path)
-        } else if DICOMFile.isDICOM(data) {
-            self = try DICOMFile(contentsOf: url).image(window: window)
         } else {
             throw ImagingError.unsupported(file: url.path, detail: "neither a PNG, a JPEG nor a DICOM file")
         }
