@@ -29,7 +29,8 @@ struct ConvertCommand: ParsableCommand {
             Examples:
               prism convert scans/ --output pngs/
               prism convert scan.dcm --output out/ --format png16 --window none
-              prism convert scans/ --output small/ --resolution 256 --window percentile:0.5,99.5
+              prism convert scans/ --output small/ --resolution 256 \\
+                  --window percentile:0.5,99.5
               prism convert --data labels.csv --images scans/ --output pngs/
 
             With --data, the images are the label file's rows (paths under
