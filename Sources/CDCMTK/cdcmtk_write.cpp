@@ -85,8 +85,12 @@ extern "C" int cdcmtk_write_derived(const cdcmtk_file *source, const uint8_t *pi
         if (!d->tagExists(DCM_Modality)) put(d, DCM_Modality, "OT");
         for (const DcmTagKey &key : {DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex,
                                      DCM_StudyDate, DCM_StudyTime, DCM_ReferringPhysicianName, DCM_StudyID,
-                                     DCM_AccessionNumber, DCM_Manufacturer, DCM_PatientOrientation})
+                                     DCM_AccessionNumber, DCM_Manufacturer, DCM_PatientOrientation, DCM_Laterality})
             if (!d->tagExists(key)) d->insertEmptyElement(key);
+        // The CR Series module's type 2 attributes (dciodvfy names them when they are missing).
+        if (keepClass)
+            for (const DcmTagKey &key : {DCM_BodyPartExamined, DCM_ViewPosition})
+                if (!d->tagExists(key)) d->insertEmptyElement(key);
         const std::string date = now("%Y%m%d"), time = now("%H%M%S");
         put(d, DCM_InstanceCreationDate, date);
         put(d, DCM_InstanceCreationTime, time);
