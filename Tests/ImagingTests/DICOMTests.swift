@@ -74,6 +74,24 @@ import Testing
                 "\(String(describing: error))")
     }
 
+    /// The training loaders decode images on several threads at once: DCMTK's codecs and parsing must give the same
+    /// pixels as one thread does.
+    @Test func concurrentDecodingGivesTheSamePixels() throws {
+        let files = ["jpeg_ls.dcm", "jpeg_lossless.dcm", "jpeg_baseline.dcm", "rle.dcm", "deflated.dcm", "explicit_be.dcm"]
+        let serial = try files.map { try Image(contentsOf: Self.url($0)) }
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var mismatches: [String] = []
+        }
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: 48) { i in
+            let k = i % files.count
+            let image = try? Image(contentsOf: Self.url(files[k]))
+            if image != serial[k] { results.lock.lock(); results.mismatches.append(files[k]); results.lock.unlock() }
+        }
+        #expect(results.mismatches.isEmpty, "\(results.mismatches)")
+    }
+
     @Test func headerAttributes() throws {
         let a = try DICOMFile(contentsOf: Self.url("signed_rescale.dcm")).attributes
         #expect(a.patientID == "P0001" && a.patientSex == "F" && a.patientAge == 70 && a.viewPosition == "PA")
