@@ -51,7 +51,7 @@ let package = Package(
         // DICOM through DCMTK (Debian's libdcmtk-dev): C++ behind a C ABI, no exception crossing into Swift.
         .target(name: "CDCMTK", linkerSettings: [
             .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("dcmimage"), .linkedLibrary("dcmimgle"),
-            .linkedLibrary("dcmdata"), .linkedLibrary("oflog"), .linkedLibrary("ofstd"),
+            .linkedLibrary("dcmdata"), .linkedLibrary("oflog"), .linkedLibrary("ofstd"), .linkedLibrary("z"),
         ]),
         .target(name: "Imaging", dependencies: ["Core", "CZlib", "CJPEG", "CDCMTK"]),
         .target(name: "Tokenizer", dependencies: ["Core"]),

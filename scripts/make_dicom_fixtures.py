@@ -178,6 +178,16 @@ def make_fixtures(out):
     tool("dcmcjpeg", "+eb", "+q", "95", os.path.join(out, "eight_bit.dcm"), os.path.join(out, "jpeg_baseline.dcm"))
     case("jpeg_baseline", None)
 
+    # The marker after SOI made a TEM (FF01): DCMTK 3.6.7's scan for the bit depth never returns from one (a fuzz
+    # find), so Prism refuses it first.
+    with open(os.path.join(out, "jpeg_baseline.dcm"), "rb") as f:
+        jpeg = bytearray(f.read())
+    soi = jpeg.index(b"\xff\xd8\xff")
+    jpeg[soi + 2:soi + 4] = b"\xff\x01"
+    with open(os.path.join(out, "jpeg_tem_marker.dcm"), "wb") as f:
+        f.write(bytes(jpeg))
+    case("jpeg_tem_marker", None, expected=False, error="TEM marker")
+
     mono1 = base(24, 36, bits_stored=10, photometric="MONOCHROME1")
     set_pixels(mono1, pattern(24, 36, 0, 1023, 4))
     save(mono1, os.path.join(out, "monochrome1.dcm"))
@@ -219,6 +229,20 @@ def make_fixtures(out):
     with open(os.path.join(out, "truncated.dcm"), "wb") as f:
         f.write(whole[: len(whole) - 1500])
     case("truncated", None, expected=False, error="truncated")
+    # A deflated data set whose Pixel Data claims 4 GB: refused from the bytes there are, nothing allocated for it.
+    meta_end = 144 + struct.unpack("<I", whole[140:144])[0]
+    body = bytearray(whole[meta_end:])
+    at = body.index(b"\xe0\x7f\x10\x00OW\x00\x00")
+    body[at + 8:at + 12] = struct.pack("<I", 0xF0000000)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = packer.compress(bytes(body)) + packer.flush()
+    with open(os.path.join(out, "deflated.dcm"), "rb") as f:
+        deflated_file = f.read()
+    deflated_meta_end = 144 + struct.unpack("<I", deflated_file[140:144])[0]
+    with open(os.path.join(out, "deflated_long.dcm"), "wb") as f:
+        f.write(deflated_file[:deflated_meta_end] + deflated)
+    case("deflated_long", None, expected=False, error="truncated")
+
     nopix = base(8, 8)
     del nopix.Rows, nopix.Columns
     nopix.SOPClassUID = nopix.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"  # Basic Text SR

@@ -5,6 +5,7 @@
 #include "dcmtk/dcmdata/dctk.h"
 #include "dcmtk/dcmdata/dcistrmb.h"
 #include "dcmtk/dcmdata/dcostrmb.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmjpls/djdecode.h"
@@ -20,6 +21,7 @@
 #include <new>
 #include <string>
 #include <vector>
+#include <zlib.h>
 
 
 namespace {
@@ -47,10 +49,130 @@ DcmItem *itemFor(const cdcmtk_file *file, uint16_t sg, uint16_t se, int item, ui
 
 } // namespace
 
+namespace {
+
+/// The most a deflated data set may inflate to (an 8192 x 8192 16-bit image is 128 MiB).
+const size_t maxInflated = size_t(1) << 30;
+
+/// Writes `size` bytes to a new temporary file and returns its name ("" on failure).
+std::string temporaryFile(const uint8_t *data, size_t size) {
+    const char *folder = getenv("TMPDIR");
+    std::string path = std::string(folder && *folder ? folder : "/tmp") + "/prism-dicom-XXXXXX";
+    std::vector<char> name(path.begin(), path.end());
+    name.push_back(0);
+    int fd = mkstemp(name.data());
+    if (fd < 0) return "";
+    size_t written = 0;
+    while (written < size) {
+        ssize_t n = write(fd, data + written, size - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        written += static_cast<size_t>(n);
+    }
+    close(fd);
+    if (written != size) { unlink(name.data()); return ""; }
+    return name.data();
+}
+
+/// A deflated data set, inflated here (at most maxInflated bytes) and read from a file as explicit VR little endian:
+/// DCMTK reading the deflated stream itself allocates an element's claimed length before it finds the stream short.
+int readDeflated(const char *path, DcmFileFormat &meta, cdcmtk_file **out, char *message, size_t message_size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { say(message, message_size, "cannot open the file"); return 1; }
+    std::vector<uint8_t> bytes;
+    uint8_t chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
+    fclose(f);
+    Uint32 groupLength = 0;
+    if (bytes.size() < 144 || memcmp(bytes.data() + 128, "DICM", 4) != 0 ||
+        meta.getMetaInfo()->findAndGetUint32(DCM_FileMetaInformationGroupLength, groupLength).bad() ||
+        144 + size_t(groupLength) > bytes.size()) {
+        say(message, message_size, "a deflated data set needs the preamble and the File Meta Information Group Length");
+        return 1;
+    }
+    const size_t start = 144 + size_t(groupLength);
+    std::vector<uint8_t> inflated;
+    bool done = false;
+    for (int bits : {-MAX_WBITS, MAX_WBITS + 32}) {   // raw deflate as the standard says, else a zlib/gzip stream
+        z_stream z{};
+        if (inflateInit2(&z, bits) != Z_OK) break;
+        z.next_in = bytes.data() + start;
+        z.avail_in = static_cast<uInt>(bytes.size() - start);
+        inflated.clear();
+        int status = Z_OK;
+        while (status == Z_OK) {
+            if (inflated.size() >= maxInflated) break;
+            inflated.resize(inflated.size() + sizeof chunk);
+            z.next_out = inflated.data() + inflated.size() - sizeof chunk;
+            z.avail_out = sizeof chunk;
+            status = inflate(&z, Z_NO_FLUSH);
+            inflated.resize(inflated.size() - z.avail_out);
+            if (status == Z_BUF_ERROR && z.avail_in == 0) break;   // the stream ends early: read what there is
+        }
+        inflateEnd(&z);
+        if (inflated.size() >= maxInflated) {
+            say(message, message_size, "the deflated data set inflates to more than 1 GiB");
+            return 1;
+        }
+        if (status == Z_STREAM_END || (status == Z_BUF_ERROR && !inflated.empty())) { done = true; break; }
+    }
+    if (!done) { say(message, message_size, "the deflated data set does not inflate"); return 1; }
+    std::string temporary = temporaryFile(inflated.data(), inflated.size());
+    if (temporary.empty()) { say(message, message_size, "cannot write a temporary file"); return 1; }
+    auto *file = new cdcmtk_file;
+    OFCondition status = file->format.loadFile(temporary.c_str(), EXS_LittleEndianExplicit, EGL_noChange,
+                                               DCM_MaxReadLength, ERM_dataset);
+    if (status.good()) status = file->format.loadAllDataIntoMemory();
+    unlink(temporary.c_str());
+    if (status.bad()) {
+        say(message, message_size, status.text());
+        delete file;
+        return 1;
+    }
+    DcmObject *element = nullptr;
+    while ((element = meta.getMetaInfo()->nextInContainer(element)))
+        file->format.getMetaInfo()->insert(static_cast<DcmElement *>(element->clone()), OFTrue);
+    file->original = EXS_DeflatedLittleEndianExplicit;
+    *out = file;
+    return 0;
+}
+
+/// Whether DCMTK 3.6.7's DJCodecDecoder::scanJpegDataForBitDepth would never return on this fragment: it walks the
+/// markers as below, and on a TEM marker (FF01) it does not move on. The walk is DCMTK's, so that what it would
+/// loop on is refused here first (a fuzz find) and everything else goes to DCMTK as before.
+bool jpegBitDepthScanLoops(const uint8_t *data, uint32_t length) {
+    uint32_t offset = 0;
+    auto word = [&](uint32_t at) { return uint16_t(data[at] << 8 | data[at + 1]); };
+    while (offset + 4 < length) {
+        const uint16_t marker = word(offset);
+        if ((marker >= 0xffc0 && marker <= 0xffcf && marker != 0xffc4 && marker != 0xffc8 && marker != 0xffcc))
+            return false;   // a frame header: DCMTK returns its precision
+        if (marker == 0xff01) return true;
+        if ((marker >= 0xffd0 && marker <= 0xffd9)) { offset += 2; continue; }
+        if (marker == 0xffff) { offset += 1; continue; }
+        if (marker == 0xffc4 || marker == 0xffc8 || marker == 0xffcc || (marker >= 0xffda && marker <= 0xfffe)) {
+            offset += uint32_t(word(offset + 2)) + 2;
+            continue;
+        }
+        if (data[offset] == 0xff && data[offset + 1] > 2 && data[offset + 1] <= 0xbf) { offset += 2; continue; }
+        return false;   // an invalid marker: DCMTK stops
+    }
+    return false;
+}
+
+} // namespace
+
 extern "C" int cdcmtk_read_file(const char *path, cdcmtk_file **out, char *message, size_t message_size) {
     *out = nullptr;
     try {
         setUp();
+        DcmFileFormat meta;
+        OFString syntax;
+        if (meta.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_metaOnly).good() &&
+            meta.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, syntax).good() &&
+            syntax == UID_DeflatedExplicitVRLittleEndianTransferSyntax)
+            return readDeflated(path, meta, out, message, message_size);
         auto *file = new cdcmtk_file;
         // From a file stream, DCMTK checks each element's length against the bytes left in the file before it
         // allocates (a buffer stream would allocate whatever a header claims: 2.5 GB for a 1 KB file); values above
@@ -76,27 +198,10 @@ extern "C" int cdcmtk_read_file(const char *path, cdcmtk_file **out, char *messa
 extern "C" int cdcmtk_read(const uint8_t *data, size_t size, cdcmtk_file **out, char *message, size_t message_size) {
     *out = nullptr;
     // Through a temporary file, for the length checks only a file stream makes (see cdcmtk_read_file).
-    const char *folder = getenv("TMPDIR");
-    std::string path = std::string(folder && *folder ? folder : "/tmp") + "/prism-dicom-XXXXXX";
-    std::vector<char> name(path.begin(), path.end());
-    name.push_back(0);
-    int fd = mkstemp(name.data());
-    if (fd < 0) {
-        say(message, message_size, std::string("cannot create a temporary file in ") + (folder && *folder ? folder : "/tmp"));
-        return 1;
-    }
-    size_t written = 0;
-    while (written < size) {
-        ssize_t n = write(fd, data + written, size - written);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        written += static_cast<size_t>(n);
-    }
-    close(fd);
-    int status = 1;
-    if (written == size) status = cdcmtk_read_file(name.data(), out, message, message_size);
-    else say(message, message_size, "cannot write a temporary file");
-    unlink(name.data());
+    std::string temporary = temporaryFile(data, size);
+    if (temporary.empty()) { say(message, message_size, "cannot write a temporary file"); return 1; }
+    int status = cdcmtk_read_file(temporary.c_str(), out, message, message_size);
+    unlink(temporary.c_str());
     return status;
 }
 
@@ -210,7 +315,25 @@ extern "C" int cdcmtk_stored_values(cdcmtk_file *file, int rows, int columns, in
     try {
         DcmDataset *dataset = file->format.getDataset();
         // Compressed pixel data is decompressed in place by the registered decoders.
-        if (DcmXfer(dataset->getCurrentXfer()).isEncapsulated()) {
+        const E_TransferSyntax current = dataset->getCurrentXfer();
+        if (current == EXS_JPEGProcess1 || current == EXS_JPEGProcess2_4 || current == EXS_JPEGProcess14 ||
+            current == EXS_JPEGProcess14SV1) {
+            DcmElement *element = nullptr;
+            DcmPixelSequence *sequence = nullptr;
+            DcmPixelItem *fragment = nullptr;
+            Uint8 *bytes = nullptr;
+            dataset->findAndGetElement(DCM_PixelData, element);
+            auto *pixels = dynamic_cast<DcmPixelData *>(element);
+            if (pixels &&
+                pixels->getEncapsulatedRepresentation(current, nullptr, sequence).good() && sequence &&
+                sequence->card() > 1 && sequence->getItem(fragment, 1).good() && fragment &&
+                fragment->getUint8Array(bytes).good() && bytes && jpegBitDepthScanLoops(bytes, fragment->getLength())) {
+                say(message, message_size, "JPEG data with a TEM marker (FF01) before its frame header (DCMTK 3.6.7 "
+                                           "would not return from it)");
+                return 1;
+            }
+        }
+        if (DcmXfer(current).isEncapsulated()) {
             OFCondition status = dataset->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
             if (status.bad() || !dataset->canWriteXfer(EXS_LittleEndianExplicit)) {
                 say(message, message_size, std::string("cannot decompress the pixel data (") + status.text() + ")");
