@@ -48,7 +48,12 @@ let package = Package(
         .target(name: "NN", dependencies: ["Torch"]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "Imaging", dependencies: ["Core", "CZlib", "CJPEG"]),
+        // DICOM through DCMTK (Debian's libdcmtk-dev): C++ behind a C ABI, no exception crossing into Swift.
+        .target(name: "CDCMTK", linkerSettings: [
+            .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("dcmimage"), .linkedLibrary("dcmimgle"),
+            .linkedLibrary("dcmdata"), .linkedLibrary("oflog"), .linkedLibrary("ofstd"), .linkedLibrary("z"),
+        ]),
+        .target(name: "Imaging", dependencies: ["Core", "CZlib", "CJPEG", "CDCMTK"]),
         .target(name: "Tokenizer", dependencies: ["Core"]),
         .target(name: "Datasets", dependencies: ["Core"]),
         // diffusers' config files as Swift values, without libtorch (the fuzz targets decode with them).
@@ -84,7 +89,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Core", "Datasets", "TestSupport"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Core", "Diffusion", "NN", "Tokenizer", "Torch"], resources: [.copy("Fixtures")]),

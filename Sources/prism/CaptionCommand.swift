@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Datasets
 import Foundation
+import Imaging
 
 struct CaptionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +21,10 @@ struct CaptionCommand: ParsableCommand {
               prism caption --data derm/labels.csv --path-column file \\
                   --label-columns lesion,marker --label-values positive=yes,negative=no \\
                   --caption-template "A dermoscopy image of {labels}" --all
+              prism caption --data scan.dcm --row 1
+
+            A DICOM file given as --data is one row: its patient, sex, age and
+            view come from its header, and it states no findings.
             """
     )
 
@@ -38,9 +43,14 @@ struct CaptionCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let file = data.data, try InspectDICOM.applies(to: URL(fileURLWithPath: file)) {
+            return try printCaptions([try dicomRecord(file)], template: try captions.load(findings: nil))
+        }
         let loaded = try data.loadData()
-        let records = loaded.records
-        let template = try captions.load(findings: loaded.findings)
+        try printCaptions(loaded.records, template: try captions.load(findings: loaded.findings))
+    }
+
+    func printCaptions(_ records: [Record], template: CaptionTemplate) throws {
         if all {
             for r in records { print("\(r.path)\t\(template.caption(for: r))") }
             return
@@ -57,5 +67,17 @@ struct CaptionCommand: ParsableCommand {
         print("patient \(r.patientID), sex \(r.sex?.word ?? "unknown"), age \(r.age.map(String.init) ?? "unknown"), view \(r.view ?? "unknown")")
         print("labels: \(labels.isEmpty ? "none" : labels.joined(separator: ", "))")
         print("caption: \(template.caption(for: r))")
+    }
+
+    /// --data as a DICOM file: one record, its demographics from the header.
+    func dicomRecord(_ file: String) throws -> Record {
+        do {
+            return try Record(path: file, patientID: "").fillingMissing { path in
+                let a = try DICOMFile(contentsOf: URL(fileURLWithPath: path)).attributes
+                return (a.patientID, a.patientSex.flatMap(Sex.init(parsing:)), a.patientAge, a.viewPosition)
+            }
+        } catch let error as ImagingError {
+            throw CLIError("--data \(error)")
+        }
     }
 }

@@ -43,7 +43,12 @@ struct EditCommand: ParsableCommand {
               prism edit --image cxr.png --labels "Cardiomegaly=1,Sex=M,Age=60" \\
                   --set age=85 --inversion direct --output older/
 
-            Writes, per target, SLUG.png (at the input's size and mode),
+            A DICOM input is read through its Modality LUT and --window; its
+            counterfactuals are written as derived DICOMs of the same study (new
+            SOP Instance and Series UIDs, a Source Image Sequence naming the input;
+            --output-format png for PNGs).
+
+            Writes, per target, SLUG.png or SLUG.dcm (at the input's size and mode),
             SLUG-mask.png and SLUG-difference.png (red: brighter, blue: darker),
             plus reconstruction.png and result.json (settings, prompts, timings,
             reconstruction PSNR, mask areas). Inversions are cached (--cache): more
@@ -51,7 +56,7 @@ struct EditCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The X-ray to edit: PNG or JPEG, any size, gray, RGB or RGBA.")
+    @Option(help: "The X-ray to edit: PNG, JPEG or DICOM, any size, gray, RGB or RGBA.")
     var image: String
 
     @OptionGroup var model: ModelOption
@@ -96,6 +101,11 @@ struct EditCommand: ParsableCommand {
     @Option(help: "Folder for the results.")
     var output: String
 
+    @Option(help: "The counterfactuals' format: png, or dicom (derived DICOMs; the default when --image is a DICOM file).")
+    var outputFormat: EditOutputFormat?
+
+    @OptionGroup var window: WindowOption
+
     @Flag(help: "Print result.json on standard output.")
     var json = false
 
@@ -135,7 +145,8 @@ struct EditCommand: ParsableCommand {
                            + " (a target equal to the source is for --reweight)")
         }
         // Every input is read and every folder checked before anything is written or any model loads.
-        let input = try readInputImage(image, "--image", minimumSide: Self.minimumImageSide)
+        let input = try readInputImage(image, "--image", minimumSide: Self.minimumImageSide, window: try window.value())
+        let sourceDICOM = try EditOutputFormat.sourceDICOM(image)
         let gray = Plane(gray: input)
         let userMask = try readUserMask()?.resized(width: gray.width, height: gray.height)
         let cacheFolder = try inversionCache()
@@ -157,7 +168,8 @@ struct EditCommand: ParsableCommand {
         let outcome = try editor.edit(image: gray, source: sourceCaption, targets: targets.map(\.1), settings: settings,
                                       userMask: userMask, progress: ProgressBar.editingPhases())
         if outcome.inversionFromCache { log("inversion: from the cache") }
-        try write(outcome, to: folder, slugs: targets.map(\.0), input: input, settings: settings, modelURL: modelURL)
+        try write(outcome, to: folder, slugs: targets.map(\.0), input: input, settings: settings, modelURL: modelURL,
+                  format: outputFormat ?? (sourceDICOM != nil ? .dicom : .png), source: sourceDICOM)
     }
 
     /// What to say when the model's folder recommends another guidance than the one in use (nil when it does not).
@@ -229,14 +241,16 @@ struct EditCommand: ParsableCommand {
         return (source, targets)
     }
 
-    func write(_ outcome: EditOutcome, to folder: URL, slugs: [String], input: Image, settings: EditSettings, modelURL: URL) throws {
+    func write(_ outcome: EditOutcome, to folder: URL, slugs: [String], input: Image, settings: EditSettings, modelURL: URL,
+               format: EditOutputFormat, source: DICOMFile?) throws {
         try Self.asInput(outcome.reconstruction, like: input).writePNG(to: folder.appendingPathComponent("reconstruction.png"))
         var targets: [EditReport.Target] = []
         for (slug, edit) in zip(slugs, outcome.edits) {
-            try Self.asInput(edit.image, like: input).writePNG(to: folder.appendingPathComponent("\(slug).png"))
+            let file = try format.write(Self.asInput(edit.image, like: input), slug: slug, in: folder, source: source,
+                                        derivation: "prism edit: \"\(outcome.source)\" to \"\(edit.target)\"; model \(modelURL.lastPathComponent)")
             try Visualize.difference(before: outcome.input, after: edit.image)
                 .writePNG(to: folder.appendingPathComponent("\(slug)-difference.png"))
-            var entry = EditReport.Target(slug: slug, target: edit.target, image: "\(slug).png",
+            var entry = EditReport.Target(slug: slug, target: edit.target, image: file,
                                           difference: "\(slug)-difference.png", seconds: edit.seconds,
                                           meanAbsoluteChange: EditMetrics.meanAbsolute(edit.image, outcome.input))
             if let m = edit.mask {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Counterfactual
 import Foundation
+import Imaging
 
 /// The options of an edit that `prism edit` and `prism evaluate edits` share: the inversion, the sampling, the
 /// prompt-to-prompt schedule and the mask.
@@ -104,5 +105,32 @@ struct MaskOptions: ParsableArguments {
         settings.blendStart = blendStart
         settings.feather = feather
         settings.changeThreshold = changeThreshold
+    }
+}
+
+/// `prism edit --output-format`: how each counterfactual is written.
+enum EditOutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case png, dicom
+
+    /// The input parsed as a DICOM file (the derived files' source), nil when it is a PNG or a JPEG.
+    static func sourceDICOM(_ path: String) throws -> DICOMFile? {
+        guard InspectDICOM.applies(to: URL(fileURLWithPath: path)) else { return nil }
+        do { return try DICOMFile(contentsOf: URL(fileURLWithPath: path)) } catch let error as ImagingError {
+            throw CLIError("--image \(error)")
+        }
+    }
+
+    /// Writes one counterfactual as SLUG.png or SLUG.dcm (atomically) and returns the file's name.
+    func write(_ image: Image, slug: String, in folder: URL, source: DICOMFile?, derivation: String) throws -> String {
+        switch self {
+        case .png:
+            try image.writePNG(to: folder.appendingPathComponent("\(slug).png"))
+            return "\(slug).png"
+        case .dicom:
+            // Derivation Description is an ST: at most 1024 characters.
+            try DICOMWriter.write(image, to: folder.appendingPathComponent("\(slug).dcm"), source: source,
+                                  derivation: String(derivation.prefix(1024)), seriesDescription: "Prism counterfactual")
+            return "\(slug).dcm"
+        }
     }
 }

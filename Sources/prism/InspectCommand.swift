@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import Torch
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "List the tensors of a safetensors file, or of every weight file in a diffusers folder.",
+        abstract: "List the tensors of a safetensors file or a diffusers folder, or describe a DICOM file.",
         discussion: """
             Prints each tensor's name, dtype, shape and size, then totals. The header
             of every file is fully validated: a malformed file is reported with its
@@ -14,17 +15,30 @@ struct InspectCommand: ParsableCommand {
             Examples:
               prism inspect unet/diffusion_pytorch_model.safetensors
               prism inspect path/to/stable-diffusion-v1-5 --summary
+              prism inspect scan.dcm --window percentile:0.5,99.5
+
+            A DICOM file: transfer syntax, photometric, bits, rescale, windows,
+            patient, view, study, and the range of its modality values and of the
+            gray image Prism decodes from it (with --window).
             """
     )
 
-    @Argument(help: "A .safetensors file or a folder (searched recursively for .safetensors files).")
+    @Argument(help: "A .safetensors file, a folder (searched recursively for .safetensors files) or a DICOM file.")
     var path: String
 
     @Flag(help: "Print only per-file totals, not every tensor.")
     var summary = false
 
+    @OptionGroup var window: WindowOption
+
     func run() throws {
         let url = URL(fileURLWithPath: path)
+        if InspectDICOM.applies(to: url) {
+            do { _ = try InspectDICOM.report(url, window: try window.value()) { $0.forEach { print($0) } } } catch let error as ImagingError {
+                throw CLIError("\(error)")
+            }
+            return
+        }
         let files = try weightFiles(at: url)
         var grandBytes = 0, grandCount = 0, grandParams = 0
         for file in files {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Diffusion
 import Foundation
+import Imaging
 import Torch
 
 // Options that several commands declare, each declared and read in one place.
@@ -38,6 +39,22 @@ struct DenoisingStepsOption: ParsableArguments {
     var steps = 50
 
     func validate() throws { try requireCount(steps, "--steps", atLeast: 1) }
+}
+
+/// `--window`: how a DICOM input's modality values become gray (PNG and JPEG inputs are read as they are).
+struct WindowOption: ParsableArguments {
+    @Option(help: ArgumentHelp("DICOM inputs: auto (the file's first VOI LUT or window, else min-max), CENTER,WIDTH, "
+                               + "percentile:LOW,HIGH (e.g. percentile:0.5,99.5) or none (min-max of the modality values).",
+                               valueName: "window"))
+    var window = "auto"
+
+    func validate() throws { _ = try value() }
+
+    func value() throws -> DICOMWindow {
+        do { return try DICOMWindow(parsing: window) } catch let error as DICOMWindowError {
+            throw ValidationError("--window \(error.description)")
+        }
+    }
 }
 
 /// A default that differs between the commands sharing an option group: argument-parser takes an option's default

@@ -152,10 +152,10 @@ func requireWritableFolder(_ path: String, _ option: String) throws {
 
 /// Reads an input image (PNG or JPEG), refusing a path that is not a file, a file that does not decode and an
 /// image smaller than `minimumSide` on a side, each naming the option and the file.
-func readInputImage(_ path: String, _ option: String, minimumSide: Int = 1) throws -> Image {
+func readInputImage(_ path: String, _ option: String, minimumSide: Int = 1, window: DICOMWindow = .auto) throws -> Image {
     try requireRegularFile(path, option)
     let image: Image
-    do { image = try Image(contentsOf: URL(fileURLWithPath: path)) } catch let error as ImagingError {
+    do { image = try Image(contentsOf: URL(fileURLWithPath: path), window: window) } catch let error as ImagingError {
         throw CLIError("\(option) \(error)")
     }
     guard image.width >= minimumSide, image.height >= minimumSide else {

@@ -38,7 +38,7 @@ import Testing
         let strip = try scratch.png("strip.png", width: 200, height: 63)
         try expectRefusedAtRun(scratch, ["--image", strip], saying: "strip.png: 200×63 pixels")
         let text = try scratch.write("not an image", to: "text.png")
-        try expectRefusedAtRun(scratch, ["--image", text], saying: "--image \(text): unsupported: neither a PNG nor a JPEG")
+        try expectRefusedAtRun(scratch, ["--image", text], saying: "--image \(text): unsupported: neither a PNG, a JPEG nor a DICOM file")
         let png = try Data(contentsOf: URL(fileURLWithPath: try scratch.png("whole.png", width: 64, height: 64)))
         try png.prefix(png.count / 2).write(to: scratch.url("half.png"))
         try expectRefusedAtRun(scratch, ["--image", scratch.path("half.png")], saying: "half.png: truncated")
