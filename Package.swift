@@ -24,7 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
-        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "DiffusersConfig", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation", "Classifiers", "ClassifierMetrics", "ClassifierTraining", "DiffusionTraining"]),
+        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "DiffusersConfig", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation", "Classifiers", "ClassifierMetrics", "ClassifierTraining", "DiffusionTraining", "Debiasing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,11 +68,13 @@ let package = Package(
         // the best checkpoint by AUROC), and prediction, evaluation and counterfactual sensitivity of a classifier folder.
         .target(name: "ClassifierTraining", dependencies: ["Classifiers", "ClassifierMetrics", "Core", "Datasets", "Imaging", "NN", "Torch", "Training"]),
         .target(name: "Evaluation", dependencies: ["Core", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "Torch"]),
+        // Counterfactual datasets at scale (resumable, sharded, gated by a classifier) and what de-biasing makes of them.
+        .target(name: "Debiasing", dependencies: ["ClassifierTraining", "Classifiers", "Core", "Counterfactual", "Datasets", "Evaluation", "Imaging", "Training"]),
         .executableTarget(
             name: "prism",
             dependencies: [
                 "Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "DiffusionTraining", "Counterfactual", "Phantom", "Evaluation",
-                "Classifiers", "ClassifierMetrics", "ClassifierTraining",
+                "Classifiers", "ClassifierMetrics", "ClassifierTraining", "Debiasing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -93,6 +95,7 @@ let package = Package(
         .testTarget(name: "ClassifiersTests", dependencies: ["Classifiers", "Core", "NN", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ClassifierMetricsTests", dependencies: ["ClassifierMetrics", "Core", "Imaging"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ClassifierTrainingTests", dependencies: ["ClassifierTraining", "Core", "Classifiers", "ClassifierMetrics", "Datasets", "Phantom", "Torch", "Training"]),
+        .testTarget(name: "DebiasingTests", dependencies: ["Debiasing", "Classifiers", "Core", "Counterfactual", "Datasets", "Imaging"]),
         .testTarget(
             name: "PrismCLITests",
             dependencies: [
