@@ -68,6 +68,7 @@ public final class CounterfactualDatasetBuilder {
     public func run(progress: (CounterfactualProgress) -> Void = { _ in },
                     imageProgress: CounterfactualEditor.Progress = { _, _, _ in }) throws -> CounterfactualDatasetResult {
         try createFolder(folder.url)
+        removeAbandonedTemporaryFiles(under: folder.url)  // what a killed earlier run left half-written
         try folder.claim(plan.run(modelIdentity: editor.model.identity, gate: gate?.name))
         let total = plan.shardItems
         var made = 0, resumed = 0, dropped = 0

@@ -31,6 +31,7 @@ public enum CounterfactualMerge {
         }
         let target = CounterfactualFolder(output)
         try createFolder(output)
+        removeAbandonedTemporaryFiles(under: output)
         try target.claim(run!)
         var owner: [String: URL] = [:]
         for f in folders {

@@ -130,7 +130,17 @@ struct CounterfactualsMakeCommand: ParsableCommand {
         log("\(plan.images.count) selected image(s), \(plan.shardItems) counterfactual(s) to make in shard \(request.shard)"
             + " (\(plan.plannedItems) in all)")
         let bar = ProgressBar(total: plan.shardItems, label: "counterfactuals", unit: "item")
-        let result = try classifierTry { try builder.run { bar.update($0.done, info: $0.resumed > 0 ? "\($0.resumed) resumed" : "") } }
+        var done = 0, resumed = ""
+        // The bar moves by items; between them its tail shows the image in flight's phase (an item takes minutes).
+        let result = try classifierTry {
+            try builder.run(progress: { p in
+                done = p.done
+                resumed = p.resumed > 0 ? "\(p.resumed) resumed" : ""
+                bar.update(p.done, info: resumed)
+            }, imageProgress: { phase, step, steps in
+                bar.update(done, info: ([resumed, "\(phase) \(step)/\(steps)"].filter { !$0.isEmpty }).joined(separator: ", "))
+            })
+        }
         bar.finish()
         print(Self.summary(result, shard: request.shard, gated: gateClassifier != nil))
     }
