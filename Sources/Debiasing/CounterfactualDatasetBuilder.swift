@@ -21,7 +21,7 @@ public struct CounterfactualDatasetResult: Sendable {
     public let made: Int
     public let resumed: Int
     public let shardItems: Int
-    /// Per edit, in order: the edit and how many selected images it does not apply to (all shards).
+    /// Per edit, in order: the edit and how many of the shard's selected images it does not apply to.
     public let notApplicable: [(edit: String, images: Int)]
     /// Items of this run the gate judged ineffective (recorded, no image, no manifest row).
     public let droppedByGate: Int
@@ -69,7 +69,7 @@ public final class CounterfactualDatasetBuilder {
                     imageProgress: CounterfactualEditor.Progress = { _, _, _ in }) throws -> CounterfactualDatasetResult {
         try createFolder(folder.url)
         removeAbandonedTemporaryFiles(under: folder.url)  // what a killed earlier run left half-written
-        try folder.claim(plan.run(modelIdentity: editor.model.identity, gate: gate?.name))
+        try folder.claim(plan.runDescription(modelIdentity: editor.model.identity, gate: gate?.identity))
         let total = plan.shardItems
         var made = 0, resumed = 0, dropped = 0
         func report() { progress(CounterfactualProgress(done: made + resumed, total: total, made: made, resumed: resumed)) }
@@ -87,7 +87,7 @@ public final class CounterfactualDatasetBuilder {
         let items = try folder.writeTables(header: plan.manifest.table.header)
         return CounterfactualDatasetResult(
             items: items, made: made, resumed: resumed, shardItems: total,
-            notApplicable: zip(plan.edits, plan.notApplicable).map { ($0.text, $1) }, droppedByGate: dropped,
+            notApplicable: zip(plan.edits, plan.notApplicable(in: plan.request.shard)).map { ($0.text, $1) }, droppedByGate: dropped,
             manifest: folder.manifest, provenance: folder.provenance)
     }
 

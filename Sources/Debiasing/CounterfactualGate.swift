@@ -10,18 +10,19 @@ import Training
 /// removal.
 public struct CounterfactualGate {
     public let classifier: Classifier
-    /// What run.json records for it (the folder as given).
-    public let name: String
+    /// Who the classifier is, for run.json (shards and reruns must use the same one): say,
+    /// `InversionCache.modelIdentity(folder)`, which does not depend on where the folder lies.
+    public let identity: String
 
-    public init(classifier: Classifier, name: String) {
+    public init(classifier: Classifier, identity: String) {
         self.classifier = classifier
-        self.name = name
+        self.identity = identity
     }
 
     /// The classifier's output for `finding`, refused naming the classifier's labels when it has none.
     public func labelIndex(_ finding: String) throws -> Int {
         guard let k = classifier.config.labels.firstIndex(where: { Findings.canonical($0) == finding }) else {
-            throw DataFileError(file: name, "the gate classifier has no label \"\(finding)\" (an --edit changes it); its labels: "
+            throw DataFileError(file: "--gate", "the gate classifier has no label \"\(finding)\" (an --edit changes it); its labels: "
                                 + classifier.config.labels.joined(separator: ", "))
         }
         return k

@@ -56,7 +56,7 @@ public struct CounterfactualPlan: Sendable {
     public let filter: RowFilter
     /// Every selected image, all shards together.
     public let images: [SourceImage]
-    /// Per edit (in order), how many selected images it does not apply to.
+    /// Per edit (in order), how many selected images (all shards) it does not apply to.
     public let notApplicable: [Int]
 
     /// Reads and checks everything: the manifest, the edits and the filter against its labels, and that every image
@@ -127,8 +127,14 @@ public struct CounterfactualPlan: Sendable {
         }
     }
 
-    /// run.json of this dataset.
-    public func run(modelIdentity: String, gate: String?) throws -> CounterfactualRun {
+    /// Per edit, in order, how many of `shard`'s selected images it does not apply to.
+    public func notApplicable(in shard: Shard) -> [Int] {
+        let images = images.filter { shard.contains(imageIndex: $0.index) }
+        return edits.indices.map { e in images.filter { !$0.targets.contains { $0.editIndex == e } }.count }
+    }
+
+    /// run.json of this dataset, with the model's identity and the gate's (nil without one).
+    public func runDescription(modelIdentity: String, gate: String?) throws -> CounterfactualRun {
         var digest = Digest()
         digest.update(Array(try Data(contentsOf: request.data)))
         let s = request.settings

@@ -119,7 +119,7 @@ struct CounterfactualsMakeCommand: ParsableCommand {
         let gateClassifier = try gate.map { folder -> CounterfactualGate in
             try requireFolder(folder, "--gate")
             let classifier = try classifierTry { try Classifier.load(from: URL(fileURLWithPath: folder)) }
-            return CounterfactualGate(classifier: classifier, name: folder)
+            return CounterfactualGate(classifier: classifier, identity: InversionCache.modelIdentity(URL(fileURLWithPath: folder)))
         }
         _ = try prepareOutputFolder(output)
         let cacheFolder = try openInversionCache(cache, log: log)

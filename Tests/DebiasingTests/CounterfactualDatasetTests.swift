@@ -146,7 +146,7 @@ import Testing
         // Threshold 0: every probability is at or above it, so additions pass and removals never do.
         let classifier = Classifier(config: ClassifierConfig(architecture: .resnet18, labels: ["Support Devices"], resolution: 32,
                                                              thresholds: [0]))
-        let gate = CounterfactualGate(classifier: classifier, name: "threshold-0")
+        let gate = CounterfactualGate(classifier: classifier, identity: "threshold-0")
         let result = try fixture.build(fixture.request(edits: ["remove support devices", "add support devices"], output: "out"),
                                        gate: gate)
         #expect(result.droppedByGate == 3 && result.kept == 2)
@@ -158,7 +158,7 @@ import Testing
         #expect(provenance.rows.map { $0[9] } == ["0", "1", "0", "1", "0"])
         // A classifier without the edited label is refused, naming its labels.
         let other = CounterfactualGate(classifier: Classifier(config: ClassifierConfig(architecture: .resnet18, labels: ["Edema"], resolution: 32)),
-                                       name: "edema")
+                                       identity: "edema")
         #expect(throws: DataFileError.self) {
             try fixture.build(fixture.request(edits: ["remove support devices"], output: "out2"), gate: other)
         }
