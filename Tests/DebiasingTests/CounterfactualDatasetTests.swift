@@ -1,5 +1,6 @@
 import Classifiers
 import Core
+import Counterfactual
 import Datasets
 import Debiasing
 import Foundation
@@ -124,12 +125,16 @@ import Testing
         let fixture = try DebiasingFixture()
         defer { fixture.remove() }
         let request = fixture.request(edits: ["remove support devices", "add cardiomegaly"], output: "out")
-        _ = try fixture.build(request)
+        // With the inversion cache (the command's default): the rerun's image takes its inversion from it, and must
+        // still give the bytes of the straight run, which inverted afresh.
+        let cache = InversionCache(folder: fixture.url("inversions"))
+        _ = try fixture.build(request, cache: cache)
         let straight = files(under: fixture.url("out"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache.folder.path).count == 4, "one inversion per edited image")
         // As a kill leaves it: one image's second edit not recorded (its image maybe written), the tables stale.
         try FileManager.default.removeItem(at: fixture.url("out/items/00000004-001.json"))
         try FileManager.default.removeItem(at: fixture.url("out/manifest.csv"))
-        let again = try fixture.build(request)
+        let again = try fixture.build(request, cache: cache)
         #expect(again.made == 1 && again.resumed == 5)
         let resumed = files(under: fixture.url("out"))
         #expect(resumed.keys.sorted() == straight.keys.sorted())

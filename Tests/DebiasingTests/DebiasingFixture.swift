@@ -45,9 +45,10 @@ struct DebiasingFixture {
         return r
     }
 
-    func build(_ request: CounterfactualDatasetRequest, gate: CounterfactualGate? = nil) throws -> CounterfactualDatasetResult {
+    func build(_ request: CounterfactualDatasetRequest, cache: InversionCache? = nil,
+               gate: CounterfactualGate? = nil) throws -> CounterfactualDatasetResult {
         let model = try StableDiffusionEditingModel.load(from: tinyPipeline)
-        return try CounterfactualDatasetBuilder(plan: CounterfactualPlan(request), model: model, gate: gate).run()
+        return try CounterfactualDatasetBuilder(plan: CounterfactualPlan(request), model: model, cache: cache, gate: gate).run()
     }
 
     func remove() { try? FileManager.default.removeItem(at: root) }
