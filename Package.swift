@@ -24,7 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
-        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "DiffusersConfig", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation", "Classifiers", "ClassifierMetrics", "ClassifierTraining", "DiffusionTraining", "Audit"]),
+        .library(name: "PrismKit", targets: ["Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "DiffusersConfig", "Diffusion", "Training", "Counterfactual", "Phantom", "Evaluation", "Classifiers", "ClassifierMetrics", "ClassifierTraining", "DiffusionTraining", "Audit", "Debiasing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -76,11 +76,13 @@ let package = Package(
         // The audit of hidden relationships: what else an edit changes, as an effect matrix with intervals and
         // adjusted tests; on the phantom against its causal truth.
         .target(name: "Audit", dependencies: ["ClassifierMetrics", "ClassifierTraining", "Classifiers", "Core", "Counterfactual", "Datasets", "Evaluation", "Imaging", "Phantom"]),
+        // Counterfactual datasets at scale (resumable, sharded, gated by a classifier) and what de-biasing makes of them.
+        .target(name: "Debiasing", dependencies: ["ClassifierTraining", "Classifiers", "Core", "Counterfactual", "Datasets", "Evaluation", "Imaging", "Training"]),
         .executableTarget(
             name: "prism",
             dependencies: [
                 "Core", "Torch", "NN", "Imaging", "Tokenizer", "Datasets", "Diffusion", "Training", "DiffusionTraining", "Counterfactual", "Phantom", "Evaluation",
-                "Classifiers", "ClassifierMetrics", "ClassifierTraining", "Audit",
+                "Classifiers", "ClassifierMetrics", "ClassifierTraining", "Audit", "Debiasing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -102,6 +104,7 @@ let package = Package(
         .testTarget(name: "ClassifierMetricsTests", dependencies: ["ClassifierMetrics", "Core", "Imaging"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Core", "Datasets", "Phantom"]),
         .testTarget(name: "ClassifierTrainingTests", dependencies: ["ClassifierTraining", "Core", "Classifiers", "ClassifierMetrics", "Datasets", "Phantom", "Torch", "Training"]),
+        .testTarget(name: "DebiasingTests", dependencies: ["Debiasing", "Classifiers", "Core", "Counterfactual", "Datasets", "Imaging"]),
         .testTarget(
             name: "PrismCLITests",
             dependencies: [

@@ -35,7 +35,7 @@ struct AuditCommand: ParsableCommand {
                   --measure truth --output audit/oracle
               prism audit --phantom --seed 7 --count 400 --editor oracle-total \\
                   --measure truth --graph no-pacemaker-edge.json --output audit/no-edge
-              prism audit --phantom --seed 7 --count 48 --classifier runs/phantom-clf/best \\
+              prism audit --phantom --seed 7 --count 48 --classifier runs/clf/best \\
                   --edit "remove cardiomegaly" --edit "add pleural effusion" \\
                   --inversion direct --output audit/model
             """

@@ -51,7 +51,7 @@ struct ClassifierInputOptions: ParsableArguments {
     /// file's table, for attribute columns).
     func load(classifier: String) throws -> (records: [Record], data: LabelledData) {
         _ = try input.imageRoot()
-        let data = try input.data.loadData()
+        let data = try input.loadData()
         var records = data.records
         if !split.isAll {
             let file = splitFile.map { URL(fileURLWithPath: $0) }

@@ -108,7 +108,7 @@ struct ClassifierTrainCommand: ParsableCommand {
         try requireWritableFolder(output, "--output")
         loop.applyThreads()
         let outputURL = URL(fileURLWithPath: output)
-        let data = try input.data.loadData()
+        let data = try input.loadData()
         let records = data.records
         let wanted = labels == nil ? data.findings ?? [] : labelNames
         let names = try classifierTry { try LabelTargets.resolve(wanted, records: records, file: data.source, header: data.names) }

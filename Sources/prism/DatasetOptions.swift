@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Datasets
 import Foundation
+import Imaging
 
 extension ManifestFormat: ExpressibleByArgument {}
 extension UncertainPolicy: ExpressibleByArgument {}
@@ -185,6 +186,25 @@ struct LabelledImagesOptions: ParsableArguments {
         }
     }
 
+    /// The records, with what each DICOM file's header says where the label file is silent: the patient (for the
+    /// patient-level split), sex, age and view (so `--frontal-only` also drops a DICOM's lateral views).
+    func loadData() throws -> LabelledData {
+        var loaded = try data.loadData()
+        let root = try imageRoot()
+        // A generic label file without --patient-column makes each image its own patient: a DICOM's PatientID is better.
+        let patientGiven = !data.isGeneric || data.columns.patientColumn != nil
+        loaded.records = try loaded.records.map { record in
+            let path = record.path
+            guard let header = try dicomMetadata(path.hasPrefix("/") ? URL(fileURLWithPath: path)
+                                                 : root.appendingPathComponent(path)) else { return record }
+            var blank = record
+            if !patientGiven, header.patient?.isEmpty == false { blank.patientID = "" }
+            return blank.fillingMissing { _ in header }
+        }
+        if data.frontalOnly { loaded.records = loaded.records.filter(\.isFrontal) }
+        return loaded
+    }
+
     /// The image root (--images, or --data-folder), refused when it is not a folder.
     func imageRoot() throws -> URL {
         if let folder = data.dataFolder {
@@ -228,4 +248,15 @@ struct CaptionOptions: ParsableArguments {
         if stateAbsent { t.stateAbsent = true }
         return t
     }
+}
+
+/// What a DICOM file's header says of its patient and view; nil for a file that is not DICOM (or is missing: the
+/// image check before training names those).
+func dicomMetadata(_ url: URL) throws -> ImageMetadata? {
+    guard let handle = FileHandle(forReadingAtPath: url.path) else { return nil }
+    let head = (try? handle.read(upToCount: 132)) ?? Data()
+    try? handle.close()
+    guard DICOMFile.isDICOM(head) else { return nil }
+    let a = try DICOMFile(contentsOf: url).attributes
+    return (a.patientID, a.patientSex.flatMap(Sex.init(parsing:)), a.patientAge, a.viewPosition)
 }

@@ -196,22 +196,7 @@ struct EditCommand: ParsableCommand {
         return plane
     }
 
-    /// The inversion cache: none with `--cache none`; a folder given with --cache must be one this process can
-    /// write (refused now, naming it); the default folder, when it cannot be written, is skipped with a warning.
-    func inversionCache() throws -> InversionCache? {
-        if cache == "none" { return nil }
-        if let cache {
-            do { return InversionCache(folder: try prepareOutputFolder(cache, option: "--cache")) } catch let error as CLIError {
-                throw CLIError("\(error.description); give a folder you can write, or --cache none")
-            }
-        }
-        do {
-            return InversionCache(folder: try prepareOutputFolder(InversionCache.defaultFolder.path, option: "the inversion cache"))
-        } catch {
-            log("warning: \(error); editing without caching the inversion")
-            return nil
-        }
-    }
+    func inversionCache() throws -> InversionCache? { try openInversionCache(cache, log: log) }
 
     /// The source caption and (slug, target caption) pairs.
     func prompts(_ template: CaptionTemplate) throws -> (String, [(String, String)]) {
@@ -292,4 +277,21 @@ struct EditCommand: ParsableCommand {
     }
 
     var log: Log { Log(tool: "prism edit") }
+}
+
+/// The inversion cache of `--cache`: none with "none"; a folder given must be one this process can write (refused
+/// now, naming it); the default folder, when it cannot be written, is skipped with a warning.
+func openInversionCache(_ cache: String?, log: Log) throws -> InversionCache? {
+    if cache == "none" { return nil }
+    if let cache {
+        do { return InversionCache(folder: try prepareOutputFolder(cache, option: "--cache")) } catch let error as CLIError {
+            throw CLIError("\(error.description); give a folder you can write, or --cache none")
+        }
+    }
+    do {
+        return InversionCache(folder: try prepareOutputFolder(InversionCache.defaultFolder.path, option: "the inversion cache"))
+    } catch {
+        log("warning: \(error); editing without caching the inversion")
+        return nil
+    }
 }

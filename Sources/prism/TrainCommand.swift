@@ -166,7 +166,7 @@ struct TrainCommand: ParsableCommand {
         try requireWritableFolder(output, "--output")
         loop.applyThreads()
         let outputURL = URL(fileURLWithPath: output)
-        let loaded = try input.data.loadData()
+        let loaded = try input.loadData()
         var records = loaded.records
         if !split.isAll {
             records = split.records(records, of: try splitFile.loadOrCreate(for: records, output: outputURL, seed: loop.seed))

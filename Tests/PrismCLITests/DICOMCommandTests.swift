@@ -85,6 +85,27 @@ import Testing
         #expect(throws: ImagingError.self) { try InspectDICOM.report(URL(fileURLWithPath: Self.fixture("multi_frame.dcm")), window: .auto) }
     }
 
+    /// A label file that names only the image and its label: the patient, sex, age and view come from each DICOM's
+    /// header (a PNG beside it says nothing and keeps what the file gives).
+    @Test func labelledDatasetsTakeTheirDemographicsFromDICOMHeaders() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let images = scratch.url("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.fixture("cr64.dcm"), toPath: images.appendingPathComponent("a.dcm").path)
+        try Image(width: 8, height: 8, channels: 1, samples: [UInt16](repeating: 9, count: 64))
+            .writePNG(to: images.appendingPathComponent("b.png"))
+        let csv = scratch.url("labels.csv")
+        try Data("file,lesion\na.dcm,yes\nb.png,no\n".utf8).write(to: csv)
+        let options = try LabelledImagesOptions.parse(["--data", csv.path, "--images", images.path, "--path-column", "file",
+                                                       "--label-columns", "lesion", "--label-values", "positive=yes,negative=no"])
+        let records = try options.loadData().records
+        #expect(records.count == 2)
+        #expect(records[0].patientID == "P0001" && records[0].sex == .female && records[0].age == 70 && records[0].view == "PA",
+                "\(records[0])")
+        #expect(records[1].sex == nil && records[1].age == nil && records[1].view == nil)
+    }
+
     @Test func captionReadsTheDemographicsFromTheHeader() throws {
         let command = try CaptionCommand.parse(["--data", Self.fixture("cr64.dcm"), "--row", "1"])
         let record = try command.dicomRecord(Self.fixture("cr64.dcm"))

@@ -11,7 +11,8 @@ let allCommands: [any ParsableCommand.Type] = [
     BenchCommand.TextEncoder.self, BenchCommand.Edit.self, BenchCommand.Classifier.self, TrainCommand.self,
     EvaluateCommand.self, EvaluateCommand.VAE.self, EvaluateCommand.Edits.self, DemoCommand.self,
     ClassifierCommand.self, ClassifierTrainCommand.self, ClassifierPredictCommand.self, ClassifierEvaluateCommand.self,
-    ClassifierSensitivityCommand.self, ConvertCommand.self,
+    ClassifierSensitivityCommand.self, ConvertCommand.self, CounterfactualsCommand.self, CounterfactualsMakeCommand.self,
+    CounterfactualsMergeCommand.self, AuditCommand.self,
 ]
 
 /// The help screen's width the examples must survive: a terminal's default, and what argument-parser uses when the
