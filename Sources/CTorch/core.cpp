@@ -249,6 +249,7 @@ pt_status pt_lerp_(pt_tensor a, pt_tensor end, double weight) { PT_GUARD(T(a).le
 pt_status pt_copy_(pt_tensor dst, pt_tensor src) { PT_GUARD(T(dst).copy_(T(src))); }
 pt_status pt_set_data(pt_tensor a, pt_tensor src) { PT_GUARD(T(a).set_data(T(src))); }
 pt_status pt_zero_(pt_tensor a) { PT_GUARD(T(a).zero_()); }
+pt_status pt_relu_(pt_tensor a) { PT_GUARD(at::relu_(T(a))); }
 pt_status pt_fill_(pt_tensor a, double value) { PT_GUARD(T(a).fill_(value)); }
 pt_status pt_normal_(pt_tensor a, double mean, double std, pt_generator g) {
     PT_GUARD(T(a).normal_(mean, std, generator(g)));

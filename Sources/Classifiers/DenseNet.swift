@@ -45,8 +45,9 @@ public final class DenseLayer: Module {
 
     /// The new features from all the block's earlier ones (concatenated along the channels).
     public func callAsFunction(_ previous: [Tensor]) -> Tensor {
-        let bottleneckOutput = conv1(norm1(Tensor.cat(previous, dim: 1)).relu())
-        return dropout(conv2(norm2(bottleneckOutput).relu()))
+        // In-place ReLUs on the batch norms' outputs, as torchvision's `ReLU(inplace=True)`: no extra tensor per layer.
+        let bottleneckOutput = conv1(norm1(Tensor.cat(previous, dim: 1)).reluInPlace())
+        return dropout(conv2(norm2(bottleneckOutput).reluInPlace()))
     }
 }
 
@@ -78,7 +79,7 @@ public final class Transition: Module {
         conv = convolutions.conv(path / "conv", inputFeatures, outputFeatures, kernelSize: 1)
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { F.avgPool2d(conv(norm(x).relu()), kernelSize: 2, stride: 2) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { F.avgPool2d(conv(norm(x).reluInPlace()), kernelSize: 2, stride: 2) }
 }
 
 /// torchvision's `DenseNet` (Densely Connected Convolutional Networks, BC variant), with its state-dict keys:
@@ -129,7 +130,7 @@ public final class DenseNet: Module {
 
     /// `model.features(x)`: the last feature map, before the final ReLU.
     public func features(_ x: Tensor) -> Tensor {
-        var h = F.maxPool2d(norm0(conv0(x.to(store.dtype))).relu(), kernelSize: 3, stride: 2, padding: 1)
+        var h = F.maxPool2d(norm0(conv0(x.to(store.dtype))).reluInPlace(), kernelSize: 3, stride: 2, padding: 1)
         for (i, block) in blocks.enumerated() {
             h = block(h)
             if i < transitions.count { h = transitions[i](h) }
@@ -139,7 +140,7 @@ public final class DenseNet: Module {
 
     /// Images [N, C, H, W] → logits [N, classes].
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let pooled = F.adaptiveAvgPool2d(features(x).relu(), outputSize: (1, 1)).flatten(start: 1)
+        let pooled = F.adaptiveAvgPool2d(features(x).reluInPlace(), outputSize: (1, 1)).flatten(start: 1)
         return classifier(pooled)
     }
 }

@@ -76,9 +76,10 @@ public final class ResidualBlock: Module {
         var out = x
         for (i, (conv, norm)) in zip(convs, norms).enumerated() {
             out = norm(conv(out))
-            if i < convs.count - 1 { out = out.relu() }
+            // In place, as torchvision's `ReLU(inplace=True)`: the batch norm's output and the sum are ours to overwrite.
+            if i < convs.count - 1 { out.reluInPlace() }
         }
-        return (out + (downsample?(x) ?? x)).relu()
+        return (out + (downsample?(x) ?? x)).reluInPlace()
     }
 }
 
@@ -120,7 +121,7 @@ public final class ResNet: Module {
 
     /// Images [N, C, H, W] → logits [N, classes].
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = F.maxPool2d(bn1(conv1(x.to(store.dtype))).relu(), kernelSize: 3, stride: 2, padding: 1)
+        var h = F.maxPool2d(bn1(conv1(x.to(store.dtype))).reluInPlace(), kernelSize: 3, stride: 2, padding: 1)
         for block in stages.joined() { h = block(h) }
         return fc(F.adaptiveAvgPool2d(h, outputSize: (1, 1)).flatten(start: 1))
     }

@@ -59,6 +59,9 @@ extension Tensor {
     /// Replaces this tensor's data (dtype, device, values) by `source`'s, keeping its identity and grad flag.
     public func setData(_ source: Tensor) { Tensor.check("set_data", [self, source], pt_set_data(handle, source.handle)) }
     public func zeroInPlace() { Tensor.check("zero_", [self], pt_zero_(handle)) }
+    /// `relu_`: as `nn.ReLU(inplace=True)`, no new tensor; recorded by autograd, so only on a tensor no earlier op
+    /// saved for its backward (a batch norm's output is such a tensor). Returns self.
+    @discardableResult public func reluInPlace() -> Tensor { Tensor.check("relu_", [self], pt_relu_(handle)); return self }
     public func fillInPlace(_ value: Double) { Tensor.check("fill_", [self], pt_fill_(handle, value)) }
     public func normalInPlace(mean: Double = 0, std: Double = 1, generator: Generator? = nil) {
         Tensor.check("normal_", [self], pt_normal_(handle, mean, std, generator?.handle))

@@ -235,6 +235,8 @@ pt_status pt_copy_(pt_tensor dst, pt_tensor src);
 /// Replaces a's data (dtype, device, storage) by src's while keeping a's identity, as `param.data = src`.
 pt_status pt_set_data(pt_tensor a, pt_tensor src);
 pt_status pt_zero_(pt_tensor a);
+// max(a, 0) in place (autograd records it, as nn.ReLU(inplace=True)).
+pt_status pt_relu_(pt_tensor a);
 pt_status pt_fill_(pt_tensor a, double value);
 pt_status pt_normal_(pt_tensor a, double mean, double std, pt_generator g);
 pt_status pt_uniform_(pt_tensor a, double low, double high, pt_generator g);
