@@ -85,7 +85,8 @@ public struct SCMParameters: Codable, Equatable, Sendable {
                                + merged.keys.sorted().joined(separator: ", "))
         }
         for (k, v) in user {
-            guard let n = v as? NSNumber, !(v is Bool), n.doubleValue.isFinite else {
+            // A JSON true/false is an NSNumber of type "c"; `v is Bool` would also be true for the numbers 0 and 1.
+            guard let n = v as? NSNumber, String(cString: n.objCType) != "c", n.doubleValue.isFinite else {
                 throw PhantomError("\(name): \(k) must be a finite number")
             }
             merged[k] = n.doubleValue

@@ -225,6 +225,10 @@ func changed(_ a: Image, _ b: Image) -> [Int] {
             #expect(e.description.contains("g.json") && e.description.contains("pacemakerGivenCardiomegally"))
         }
         #expect(throws: PhantomError.self) { try SCMParameters.decode(Data(#"{"spurious": 2}"#.utf8)) }
+        // 0 and 1 are numbers (Foundation bridges them to Bool too); true and false are not.
+        let zero = try SCMParameters.decode(Data(#"{"effusionFromCardiomegaly": 0, "spurious": 1}"#.utf8))
+        #expect(zero.effusionFromCardiomegaly == 0 && zero.spurious == 1)
+        #expect(throws: PhantomError.self) { try SCMParameters.decode(Data(#"{"spurious": true}"#.utf8)) }
     }
 
     /// effusionDensity changes the effusion's pixels and nothing else: same labels, same pixels outside the fluid,
