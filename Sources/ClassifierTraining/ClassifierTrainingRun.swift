@@ -2,6 +2,7 @@ import Classifiers
 import Core
 import Datasets
 import Foundation
+import Imaging
 import NN
 import Torch
 import Training
@@ -12,6 +13,8 @@ public struct ClassifierTrainingOptions: Sendable {
     public var train: [Record]
     public var validation: [Record]
     public var imageRoot: URL
+    /// How DICOM images become gray levels (their own window by default).
+    public var window: DICOMWindow = .auto
     public var output: URL
     /// Canonical finding names, one output each.
     public var labels: [String]
@@ -90,9 +93,12 @@ public final class ClassifierTrainingRun {
         let config = ClassifierConfig(architecture: options.architecture, labels: options.labels,
                                       inChannels: options.channels, resolution: options.resolution)
         do { _ = try config.encoded() } catch { throw TrainingRunError("the classifier's config: \(error)") }
-        trainData = ImageDataset(records: options.train, imageRoot: options.imageRoot, resolution: options.resolution)
-        validationData = ImageDataset(records: options.validation, imageRoot: options.imageRoot, resolution: options.resolution)
-        let all = ImageDataset(records: options.train + options.validation, imageRoot: options.imageRoot, resolution: options.resolution)
+        trainData = ImageDataset(records: options.train, imageRoot: options.imageRoot, resolution: options.resolution,
+                                 window: options.window)
+        validationData = ImageDataset(records: options.validation, imageRoot: options.imageRoot, resolution: options.resolution,
+                                      window: options.window)
+        let all = ImageDataset(records: options.train + options.validation, imageRoot: options.imageRoot,
+                               resolution: options.resolution, window: options.window)
         try all.checkFilesExist()
         try all.checkImagesDecode(progress: checkingImages)
         try RunFolder(options.output).refuseOverwrite(resuming: options.resume)

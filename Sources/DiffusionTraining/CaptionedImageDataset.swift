@@ -12,8 +12,9 @@ public struct CaptionedImageDataset: Sendable {
     public let channels: Int
     public let template: CaptionTemplate
 
-    public init(records: [Record], imageRoot: URL, resolution: Int, channels: Int = 3, template: CaptionTemplate) {
-        images = ImageDataset(records: records, imageRoot: imageRoot, resolution: resolution)
+    public init(records: [Record], imageRoot: URL, resolution: Int, channels: Int = 3, template: CaptionTemplate,
+                window: DICOMWindow = .auto) {
+        images = ImageDataset(records: records, imageRoot: imageRoot, resolution: resolution, window: window)
         self.channels = channels
         self.template = template
     }

@@ -42,7 +42,7 @@ public final class TrainingRun {
         var options = options
         guard !options.records.isEmpty else { throw TrainingRunError("the label file has no rows to train on") }
         let dataset = CaptionedImageDataset(records: options.records, imageRoot: options.imageRoot,
-                                            resolution: options.resolution, template: options.template)
+                                            resolution: options.resolution, template: options.template, window: options.window)
         try dataset.checkFilesExist()
         try dataset.checkImagesDecode(progress: checkingImages)
         self.dataset = dataset

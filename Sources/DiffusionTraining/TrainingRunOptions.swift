@@ -31,6 +31,8 @@ public struct TrainingRunOptions: Sendable {
     public var source: Source
     public var records: [Record]
     public var imageRoot: URL
+    /// How DICOM images become gray levels (their own window by default).
+    public var window: DICOMWindow = .auto
     public var template: CaptionTemplate
     public var output: URL
     public var component = Component.unet

@@ -9,11 +9,14 @@ public struct ImageDataset: Sendable {
     public let records: [Record]
     public let imageRoot: URL
     public let resolution: Int
+    /// How a DICOM file's values become gray levels (its own window by default); PNG and JPEG ignore it.
+    public let window: DICOMWindow
 
-    public init(records: [Record], imageRoot: URL, resolution: Int) {
+    public init(records: [Record], imageRoot: URL, resolution: Int, window: DICOMWindow = .auto) {
         self.records = records
         self.imageRoot = imageRoot
         self.resolution = resolution
+        self.window = window
     }
 
     public var count: Int { records.count }
@@ -26,7 +29,7 @@ public struct ImageDataset: Sendable {
 
     /// The image as `resolution`² gray floats in [0, 1], row by row.
     public func plane(_ i: Int) throws -> [Float] {
-        Self.plane(try Image(contentsOf: url(i)), resolution: resolution)
+        Self.plane(try Image(contentsOf: url(i), window: window), resolution: resolution)
     }
 
     /// An image as every model reads it: gray, the centred square, resized to `resolution`², floats in [0, 1].
@@ -65,7 +68,7 @@ public struct ImageDataset: Sendable {
     /// The decoding error of each image in `indices` that does not decode, with its manifest line, in order.
     func decodingProblems(_ indices: Range<Int>) -> [String] {
         let problems = concurrentMap(indices) { i -> String? in
-            do { _ = try Image(contentsOf: url(i)) } catch { return "\(error) (manifest line \(records[i].line))" }
+            do { _ = try Image(contentsOf: url(i), window: window) } catch { return "\(error) (manifest line \(records[i].line))" }
             return nil
         }
         return problems.compactMap { $0 }

@@ -70,7 +70,8 @@ struct ClassifierInputOptions: ParsableArguments {
     }
 
     func dataset(_ records: [Record], resolution: Int) throws -> ImageDataset {
-        let dataset = ImageDataset(records: records, imageRoot: try input.imageRoot(), resolution: resolution)
+        let dataset = ImageDataset(records: records, imageRoot: try input.imageRoot(), resolution: resolution,
+                                   window: try input.window.value())
         try classifierTry { try dataset.checkFilesExist() }
         return dataset
     }

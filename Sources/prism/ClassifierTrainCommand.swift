@@ -119,6 +119,7 @@ struct ClassifierTrainCommand: ParsableCommand {
             imageRoot: imageRoot, output: outputURL, labels: names)
         options.architecture = arch
         options.resolution = resolution
+        options.window = try input.window.value()
         options.channels = channels
         options.uncertain = uncertain
         options.augmentation = try Augmentation(parsing: augment)

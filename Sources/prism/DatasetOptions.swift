@@ -177,6 +177,8 @@ struct LabelledImagesOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The folder the label file's image paths are relative to (not with --data-folder).", valueName: "dir"))
     var images: String?
 
+    @OptionGroup var window: WindowOption
+
     func validate() throws {
         if data.dataFolder != nil, images != nil {
             throw ValidationError("--images goes with --data: the images of --data-folder are under it")

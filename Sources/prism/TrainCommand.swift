@@ -177,6 +177,7 @@ struct TrainCommand: ParsableCommand {
                                          template: try captions.load(findings: loaded.findings), output: outputURL)
         options.component = train
         options.resolution = resolution
+        options.window = try input.window.value()
         loop.apply(to: &options.settings)
         options.settings.gradientAccumulation = gradAccum
         options.settings.schedule = lrSchedule

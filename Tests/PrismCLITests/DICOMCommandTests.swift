@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Testing
+import Training
 @testable import prism
 
 /// DICOM through the commands: convert, inspect, caption and edit read the fixtures pydicom and DCMTK wrote
@@ -104,6 +105,19 @@ import Testing
         #expect(records[0].patientID == "P0001" && records[0].sex == .female && records[0].age == 70 && records[0].view == "PA",
                 "\(records[0])")
         #expect(records[1].sex == nil && records[1].age == nil && records[1].view == nil)
+
+        // --window reaches the images a training or classifier command reads.
+        let windowed = try LabelledImagesOptions.parse(["--data", csv.path, "--images", images.path, "--path-column", "file",
+                                                        "--label-columns", "lesion", "--label-values", "positive=yes,negative=no",
+                                                        "--window", "1000,500"])
+        let window = try windowed.window.value()
+        #expect(window != .auto)
+        let own = ImageDataset(records: records, imageRoot: images, resolution: 32)
+        let given = ImageDataset(records: records, imageRoot: images, resolution: 32, window: window)
+        let expected = ImageDataset.plane(try Image(contentsOf: images.appendingPathComponent("a.dcm"), window: window), resolution: 32)
+        #expect(try given.plane(0) == expected)
+        #expect(try given.plane(0) != own.plane(0))
+        #expect(try given.plane(1) == own.plane(1), "a PNG ignores the window")
     }
 
     @Test func captionReadsTheDemographicsFromTheHeader() throws {
