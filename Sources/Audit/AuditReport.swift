@@ -1,4 +1,5 @@
 import Core
+import Datasets
 import Foundation
 import Imaging
 
@@ -9,22 +10,37 @@ public struct AuditMetrics: Codable, Sendable {
     /// Audited images (each edit counts the ones it applied to, `cells[].count`).
     public var images: Int
     public var level: Double
+    /// The smallest |mean change| of a probability that is flagged (Age: `min_age_effect` years).
+    public var minEffect: Double
+    public var minAgeEffect: Double
     public var cells: [EffectCell]
     /// On the phantom: the causal model's own expected change of each true label under each edit, [edit][label].
     public var scmTotalEffect: [String: [String: Double]]?
 
-    public init(editor: String, measure: String, images: Int, level: Double, cells: [EffectCell],
+    public init(editor: String, measure: String, images: Int, statistics: AuditStatistics, cells: [EffectCell],
                 scmTotalEffect: [String: [String: Double]]? = nil) {
         self.editor = editor
         self.measure = measure
         self.images = images
-        self.level = level
+        level = statistics.level
+        minEffect = statistics.minimumEffect
+        minAgeEffect = statistics.minimumAgeEffect
         self.cells = cells
         self.scmTotalEffect = scmTotalEffect
     }
 
+    /// The causal model's total effects ([edit][label] as `PhantomAudit.scmTotalEffects` gives them) by names.
+    public static func table(_ effects: [[Double]], edits: [AuditEdit], labels: [String] = PhantomTruth.labels)
+        -> [String: [String: Double]]
+    {
+        Dictionary(uniqueKeysWithValues: zip(edits, effects).map { edit, row in
+            (edit.text, Dictionary(uniqueKeysWithValues: zip(labels, row).map { ($0, $1) }))
+        })
+    }
+
     enum CodingKeys: String, CodingKey {
         case editor, measure, images, level, cells
+        case minEffect = "min_effect", minAgeEffect = "min_age_effect"
         case scmTotalEffect = "scm_total_effect"
     }
 }
@@ -47,7 +63,7 @@ public enum AuditReport {
                 guard let pair = result.pairs.first(where: { $0.edit == cell.edit && $0.id == id }),
                       let f = pair.factual, let cf = pair.counterfactual else { continue }
                 try createFolder(pictures)
-                let stem = "\(slug(cell.edit))-\(id)"
+                let stem = "\(LabelEdit.slugify(cell.edit))-\(id)"
                 try f.writePNG(to: pictures.appendingPathComponent("\(stem)-factual.png"))
                 try cf.writePNG(to: pictures.appendingPathComponent("\(stem)-counterfactual.png"))
                 rows.append((id, change, ("pairs/\(stem)-factual.png", "pairs/\(stem)-counterfactual.png")))
@@ -75,10 +91,6 @@ public enum AuditReport {
         return lines.joined(separator: "\n")
     }
 
-    static func slug(_ text: String) -> String {
-        String(text.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }).split(separator: "-").joined(separator: "-")
-    }
-
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;")
@@ -104,7 +116,8 @@ public enum AuditReport {
             <p>Editor <b>\(escape(metrics.editor))</b>, measure <b>\(escape(metrics.measure))</b>, \(metrics.images) images.
             Each cell: the mean change of the label (counterfactual − factual) over the images the edit applied to, its
             95% bootstrap interval, and Holm-adjusted p (sign-flip test, whole matrix). A black frame flags a label the
-            edit's caption kept that moved (p<sub>adj</sub> &lt; \(metrics.level) and |change| ≥ 0.05, 2 years for Age).
+            edit's caption kept that moved (p<sub>adj</sub> &lt; \(metrics.level) and |change| ≥ \(metrics.minEffect),
+            \(metrics.minAgeEffect) years for Age).
             Grey cells are the edited label and what it implies by definition. Red: falls; blue: rises.</p>
             <table><tr><th>edit</th>
             """

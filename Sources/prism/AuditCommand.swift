@@ -135,11 +135,8 @@ struct AuditCommand: ParsableCommand {
         let result = try audit.run { done, _ in bar.update(done) }
         bar.finish()
         let scm = try PhantomAudit.scmTotalEffects(auditEdits, parameters: parameters)
-        let scmTable = Dictionary(uniqueKeysWithValues: auditEdits.enumerated().map { e, edit in
-            (edit.text, Dictionary(uniqueKeysWithValues: PhantomTruth.labels.enumerated().map { ($1, scm[e][$0]) }))
-        })
-        let metrics = AuditMetrics(editor: editor, measure: measureName, images: count, level: level,
-                                   cells: result.matrix.cells, scmTotalEffect: scmTable)
+        let metrics = AuditMetrics(editor: editor, measure: measureName, images: count, statistics: audit.statistics,
+                                   cells: result.matrix.cells, scmTotalEffect: AuditMetrics.table(scm, edits: auditEdits))
         try AuditReport.write(result, metrics: metrics, scm: scm, scmLabels: PhantomTruth.labels, to: folder)
         if json {
             print(String(decoding: try Data(contentsOf: folder.appendingPathComponent("metrics.json")), as: UTF8.self))

@@ -73,8 +73,7 @@ struct CaptionCommand: ParsableCommand {
     func dicomRecord(_ file: String) throws -> Record {
         do {
             return try Record(path: file, patientID: "").fillingMissing { path in
-                let a = try DICOMFile(contentsOf: URL(fileURLWithPath: path)).attributes
-                return (a.patientID, a.patientSex.flatMap(Sex.init(parsing:)), a.patientAge, a.viewPosition)
+                headerMetadata(try DICOMFile(contentsOf: URL(fileURLWithPath: path)).attributes)
             }
         } catch let error as ImagingError {
             throw CLIError("--data \(error)")

@@ -85,8 +85,7 @@ struct ConvertCommand: ParsableCommand {
 
     /// The manifest's patient, sex, age and view: the label file's, its blanks filled from the DICOM header.
     static func demographics(_ item: Item, _ dicom: DICOMFile?) -> [String] {
-        let a = dicom?.attributes
-        let header: ImageMetadata? = a.map { ($0.patientID, $0.patientSex.flatMap(Sex.init(parsing:)), $0.patientAge, $0.viewPosition) }
+        let header = (dicom?.attributes).map(headerMetadata)
         let r = (item.record ?? Record(path: item.relative, patientID: "")).fillingMissing { _ in header }
         return [r.patientID, r.sex?.rawValue ?? "", r.age.map(String.init) ?? "", r.view ?? ""]
     }

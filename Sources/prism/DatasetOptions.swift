@@ -259,6 +259,10 @@ func dicomMetadata(_ url: URL) throws -> ImageMetadata? {
     let head = (try? handle.read(upToCount: 132)) ?? Data()
     try? handle.close()
     guard DICOMFile.isDICOM(head) else { return nil }
-    let a = try DICOMFile(contentsOf: url).attributes
-    return (a.patientID, a.patientSex.flatMap(Sex.init(parsing:)), a.patientAge, a.viewPosition)
+    return headerMetadata(try DICOMFile(contentsOf: url).attributes)
+}
+
+/// A DICOM header's patient, sex, age and view as a record's metadata.
+func headerMetadata(_ a: DICOMAttributes) -> ImageMetadata {
+    (a.patientID, a.patientSex.flatMap(Sex.init(parsing:)), a.patientAge, a.viewPosition)
 }
