@@ -77,7 +77,7 @@ let package = Package(
         // adjusted tests; on the phantom against its causal truth.
         .target(name: "Audit", dependencies: ["ClassifierMetrics", "ClassifierTraining", "Classifiers", "Core", "Counterfactual", "Datasets", "Evaluation", "Imaging", "Phantom"]),
         // Counterfactual datasets at scale (resumable, sharded, gated by a classifier) and what de-biasing makes of them.
-        .target(name: "Debiasing", dependencies: ["ClassifierTraining", "Classifiers", "Core", "Counterfactual", "Datasets", "Evaluation", "Imaging", "Training"]),
+        .target(name: "Debiasing", dependencies: ["ClassifierMetrics", "ClassifierTraining", "Classifiers", "Core", "Counterfactual", "Datasets", "Diffusion", "Evaluation", "Imaging", "Phantom", "Training"]),
         .executableTarget(
             name: "prism",
             dependencies: [
@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "ClassifierMetricsTests", dependencies: ["ClassifierMetrics", "Core", "Imaging"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Core", "Datasets", "Phantom"]),
         .testTarget(name: "ClassifierTrainingTests", dependencies: ["ClassifierTraining", "Core", "Classifiers", "ClassifierMetrics", "Datasets", "Phantom", "Torch", "Training"]),
-        .testTarget(name: "DebiasingTests", dependencies: ["Debiasing", "Classifiers", "Core", "Counterfactual", "Datasets", "Imaging"]),
+        .testTarget(name: "DebiasingTests", dependencies: ["Debiasing", "ClassifierMetrics", "Classifiers", "Core", "Counterfactual", "Datasets", "Imaging"]),
         .testTarget(
             name: "PrismCLITests",
             dependencies: [

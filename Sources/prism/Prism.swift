@@ -17,7 +17,7 @@ struct Prism: ParsableCommand {
         version: "prism \(version)\nlibtorch \(Torch.version)\nCUDA available: \(Device.cudaAvailable ? "yes (\(Device.cudaDeviceCount) device(s))" : "no")",
         subcommands: [GenerateCommand.self, EditCommand.self, CaptionCommand.self, TokenizeCommand.self, PhantomCommand.self,
                       InspectCommand.self, ConvertCommand.self, BenchCommand.self, TrainCommand.self, EvaluateCommand.self, DemoCommand.self, ClassifierCommand.self,
-                      AuditCommand.self, CounterfactualsCommand.self]
+                      AuditCommand.self, CounterfactualsCommand.self, DebiasCommand.self]
     )
 
     /// ArgumentParser's main, with one change: a Foundation file error that reached the top is printed with its
