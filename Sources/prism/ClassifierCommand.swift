@@ -132,9 +132,14 @@ func classifierTry<T>(_ body: () throws -> T) throws -> T {
 
 /// Probabilities of `dataset`'s images under `classifier`, with a progress bar on long runs.
 func classifierProbabilities(_ classifier: Classifier, _ dataset: ImageDataset, batch: Int) throws -> [[Double]] {
+    try classifierOutputs(classifier, dataset, batch: batch).probabilities
+}
+
+/// Probabilities and regressed values of `dataset`'s images under `classifier`, with a progress bar on long runs.
+func classifierOutputs(_ classifier: Classifier, _ dataset: ImageDataset, batch: Int) throws -> ClassifierOutputs {
     let bar = dataset.count >= 256 ? ProgressBar(total: dataset.count, label: "predict", unit: "image") : nil
     let p = try classifierTry {
-        try ClassifierPrediction.probabilities(classifier, dataset: dataset, batchSize: batch) { done, _ in bar?.update(done) }
+        try ClassifierPrediction.outputs(classifier, dataset: dataset, batchSize: batch) { done, _ in bar?.update(done) }
     }
     bar?.finish()
     return p
