@@ -16,8 +16,9 @@ struct ClassifierCommand: ParsableCommand {
         abstract: "Chest X-ray classifiers: train, predict, evaluate (with the shortcut measured) and test on counterfactuals.",
         discussion: """
             A classifier folder holds config.json (architecture, labels, input channels,
-            resolution, normalisation, per-label thresholds) and model.safetensors
-            (torchvision's state dict: torchvision's load_state_dict takes it).
+            resolution, normalisation, per-label thresholds, and the mean and std of
+            any regression target such as Age) and model.safetensors (torchvision's
+            state dict: torchvision's load_state_dict takes it).
 
             A typical study on the phantom, whose --spurious ties support devices to
             pleural effusion:
