@@ -46,8 +46,8 @@ struct ClassifierTrainCommand: ParsableCommand {
             numeric column regresses the same way (--regress CTR). The label Sex is
             the patient's sex: 1 female, 0 male. --labels may be left out with
             --regress (an age-only regressor):
-              prism classifier train --data ph/manifest.csv --images ph \
-                  --regress Age --labels Sex --arch resnet18 --resolution 64 \
+              prism classifier train --data ph/manifest.csv --images ph \\
+                  --regress Age --labels Sex --arch resnet18 --resolution 64 \\
                   --steps 150 --output runs/age
             Validation reports each target's MAE (in its units); best/ is chosen by
             the mean AUROC of the labels, or without labels by the lowest mean MAE.
