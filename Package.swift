@@ -103,12 +103,12 @@ let package = Package(
         .testTarget(name: "ClassifiersTests", dependencies: ["Classifiers", "Core", "NN", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ClassifierMetricsTests", dependencies: ["ClassifierMetrics", "Core", "Imaging"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Core", "Datasets", "Phantom"]),
-        .testTarget(name: "ClassifierTrainingTests", dependencies: ["ClassifierTraining", "Core", "Classifiers", "ClassifierMetrics", "Datasets", "Phantom", "Torch", "Training"]),
+        .testTarget(name: "ClassifierTrainingTests", dependencies: ["ClassifierTraining", "Core", "Classifiers", "ClassifierMetrics", "Datasets", "Imaging", "Phantom", "Torch", "Training"]),
         .testTarget(name: "DebiasingTests", dependencies: ["Debiasing", "ClassifierMetrics", "Classifiers", "Core", "Counterfactual", "Datasets", "Imaging"]),
         .testTarget(
             name: "PrismCLITests",
             dependencies: [
-                "prism", "Counterfactual", "Datasets", "Diffusion", "DiffusionTraining", "Imaging", "Phantom", "Torch", "Training", "TestSupport",
+                "prism", "Core", "Counterfactual", "Datasets", "Diffusion", "DiffusionTraining", "Imaging", "Phantom", "Torch", "Training", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import ClassifierMetrics
+import Classifiers
 import Core
 import Foundation
 
@@ -19,6 +20,14 @@ public struct LabelEvaluation: Codable, Sendable {
     public var shortcut: ShortcutReport?
 }
 
+/// How a classifier does on one regression target (the patient's age) of labelled images.
+public struct RegressionEvaluation: Codable, Sendable {
+    public var target: String
+    /// MAE and correlation with their bootstrap intervals, bias, RMSE, and the MAE of predicting the training
+    /// images' mean (the constant to beat), over the images whose value is known.
+    public var metrics: RegressionMetrics
+}
+
 /// A classifier's evaluation on a labelled set (metrics.json).
 public struct ClassifierEvaluationResult: Codable, Sendable {
     public var images: Int
@@ -30,13 +39,20 @@ public struct ClassifierEvaluationResult: Codable, Sendable {
     public var attributeFalse: String?
     public var bootstrapResamples: Int
     public var labels: [LabelEvaluation]
+    /// Per regression target (nil when the classifier has none, so a label-only metrics.json is unchanged).
+    public var regression: [RegressionEvaluation]?
 }
 
 public enum ClassifierEvaluation {
     /// Per label: AUROC with its bootstrap interval, accuracy, F1 and the rest at `thresholds`, calibration (ECE,
     /// 15 equal-width bins), and with `attribute` the shortcut report.
+    /// With `regression` (the true values) and `predictions` ([image][target], in the targets' units), per
+    /// regression target: MAE and correlation with bootstrap intervals, bias, RMSE, and the MAE of predicting the
+    /// target's training mean (`regressionTargets`, the classifier's config).
     public static func evaluate(probabilities: [[Double]], targets: LabelTargets, thresholds: [Double],
-                                attribute: BinaryAttribute? = nil, bootstrap: Bootstrap = Bootstrap()) -> ClassifierEvaluationResult {
+                                attribute: BinaryAttribute? = nil, bootstrap: Bootstrap = Bootstrap(),
+                                regression: RegressionTargets? = nil, predictions: [[Double]] = [],
+                                regressionTargets: [RegressionTarget] = []) -> ClassifierEvaluationResult {
         let labels = targets.labels.indices.map { k -> LabelEvaluation in
             let (indices, truth) = targets.known(k)
             let scores = indices.map { probabilities[$0][k] }
@@ -53,9 +69,19 @@ public enum ClassifierEvaluation {
                                    calibration: calibrationSummary(labels: truth, probabilities: scores),
                                    reliabilityDiagram: "reliability-\(fileSlug(targets.labels[k])).png", shortcut: shortcut)
         }
+        let regressions = regression.map { truth in
+            truth.names.indices.map { j -> RegressionEvaluation in
+                let (indices, values) = truth.known(j)
+                let constant = regressionTargets.first { $0.name == truth.names[j] }?.mean
+                return RegressionEvaluation(target: truth.names[j],
+                                            metrics: regressionMetrics(truth: values, predicted: indices.map { predictions[$0][j] },
+                                                                       constant: constant, bootstrap: bootstrap))
+            }
+        }
         return ClassifierEvaluationResult(images: targets.count, uncertain: targets.policy.rawValue, attribute: attribute?.column,
                                           attributeTrue: attribute?.meaning.positive, attributeFalse: attribute?.meaning.negative,
-                                          bootstrapResamples: bootstrap.resamples, labels: labels)
+                                          bootstrapResamples: bootstrap.resamples, labels: labels,
+                                          regression: regressions.flatMap { $0.isEmpty ? nil : $0 })
     }
 
     /// Writes metrics.json and a reliability diagram per label into `folder` (each file atomically).

@@ -16,8 +16,14 @@ public struct ClassifierTrainingOptions: Sendable {
     /// How DICOM images become gray levels (their own window by default).
     public var window: DICOMWindow = .auto
     public var output: URL
-    /// Canonical finding names, one output each.
+    /// Canonical finding names (and ``LabelTargets/sex``), one output each; may be empty when `regress` is not.
     public var labels: [String]
+    /// Numeric targets regressed beside the labels, one linear output each after the labels' logits: `Age`, or a
+    /// numeric column of `labelTable` (see ``RegressionTargets``).
+    public var regress: [String] = []
+    /// The label file the records were read from: where regression targets other than the records' age are read
+    /// (nil: only `Age`).
+    public var labelTable: CSVTable?
     public var architecture = ClassifierArchitecture.densenet121
     public var resolution = 224
     public var channels = 1
@@ -53,8 +59,9 @@ public struct ClassifierTrainingOptions: Sendable {
 }
 
 /// A classifier training run on the one ``Trainer``: the task, the data, validation every epoch (or every
-/// `validateEvery` steps) with per-label AUROC, the best weights by mean validation AUROC kept as the classifier
-/// folder `best/` (with Youden thresholds chosen on validation in its config) and the final ones as `last/`,
+/// `validateEvery` steps) with per-label AUROC and per-regression-target MAE, the best weights by mean validation
+/// AUROC (by mean validation MAE when there are no labels) kept as the classifier folder `best/` (with Youden
+/// thresholds chosen on validation in its config) and the final ones as `last/`,
 /// `validation.csv` beside the trainer's `log.csv`, and `curves.png`. A killed run resumes exactly: weights,
 /// optimizer, data order and augmentation from the checkpoint, the validation history and best score from
 /// `validation.csv` cut back to the checkpoint's step.
@@ -64,6 +71,8 @@ public final class ClassifierTrainingRun {
     public let trainData: ImageDataset
     public let validationData: ImageDataset
     public let validationTargets: LabelTargets
+    /// The validation images' regression targets, in their units.
+    public let validationRegression: RegressionTargets
     let trainer: Trainer<ClassifierTrainingTask>
     public let validateEvery: Int
     public private(set) var history: ValidationHistory
@@ -90,8 +99,27 @@ public final class ClassifierTrainingRun {
         guard !options.validation.isEmpty else {
             throw TrainingRunError("no images to validate on (the split's validation part is empty): give more patients")
         }
+        guard !options.labels.isEmpty || !options.regress.isEmpty else {
+            throw TrainingRunError("nothing to learn: give at least one label or regression target")
+        }
+        let source = options.labelTable?.file ?? "the training data", header = options.labelTable?.header ?? []
+        let trainRegression = try RegressionTargets.read(options.regress, records: options.train, table: options.labelTable,
+                                                         file: source, header: header)
+        validationRegression = try RegressionTargets.read(options.regress, records: options.validation,
+                                                          table: options.labelTable, file: source, header: header)
+        let regressionTargets = try trainRegression.names.indices.map { j -> RegressionTarget in
+            let (mean, std, count) = trainRegression.statistics(j)
+            let name = trainRegression.names[j]
+            guard count >= 2, std > 0 else {
+                throw TrainingRunError("regression target \"\(name)\": the training images hold \(count) known value\(count == 1 ? "" : "s")"
+                                       + (count >= 2 ? ", all equal to \(mean)" : "") + ": nothing to learn")
+            }
+            return RegressionTarget(name: name, mean: mean, std: std)
+        }
+        options.regress = trainRegression.names
         let config = ClassifierConfig(architecture: options.architecture, labels: options.labels,
-                                      inChannels: options.channels, resolution: options.resolution)
+                                      inChannels: options.channels, resolution: options.resolution,
+                                      regressionTargets: regressionTargets)
         do { _ = try config.encoded() } catch { throw TrainingRunError("the classifier's config: \(error)") }
         trainData = ImageDataset(records: options.train, imageRoot: options.imageRoot, resolution: options.resolution,
                                  window: options.window)
@@ -114,6 +142,11 @@ public final class ClassifierTrainingRun {
         }
         let weights = options.groupAttribute.map { groupBalancingWeights(targets: trainTargets, attribute: $0) }
             ?? trainTargets.targets.map { $0.map { _ in 1 } }
+        // Standardised regression targets (0 and masked where unknown).
+        let regression = trainRegression.values.map { row in
+            zip(row, regressionTargets).map { v, t in v.map { Float(t.standardized($0)) } ?? 0 }
+        }
+        let regressionMask = trainRegression.values.map { row in row.map { $0 == nil ? Float(0) : 1 } }
 
         let perStep = options.settings.batchSize * options.settings.gradientAccumulation
         if let epochs = options.epochs {
@@ -130,19 +163,22 @@ public final class ClassifierTrainingRun {
             let plane = try data.plane(visit.index)
             return ClassifierSample(pixels: augmentation.apply(plane, side: data.resolution, seed: seed, index: visit.index, epoch: visit.epoch),
                                     targets: trainTargets.targets[visit.index], mask: trainTargets.mask[visit.index],
-                                    weights: weights[visit.index])
+                                    weights: weights[visit.index], regression: regression[visit.index],
+                                    regressionMask: regressionMask[visit.index])
         })
-        history = ValidationHistory(labels: options.labels)
+        history = ValidationHistory(labels: options.labels, regressionNames: options.regress)
         self.options = options
     }
 
     /// What a resumed run must share with the run it continues, besides the trainer's settings.
     var description: [String: String] {
         let o = options
-        return ["architecture": o.architecture.rawValue, "labels": o.labels.joined(separator: "|"), "resolution": "\(o.resolution)",
+        return (o.regress.isEmpty ? [:] : ["regress": o.regress.joined(separator: "|")]).merging([
+                "architecture": o.architecture.rawValue, "labels": o.labels.joined(separator: "|"), "resolution": "\(o.resolution)",
                 "channels": "\(o.channels)", "uncertain": o.uncertain.rawValue, "augment": o.augmentation.description,
                 "group_weights": o.groupAttribute?.column ?? "none", "train_images": "\(o.train.count)",
-                "validation_images": "\(o.validation.count)", "validate_every": "\(validateEvery)", "steps": "\(totalSteps)"]
+                "validation_images": "\(o.validation.count)", "validate_every": "\(validateEvery)", "steps": "\(totalSteps)"],
+            uniquingKeysWith: { $1 })
     }
 
     // MARK: Running
@@ -160,7 +196,7 @@ public final class ClassifierTrainingRun {
             try runFolder.checkDescription(description)
             if let step = try trainer.resume() {
                 startStep = step
-                history = try ValidationHistory.read(validationURL, labels: options.labels)
+                history = try ValidationHistory.read(validationURL, labels: options.labels, regressionNames: options.regress)
                 history.trim(after: step)
                 message("resuming from \(checkpoints.url(step: step).path) (step \(step) of \(totalSteps))")
             } else {
@@ -179,7 +215,9 @@ public final class ClassifierTrainingRun {
         }
         try saveClassifier(thresholds: history.records.last?.thresholds ?? classifier.config.thresholds, to: lastURL)
         if !fm.fileExists(atPath: bestURL.appendingPathComponent(Classifier.configName).path) {
-            message("no validation gave a defined AUROC (each label needs both classes among the validation images): "
+            message(history.choosesByMAE ? "no validation gave a defined MAE (no validation image has a known value): "
+                    + "best/ holds the last weights"
+                    : "no validation gave a defined AUROC (each label needs both classes among the validation images): "
                     + "best/ holds the last weights")
             try classifier.save(to: bestURL)
         }
@@ -187,17 +225,19 @@ public final class ClassifierTrainingRun {
 
     func isValidationStep(_ step: Int) -> Bool { step % validateEvery == 0 || step == totalSteps }
 
-    /// Validates the current weights: per-label AUROC and Youden thresholds on the validation images; `best/` when
-    /// the mean AUROC beats every earlier one; then `validation.csv` and `curves.png`.
+    /// Validates the current weights: per-label AUROC and Youden thresholds and per-target MAE on the validation
+    /// images; `best/` when the score (mean AUROC, or mean MAE without labels) beats every earlier one; then
+    /// `validation.csv` and `curves.png`.
     public func validate(step: Int, progress: (Int, Int) -> Void = { _, _ in }) throws {
-        let probabilities = try ClassifierPrediction.probabilities(classifier, dataset: validationData,
-                                                                   batchSize: options.settings.batchSize, progress: progress)
-        let (auroc, thresholds) = ValidationRecord.measure(targets: validationTargets, probabilities: probabilities)
+        let outputs = try ClassifierPrediction.outputs(classifier, dataset: validationData,
+                                                       batchSize: options.settings.batchSize, progress: progress)
+        let (auroc, thresholds) = ValidationRecord.measure(targets: validationTargets, probabilities: outputs.probabilities)
+        let mae = ValidationRecord.meanAbsoluteErrors(targets: validationRegression, predictions: outputs.regressions)
         let previous = history.records.last?.step ?? 0
         let losses = trainer.lossHistory().filter { $0.step > previous && $0.step <= step }.map(\.loss)
         var record = ValidationRecord(step: step, epoch: trainer.state.epoch,
                                       trainLoss: losses.isEmpty ? .nan : losses.reduce(0, +) / Double(losses.count),
-                                      auroc: auroc, thresholds: thresholds, isBest: false)
+                                      auroc: auroc, thresholds: thresholds, isBest: false, mae: mae)
         if history.improves(record) {
             record.isBest = true
             try saveClassifier(thresholds: thresholds, to: bestURL)

@@ -5,7 +5,15 @@ import Foundation
 /// What a multi-label classifier learns from each image: per label a target (1 present, 0 absent) and a mask that
 /// is 0 where the label file does not say (a blank, or CheXpert's −1 under ``UncertainPolicy/ignore``), so that
 /// the loss and the metrics leave those entries out instead of reading them as negatives.
+///
+/// Besides the findings, the label ``sex`` (`Sex`) is the patient's sex as the label file's loader read it (the Sex
+/// column of CheXpert and of the phantom's manifest, NIH's Patient Gender, MIMIC-IV's gender, a DICOM header's
+/// PatientSex, a generic file's `--sex-column`): positive (1) for a female patient, negative (0) for a male one,
+/// unknown where the row does not say. A label file with a finding column of that name keeps its own values.
 public struct LabelTargets: Sendable, Equatable {
+    /// The label of the patient's sex: 1 female, 0 male.
+    public static let sex = "Sex"
+
     public let labels: [String]
     public let policy: UncertainPolicy
     /// [image][label], 0 where masked.
@@ -19,14 +27,28 @@ public struct LabelTargets: Sendable, Equatable {
         var targets: [[Float]] = [], mask: [[Float]] = []
         for record in records {
             let findings = record.findings(policy)
-            targets.append(labels.map { findings[$0] == true ? 1 : 0 })
-            mask.append(labels.map { findings[$0] == nil ? 0 : 1 })
+            let states = labels.map { Self.state($0, of: record, findings: findings) }
+            targets.append(states.map { $0 == true ? 1 : 0 })
+            mask.append(states.map { $0 == nil ? 0 : 1 })
         }
         self.targets = targets
         self.mask = mask
     }
 
     public var count: Int { targets.count }
+
+    /// Label `label` of `record` (whose findings under the policy are `findings`): the finding where the row states
+    /// it, else for ``sex`` whether the patient is female; nil where unknown.
+    static func state(_ label: String, of record: Record, findings: [String: Bool]) -> Bool? {
+        if let stated = findings[label] { return stated }
+        if label == sex { return record.sex.map { $0 == .female } }
+        return nil
+    }
+
+    /// The canonical name of a requested label: `sex` in any case is ``sex``, a finding its canonical name.
+    public static func canonical(_ name: String) -> String {
+        name.trimmingCharacters(in: .whitespaces).lowercased() == sex.lowercased() ? sex : Findings.canonical(name)
+    }
 
     /// The known (target, index) pairs of label `k`.
     public func known(_ k: Int) -> (indices: [Int], positives: [Bool]) {
@@ -37,10 +59,16 @@ public struct LabelTargets: Sendable, Equatable {
     /// The canonical names of `requested` (`Effusion` → `Pleural Effusion`), each checked against the findings the
     /// records mention; an unknown one is refused naming `file` and its header, so the user sees what is there.
     public static func resolve(_ requested: [String], records: [Record], file: String, header: [String]) throws -> [String] {
-        let present = Set(records.flatMap(\.labels.keys))
-        let names = requested.map(Findings.canonical)
+        var present = Set(records.flatMap(\.labels.keys))
+        let names = requested.map(canonical)
+        if records.contains(where: { $0.sex != nil }) { present.insert(sex) }
         if let missing = names.first(where: { !present.contains($0) }) {
-            let findings = present.subtracting([Findings.noFinding]).sorted()
+            if missing == sex {
+                throw DataFileError(file: file, "--labels \"\(sex)\": no row gives the patient's sex (no Sex, Patient Gender or "
+                                    + "gender column, no --sex-column, or it is blank everywhere); the header has: "
+                                    + header.joined(separator: ", "))
+            }
+            let findings = present.subtracting([Findings.noFinding, sex]).sorted()
             throw DataFileError(file: file, "--labels \"\(missing)\": no row states this finding (no such column, or it is blank "
                                 + "everywhere); the header has: \(header.joined(separator: ", "))"
                                 + (findings.isEmpty ? "" : "; findings stated: \(findings.joined(separator: ", "))"))
@@ -82,14 +110,7 @@ public struct BinaryAttribute: Sendable, Equatable {
             throw DataFileError(file: table.file, line: 1, "no column \"\(column)\"; the header has: "
                                 + table.header.joined(separator: ", "))
         }
-        var rowOfLine: [Int: Int] = [:]
-        for (k, line) in table.lines.enumerated() { rowOfLine[line] = k }
-        let raw = try records.map { record -> String in
-            guard let row = rowOfLine[record.line] else {
-                throw DataFileError(file: table.file, "image \(record.path) (line \(record.line)) is not a row of this table")
-            }
-            return table.rows[row][c].trimmingCharacters(in: .whitespaces)
-        }
+        let raw = try columnValues(c, table: table, records: records)
         let yes: Set = ["1", "1.0", "true", "yes"], no: Set = ["0", "0.0", "false", "no"], unknown: Set = ["", "-1", "-1.0"]
         let other = Set(raw.map { $0.lowercased() }).subtracting(yes).subtracting(no).subtracting(unknown)
         if other.isEmpty {

@@ -3,10 +3,10 @@ import Foundation
 import NN
 import Torch
 
-/// A network that maps images to one logit per label: ``DenseNet`` or ``ResNet``.
+/// A network that maps images to one output per label and regression target: ``DenseNet`` or ``ResNet``.
 public protocol ClassifierNetwork: Module {
     var store: ParameterStore { get }
-    /// Normalised images [N, C, H, W] → logits [N, labels].
+    /// Normalised images [N, C, H, W] → outputs [N, labels + regression targets].
     func callAsFunction(_ x: Tensor) -> Tensor
 }
 
@@ -18,8 +18,10 @@ extension ResNet: ClassifierNetwork {}
 /// `model.state_dict()` of the torchvision model (batch-norm buffers included, `num_batches_tracked` int64), so
 /// that `load_state_dict(strict=True)` in torchvision takes it and Prism takes torchvision's.
 ///
-/// Logits come out; callers apply the sigmoid and compare with ``ClassifierConfig/thresholds``. Train and eval
-/// mode follow `store.isTraining` (batch normalisation).
+/// Logits come out, one per label, then one linear output per regression target (the final layer simply has
+/// `labels + regression targets` outputs, so the weights stay torchvision's); callers apply the sigmoid to the
+/// logits and compare with ``ClassifierConfig/thresholds``, and map a regression output to its units with
+/// ``RegressionTarget/value(_:)``. Train and eval mode follow `store.isTraining` (batch normalisation).
 public final class Classifier {
     public private(set) var config: ClassifierConfig
     public let network: any ClassifierNetwork
@@ -36,7 +38,7 @@ public final class Classifier {
 
     init(config: ClassifierConfig, store: ParameterStore) {
         self.config = config
-        let classes = config.labels.count
+        let classes = config.outputCount
         switch config.architecture {
         case .densenet121:
             network = DenseNet(config: .densenet121(numClasses: classes, inChannels: config.inChannels), path: store.root)
@@ -47,7 +49,7 @@ public final class Classifier {
         }
     }
 
-    /// Normalised images [N, C, H, W] → logits [N, labels].
+    /// Normalised images [N, C, H, W] → outputs [N, labels + regression targets].
     public func callAsFunction(_ images: Tensor) -> Tensor { network(images) }
 
     /// Sets the per-label decision thresholds (chosen on validation data, say) that ``save(to:dtype:)`` writes.

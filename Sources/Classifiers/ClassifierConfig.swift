@@ -16,17 +16,44 @@ public enum ClassifierArchitecture: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// A numeric target a classifier regresses (the patient's age): one linear output (no sigmoid) that predicts the
+/// standardised value (v - mean) / std, so that `mean + std · output` is the value in the target's units (years).
+public struct RegressionTarget: Codable, Sendable, Equatable {
+    public var name: String
+    /// The training images' mean and standard deviation of the target, in its units.
+    public var mean: Double
+    public var std: Double
+
+    public init(name: String, mean: Double, std: Double) {
+        self.name = name
+        self.mean = mean
+        self.std = std
+    }
+
+    /// A network output → the value in the target's units.
+    public func value(_ output: Double) -> Double { mean + std * output }
+    /// A value in the target's units → what the network is trained to output.
+    public func standardized(_ value: Double) -> Double { (value - mean) / std }
+}
+
 /// A classifier folder's `config.json`: what the network is, what its outputs mean and how its inputs are made.
 ///
 ///     {"architecture": "densenet121", "labels": ["Cardiomegaly", "Effusion"], "in_channels": 1,
-///      "resolution": 224, "mean": [0.5], "std": [0.25], "thresholds": [0.41, 0.5]}
+///      "resolution": 224, "mean": [0.5], "std": [0.25], "thresholds": [0.41, 0.5],
+///      "regression_targets": [{"name": "Age", "mean": 57.9, "std": 16.8}]}
 ///
-/// `thresholds` (one per label, on the sigmoid of the logit) default to 0.5. Everything else is required; values
-/// that cannot work (a mean per channel missing, a threshold outside [0, 1]) are refused naming the key.
+/// The network's outputs are one logit per label, in order, then one linear output per regression target, in
+/// order: the final layer of a torchvision model with `labels.count + regression_targets.count` classes.
+/// `thresholds` (one per label, on the sigmoid of the logit) default to 0.5; `regression_targets` default to none
+/// (and are left out of the file when there are none, so a label-only config reads as it always did). Everything
+/// else is required; values that cannot work (a mean per channel missing, a threshold outside [0, 1]) are refused
+/// naming the key.
 public struct ClassifierConfig: Codable, Sendable, Equatable {
     public var architecture: ClassifierArchitecture
-    /// One per output logit, in order.
+    /// One per output logit, in order (may be empty when there are regression targets).
     public var labels: [String]
+    /// One linear output each, after the labels' logits.
+    public var regressionTargets: [RegressionTarget]
     /// 1 (grey-scale X-rays) or 3 (torchvision's RGB).
     public var inChannels: Int
     /// The side of the square images the network was trained on.
@@ -38,9 +65,11 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
     public var thresholds: [Double]
 
     public init(architecture: ClassifierArchitecture, labels: [String], inChannels: Int = 1, resolution: Int = 224,
-                mean: [Double]? = nil, std: [Double]? = nil, thresholds: [Double]? = nil) {
+                mean: [Double]? = nil, std: [Double]? = nil, thresholds: [Double]? = nil,
+                regressionTargets: [RegressionTarget] = []) {
         self.architecture = architecture
         self.labels = labels
+        self.regressionTargets = regressionTargets
         self.inChannels = inChannels
         self.resolution = resolution
         // ImageNet's statistics, torchvision's presets; their mean over RGB for one channel.
@@ -49,8 +78,27 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
         self.thresholds = thresholds ?? Array(repeating: 0.5, count: labels.count)
     }
 
+    /// The network's outputs: the labels' logits, then the regression targets.
+    public var outputCount: Int { labels.count + regressionTargets.count }
+
+    /// The names of the outputs in order: the labels, then the regression targets.
+    public var outputNames: [String] { labels + regressionTargets.map(\.name) }
+
     enum CodingKeys: String, CodingKey {
         case architecture, labels, inChannels = "in_channels", resolution, mean, std, thresholds
+        case regressionTargets = "regression_targets"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(architecture, forKey: .architecture)
+        try c.encode(labels, forKey: .labels)
+        try c.encode(inChannels, forKey: .inChannels)
+        try c.encode(resolution, forKey: .resolution)
+        try c.encode(mean, forKey: .mean)
+        try c.encode(std, forKey: .std)
+        try c.encode(thresholds, forKey: .thresholds)
+        if !regressionTargets.isEmpty { try c.encode(regressionTargets, forKey: .regressionTargets) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -62,6 +110,7 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
         mean = try c.decode([Double].self, forKey: .mean)
         std = try c.decode([Double].self, forKey: .std)
         thresholds = try c.decodeIfPresent([Double].self, forKey: .thresholds) ?? Array(repeating: 0.5, count: labels.count)
+        regressionTargets = try c.decodeIfPresent([RegressionTarget].self, forKey: .regressionTargets) ?? []
         if let (key, problem) = problem() {
             throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: problem)
         }
@@ -69,9 +118,18 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
 
     /// The first field that cannot work, and why.
     func problem() -> (CodingKeys, String)? {
-        if labels.isEmpty { return (.labels, "expected at least one label") }
+        if labels.isEmpty && regressionTargets.isEmpty {
+            return (.labels, "expected at least one label (or a regression target in regression_targets)")
+        }
         if let repeated = labels.first(where: { label in labels.filter { $0 == label }.count > 1 }) {
             return (.labels, "\"\(repeated)\" appears more than once")
+        }
+        let names = outputNames
+        if let repeated = regressionTargets.map(\.name).first(where: { name in names.filter { $0 == name }.count > 1 }) {
+            return (.regressionTargets, "\"\(repeated)\" appears more than once among the labels and regression targets")
+        }
+        if let bad = regressionTargets.first(where: { !$0.mean.isFinite || !($0.std > 0) || !$0.std.isFinite }) {
+            return (.regressionTargets, "\"\(bad.name)\": expected a finite mean and a positive std, found mean \(bad.mean), std \(bad.std)")
         }
         if inChannels != 1 && inChannels != 3 { return (.inChannels, "expected 1 or 3, found \(inChannels)") }
         if resolution < 32 { return (.resolution, "expected at least 32 pixels, found \(resolution)") }

@@ -151,7 +151,7 @@ extension Manifest {
             let v = view.map { row[$0].trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
             return Record(path: p, patientID: id,
                           sex: try sex.flatMap { try parseSex(row[$0], file: table.file, line: line, column: columns.sex!) },
-                          age: try age.flatMap { try parseAge(row[$0], file: table.file, line: line) },
+                          age: try age.flatMap { try parseAge(row[$0], file: table.file, line: line, column: table.header[$0]) },
                           view: v, labels: states, line: line)
         }
     }

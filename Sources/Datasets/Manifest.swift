@@ -95,7 +95,7 @@ public enum Manifest {
             if let fl = frontalLateral, row[fl] == "Lateral" { v = "Lateral" }
             return Record(path: p, patientID: patient.map { row[$0] } ?? chexpertPatient(p),
                           sex: sex.flatMap { Sex(parsing: row[$0]) },
-                          age: try age.flatMap { try parseAge(row[$0], file: table.file, line: line) },
+                          age: try age.flatMap { try parseAge(row[$0], file: table.file, line: line, column: table.header[$0]) },
                           view: v, labels: labels, line: line)
         }
     }
@@ -112,13 +112,13 @@ public enum Manifest {
         return String(name)
     }
 
-    static func parseAge(_ text: String, file: String, line: Int) throws -> Int? {
+    static func parseAge(_ text: String, file: String, line: Int, column: String) throws -> Int? {
         var t = text.trimmingCharacters(in: .whitespaces)
         if t.isEmpty { return nil }
         // NIH's older releases write ages as "061Y".
         if t.hasSuffix("Y") || t.hasSuffix("y") { t.removeLast() }
         guard let v = Double(t), v >= 0, v < 150 else {
-            throw DataFileError(file: file, line: line, "age \"\(text)\" is not a number of years")
+            throw DataFileError(file: file, line: line, "column \"\(column)\": age \"\(text)\" is not a number of years")
         }
         return Int(v.rounded())
     }
@@ -149,7 +149,7 @@ public enum Manifest {
             for n in Findings.nih where labels[n] == nil { labels[n] = .negative }
             return Record(path: row[image], patientID: patient.map { row[$0] } ?? row[image],
                           sex: sex.flatMap { Sex(parsing: row[$0]) },
-                          age: try age.flatMap { try parseAge(row[$0], file: table.file, line: line) },
+                          age: try age.flatMap { try parseAge(row[$0], file: table.file, line: line, column: table.header[$0]) },
                           view: view.map { row[$0] }, labels: labels, line: line)
         }
     }
@@ -181,7 +181,7 @@ public enum Manifest {
             let a = patients.column("anchor_age")
             for (row, line) in zip(patients.rows, patients.lines) {
                 demographics[row[s]] = (g.flatMap { Sex(parsing: row[$0]) },
-                                        try a.flatMap { try parseAge(row[$0], file: patients.file, line: line) })
+                                        try a.flatMap { try parseAge(row[$0], file: patients.file, line: line, column: patients.header[$0]) })
             }
         }
         return zip(metadata.rows, metadata.lines).compactMap { row, line in

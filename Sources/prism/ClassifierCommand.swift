@@ -16,8 +16,9 @@ struct ClassifierCommand: ParsableCommand {
         abstract: "Chest X-ray classifiers: train, predict, evaluate (with the shortcut measured) and test on counterfactuals.",
         discussion: """
             A classifier folder holds config.json (architecture, labels, input channels,
-            resolution, normalisation, per-label thresholds) and model.safetensors
-            (torchvision's state dict: torchvision's load_state_dict takes it).
+            resolution, normalisation, per-label thresholds, and the mean and std of
+            any regression target such as Age) and model.safetensors (torchvision's
+            state dict: torchvision's load_state_dict takes it).
 
             A typical study on the phantom, whose --spurious ties support devices to
             pleural effusion:
@@ -132,9 +133,14 @@ func classifierTry<T>(_ body: () throws -> T) throws -> T {
 
 /// Probabilities of `dataset`'s images under `classifier`, with a progress bar on long runs.
 func classifierProbabilities(_ classifier: Classifier, _ dataset: ImageDataset, batch: Int) throws -> [[Double]] {
+    try classifierOutputs(classifier, dataset, batch: batch).probabilities
+}
+
+/// Probabilities and regressed values of `dataset`'s images under `classifier`, with a progress bar on long runs.
+func classifierOutputs(_ classifier: Classifier, _ dataset: ImageDataset, batch: Int) throws -> ClassifierOutputs {
     let bar = dataset.count >= 256 ? ProgressBar(total: dataset.count, label: "predict", unit: "image") : nil
     let p = try classifierTry {
-        try ClassifierPrediction.probabilities(classifier, dataset: dataset, batchSize: batch) { done, _ in bar?.update(done) }
+        try ClassifierPrediction.outputs(classifier, dataset: dataset, batchSize: batch) { done, _ in bar?.update(done) }
     }
     bar?.finish()
     return p

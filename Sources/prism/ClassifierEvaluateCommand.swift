@@ -17,7 +17,10 @@ struct ClassifierEvaluateCommand: ParsableCommand {
             a Pleural Effusion classifier): accuracy per (label, attribute) group, the
             worst group, and the AUROC where the attribute agrees with the label
             (aligned) minus where it does not (conflicting): a positive gap is a
-            shortcut.
+            shortcut. Per regression target (an age regressor, see classifier train
+            --regress): the MAE in the target's units and Pearson's correlation, each
+            with a 95% bootstrap interval, the bias, the RMSE and the MAE of
+            predicting the training mean, over the images whose value is known.
 
             Example:
               prism classifier evaluate --classifier runs/clf/best \\
@@ -53,17 +56,21 @@ struct ClassifierEvaluateCommand: ParsableCommand {
         let attribute = try groups.map { column in
             try classifierTry { try BinaryAttribute.read(column: column, table: data.requireTable(for: "--groups"), records: records) }
         }
-        let dataset = try input.dataset(records, resolution: classifier.config.resolution)
-        let probabilities = try classifierProbabilities(classifier, dataset, batch: model.batch)
-        let labels = classifier.config.labels
-        let targets = LabelTargets(records: records, labels: labels, policy: uncertain)
-        let result = ClassifierEvaluation.evaluate(probabilities: probabilities, targets: targets,
-                                                   thresholds: classifier.config.thresholds, attribute: attribute,
-                                                   bootstrap: bootstrap.value)
+        let config = classifier.config
+        let truth = try config.regressionTargets.isEmpty ? nil : classifierTry {
+            try RegressionTargets.read(config.regressionTargets.map(\.name), records: records, table: data.table,
+                                       file: data.source, header: data.names)
+        }
+        let dataset = try input.dataset(records, resolution: config.resolution)
+        let outputs = try classifierOutputs(classifier, dataset, batch: model.batch)
+        let targets = LabelTargets(records: records, labels: config.labels, policy: uncertain)
+        let result = ClassifierEvaluation.evaluate(probabilities: outputs.probabilities, targets: targets,
+                                                   thresholds: config.thresholds, attribute: attribute,
+                                                   bootstrap: bootstrap.value, regression: truth, predictions: outputs.regressions,
+                                                   regressionTargets: config.regressionTargets)
         try classifierTry {
             try ClassifierEvaluation.write(result, to: folder)
-            try ClassifierPrediction.writeCSV(records: records, labels: labels, probabilities: probabilities,
-                                              to: folder.appendingPathComponent("predictions.csv"))
+            try ClassifierPrediction.writeCSV(records: records, outputs: outputs, to: folder.appendingPathComponent("predictions.csv"))
             try Self.report(result, classifier: model.classifier).write(to: folder)
         }
         if json {
@@ -81,7 +88,14 @@ struct ClassifierEvaluateCommand: ParsableCommand {
         return " [\(f(i.lower)), \(f(i.upper))]"
     }
 
-    /// One line per label, and per label the shortcut's numbers.
+    /// A regression target's numbers on one line: "MAE 7.12 [6.50, 7.80], r 0.61 [0.52, 0.69], ...".
+    static func regressionSummary(_ m: RegressionMetrics) -> String {
+        "MAE \(f(m.meanAbsoluteError.value))\(interval(m.meanAbsoluteError.interval)), r \(f(m.correlation.value))"
+            + "\(interval(m.correlation.interval)), bias \(f(m.bias)), RMSE \(f(m.rootMeanSquaredError)); "
+            + "predicting the training mean \(f(m.constant)): MAE \(f(m.constantMAE))"
+    }
+
+    /// One line per label, and per label the shortcut's numbers; then one line per regression target.
     static func table(_ r: ClassifierEvaluationResult) -> String {
         var lines = ["label                     n      AUROC [95% CI]          acc    F1     ECE    threshold"]
         for l in r.labels {
@@ -93,6 +107,10 @@ struct ClassifierEvaluateCommand: ParsableCommand {
                 lines.append("  by \(column): worst-group accuracy \(f(s.worstGroupAccuracy)); AUROC aligned \(f(s.aligned.value)), "
                              + "conflicting \(f(s.conflicting.value)), gap \(f(s.gap.value))\(interval(s.gap.interval))")
             }
+        }
+        for t in r.regression ?? [] {
+            lines.append(t.target.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%5d  ", t.metrics.count)
+                         + regressionSummary(t.metrics))
         }
         return lines.joined(separator: "\n")
     }
@@ -130,6 +148,10 @@ struct ClassifierEvaluateCommand: ParsableCommand {
             title: "Classifier evaluation",
             introduction: HTMLReport.escape("\(classifier) on \(r.images) images; uncertain labels: \(r.uncertain); "
                                             + "95% intervals from \(r.bootstrapResamples) bootstrap resamples of the images.")
+                + (r.regression ?? []).map { t in
+                    " " + HTMLReport.escape("\(t.target) (regression, \(t.metrics.count) images with a known value): "
+                                            + regressionSummary(t.metrics) + ".")
+                }.joined()
                 + " Numbers in <a href=\"metrics.json\">metrics.json</a>, probabilities in <a href=\"predictions.csv\">predictions.csv</a>.",
             summaryHeader: ["label", "n", "AUROC [95% CI]", "accuracy", "F1", "ECE", "threshold"]
                 + (r.attribute.map { ["worst group (\($0))", "AUROC gap"] } ?? []),

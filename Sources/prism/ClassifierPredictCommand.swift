@@ -5,10 +5,11 @@ import Foundation
 struct ClassifierPredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Write a classifier's probabilities for every image of a label file.",
+        abstract: "Write a classifier's probabilities (and regressed values) for every image of a label file.",
         discussion: """
             Writes a CSV with one row per image: path, patient, then one probability
-            (sigmoid of the logit) per label of the classifier, in its order.
+            (sigmoid of the logit) per label of the classifier, in its order, then
+            one column per regression target in its units (Age in years).
 
             Example:
               prism classifier predict --classifier runs/clf/best \\
@@ -27,11 +28,8 @@ struct ClassifierPredictCommand: ParsableCommand {
         let classifier = try model.load()
         let (records, _) = try input.load(classifier: model.classifier)
         let dataset = try input.dataset(records, resolution: classifier.config.resolution)
-        let probabilities = try classifierProbabilities(classifier, dataset, batch: model.batch)
-        try classifierTry {
-            try ClassifierPrediction.writeCSV(records: records, labels: classifier.config.labels, probabilities: probabilities,
-                                              to: URL(fileURLWithPath: output))
-        }
-        print("\(records.count) images → \(output) (\(classifier.config.labels.joined(separator: ", ")))")
+        let outputs = try classifierOutputs(classifier, dataset, batch: model.batch)
+        try classifierTry { try ClassifierPrediction.writeCSV(records: records, outputs: outputs, to: URL(fileURLWithPath: output)) }
+        print("\(records.count) images → \(output) (\(classifier.config.outputNames.joined(separator: ", ")))")
     }
 }
