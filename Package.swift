@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
         .testTarget(name: "ClassifiersTests", dependencies: ["Classifiers", "Core", "NN", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ClassifierMetricsTests", dependencies: ["ClassifierMetrics", "Core", "Imaging"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "Core", "Datasets", "Phantom"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "ClassifierMetrics", "ClassifierTraining", "Classifiers", "Core", "Counterfactual", "Datasets", "Imaging", "Phantom"]),
         .testTarget(name: "ClassifierTrainingTests", dependencies: ["ClassifierTraining", "Core", "Classifiers", "ClassifierMetrics", "Datasets", "Imaging", "Phantom", "Torch", "Training"]),
         .testTarget(name: "DebiasingTests", dependencies: ["Debiasing", "ClassifierMetrics", "Classifiers", "Core", "Counterfactual", "Datasets", "Imaging"]),
         .testTarget(

@@ -4,6 +4,11 @@ public struct Estimate: Codable, Sendable {
     public var value: Double
     /// nil when no bootstrap was asked for or there are no images.
     public var interval: BootstrapInterval?
+
+    public init(value: Double, interval: BootstrapInterval?) {
+        self.value = value
+        self.interval = interval
+    }
 }
 
 /// How a classifier's probability for one label moves when each image is replaced by its counterfactual:

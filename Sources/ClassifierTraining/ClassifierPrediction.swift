@@ -73,6 +73,26 @@ public enum ClassifierPrediction {
         }
     }
 
+    /// The penultimate layer's pooled features of images in memory, [image][feature], in eval mode: the domain feature
+    /// space in which realism is measured as a Fréchet distance.
+    public static func embeddings(_ classifier: Classifier, images: [Image], batchSize: Int = 32) throws -> [[Double]] {
+        let store = classifier.store, wasTraining = store.isTraining, side = classifier.config.resolution
+        store.isTraining = false
+        defer { store.isTraining = wasTraining }
+        var out: [[Double]] = []
+        for start in stride(from: 0, to: images.count, by: max(1, batchSize)) {
+            let indices = start..<min(start + max(1, batchSize), images.count)
+            let planes = indices.flatMap { ImageDataset.plane(images[$0], resolution: side) }
+            let (values, width): ([Float], Int) = withNoGrad {
+                let x = ClassifierTrainingTask.networkInput(planes, count: indices.count, classifier: classifier)
+                let e = classifier.network.embedding(x).to(.float32, .cpu)
+                return (e.floats(), e.size(1))
+            }
+            for k in 0..<indices.count { out.append(values[(k * width)..<((k + 1) * width)].map(Double.init)) }
+        }
+        return out
+    }
+
     static func outputs(_ classifier: Classifier, count: Int, batchSize: Int, progress: (Int, Int) -> Void = { _, _ in },
                         planes: (Range<Int>) throws -> [[Float]]) throws -> ClassifierOutputs {
         let store = classifier.store, wasTraining = store.isTraining

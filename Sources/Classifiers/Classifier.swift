@@ -8,6 +8,8 @@ public protocol ClassifierNetwork: Module {
     var store: ParameterStore { get }
     /// Normalised images [N, C, H, W] → outputs [N, labels + regression targets].
     func callAsFunction(_ x: Tensor) -> Tensor
+    /// Normalised images [N, C, H, W] → the penultimate layer's pooled features [N, D] (what the final layer reads).
+    func embedding(_ x: Tensor) -> Tensor
 }
 
 extension DenseNet: ClassifierNetwork {}

@@ -139,8 +139,10 @@ public final class DenseNet: Module {
     }
 
     /// Images [N, C, H, W] → logits [N, classes].
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        let pooled = F.adaptiveAvgPool2d(features(x).reluInPlace(), outputSize: (1, 1)).flatten(start: 1)
-        return classifier(pooled)
+    public func callAsFunction(_ x: Tensor) -> Tensor { classifier(embedding(x)) }
+
+    /// Images [N, C, H, W] → the pooled features [N, 1024] the final layer reads.
+    public func embedding(_ x: Tensor) -> Tensor {
+        F.adaptiveAvgPool2d(features(x).reluInPlace(), outputSize: (1, 1)).flatten(start: 1)
     }
 }

@@ -120,9 +120,12 @@ public final class ResNet: Module {
     }
 
     /// Images [N, C, H, W] → logits [N, classes].
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { fc(embedding(x)) }
+
+    /// Images [N, C, H, W] → the pooled features [N, 512 · expansion] the final layer reads.
+    public func embedding(_ x: Tensor) -> Tensor {
         var h = F.maxPool2d(bn1(conv1(x.to(store.dtype))).reluInPlace(), kernelSize: 3, stride: 2, padding: 1)
         for block in stages.joined() { h = block(h) }
-        return fc(F.adaptiveAvgPool2d(h, outputSize: (1, 1)).flatten(start: 1))
+        return F.adaptiveAvgPool2d(h, outputSize: (1, 1)).flatten(start: 1)
     }
 }

@@ -28,16 +28,19 @@ public struct DebiasData: Sendable {
 
     /// Makes (phantom) or reads and splits (label file) the data under `options.output/data`. A phantom set already
     /// made by an earlier run of the same experiment is reused; one made with other settings is refused.
-    public static func prepare(_ options: DebiasOptions, progress: (String) -> Void = { _ in }) throws -> DebiasData {
+    /// `message` says what is being made, `progress(phase, done, total)` follows the phantom's rendering.
+    public static func prepare(_ options: DebiasOptions, message: (String) -> Void = { _ in },
+                               progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> DebiasData {
         switch options.source {
-        case .phantom(let phantom): try preparePhantom(phantom, options: options, progress: progress)
+        case .phantom(let phantom): try preparePhantom(phantom, options: options, message: message, progress: progress)
         case .labelFile(let data, let images, let format): try prepareLabelFile(data: data, images: images, format: format, options: options)
         }
     }
 
     // MARK: Phantom
 
-    static func preparePhantom(_ p: PhantomDebiasData, options: DebiasOptions, progress: (String) -> Void) throws -> DebiasData {
+    static func preparePhantom(_ p: PhantomDebiasData, options: DebiasOptions, message: (String) -> Void,
+                               progress: (String, Int, Int) -> Void) throws -> DebiasData {
         let folder = options.output.appendingPathComponent("data")
         let intervention = try phantomIntervention(options.attribute)
         let flips = ["\(intervention)=0", "\(intervention)=1"]
@@ -62,8 +65,9 @@ public struct DebiasData: Sendable {
                 }
                 continue
             }
-            progress("generating the phantom \(set.name) set: \(set.count) images, spurious \(set.spurious), seed \(set.seed)")
-            _ = try dataset.generate()
+            message("generating the phantom \(set.name) set: \(set.count) images, spurious \(set.spurious), seed \(set.seed), "
+                    + "with their true counterfactuals")
+            _ = try dataset.generate { done, total in progress("phantom \(set.name) set", done, total) }
             try writeAtomically(Data(description.utf8), to: marker)
         }
         let train = folder.appendingPathComponent("train"), test = folder.appendingPathComponent("test")

@@ -56,7 +56,7 @@ public final class DebiasExperiment {
             defer { seconds[phase, default: 0] += Date().timeIntervalSince(start) }
             return try body()
         }
-        let data = try timed("data") { try DebiasData.prepare(options, progress: events.message) }
+        let data = try timed("data") { try DebiasData.prepare(options, message: events.message, progress: events.progress) }
         let augmentation = DebiasAugmentation(data: data, options: options)
         let methods = options.runnableMethods
         var loaded: StableDiffusionEditingModel?

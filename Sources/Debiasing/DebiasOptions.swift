@@ -73,7 +73,7 @@ public struct DebiasOptions: Sendable {
     public var attribute = "Support Devices"
     public var methods: [DebiasMethod] = DebiasMethod.allCases
     public var architecture = ClassifierArchitecture.resnet18
-    public var resolution = 96
+    public var resolution = 64
     /// Training seeds: each method is trained once per seed (seed k: 1, 2, ...).
     public var seeds = 3
     public var steps = 200
@@ -86,7 +86,7 @@ public struct DebiasOptions: Sendable {
     /// with the attribute, half "add ATTRIBUTE" of aligned images without it (fewer where a group is smaller).
     public var augmentCount = 200
     /// How Prism's counterfactuals are made (inversion, steps, guidance, mask).
-    public var editing = EditSettings()
+    public var editing = EditSettings()  // null-text inversion, 50 steps
     public var template = CaptionTemplate()
     /// Denoising steps of the generated images (the model's guidance is `editing.guidance`).
     public var generationSteps = 25

@@ -9,7 +9,7 @@ struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
         abstract: "Measure a model on phantom X-rays it never saw.",
-        subcommands: [VAE.self, Edits.self]
+        subcommands: [VAE.self, Edits.self, EvaluateCounterfactualsCommand.self]
     )
 
     struct VAE: ParsableCommand {

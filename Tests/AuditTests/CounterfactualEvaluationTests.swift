@@ -1,0 +1,101 @@
+import ClassifierMetrics
+import ClassifierTraining
+import Classifiers
+import Core
+import Counterfactual
+import Datasets
+import Foundation
+import Imaging
+import Phantom
+import Testing
+@testable import Audit
+
+/// The random-weight diffusers folder the Diffusion tests use (64×64 images).
+let tinyPipeline = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny")
+
+/// `prism evaluate counterfactuals`: the scores of edits whose answer is known (none, the truth itself), and a run
+/// with the tiny pipeline that has every part.
+@Suite struct CounterfactualEvaluationTests {
+    let labels = ["Cardiomegaly", "Pleural Effusion", "Support Devices"]
+
+    func classifier(regression: Bool = false) -> Classifier {
+        Classifier(config: ClassifierConfig(architecture: .resnet18, labels: labels, resolution: 32,
+                                            regressionTargets: regression ? [RegressionTarget(name: "Age", mean: 50, std: 10)] : []),
+                   seed: 4)
+    }
+
+    func evaluation(_ c: Classifier, edits: [String]) throws -> CounterfactualEvaluation {
+        var options = CounterfactualEvaluationOptions(edits: try edits.map { try AuditEdit(parsing: $0) })
+        options.settings.method = .ddim
+        options.settings.steps = 3
+        options.settings.guidance = 3
+        options.compositionSteps = 3
+        options.reversibilityCycles = 2
+        options.curveImages = 2
+        options.bootstrap = Bootstrap(resamples: 20)
+        let model = try StableDiffusionEditingModel.load(from: tinyPipeline)
+        return CounterfactualEvaluation(editor: CounterfactualEditor(model: model, cache: nil), classifier: c, options: options)
+    }
+
+    /// Cases of phantom set 11 that have cardiomegaly, with their true counterfactuals without it.
+    func cardiomegalyCases(_ n: Int) -> [(factual: Plane, truth: Plane)] {
+        var out: [(Plane, Plane)] = []
+        var i = 0
+        while out.count < n {
+            let c = PhantomCase(seed: 11, index: i, parameters: SCMParameters(), size: 64)
+            i += 1
+            guard c.attributes.cardiomegaly(c.parameters) else { continue }
+            let edit = try! AuditEdit(parsing: "remove cardiomegaly")
+            out.append((Plane(gray: c.render().image),
+                        Plane(gray: c.render(c.counterfactualAttributes(try! edit.interventions(), directOnly: true)).image)))
+        }
+        return out
+    }
+
+    @Test func anEditThatChangesNothingAndOneThatIsTheTruthScoreAsTheyShould() throws {
+        let c = classifier()
+        let e = try evaluation(c, edits: ["remove cardiomegaly"])
+        let cases = cardiomegalyCases(3)
+        let edit = try AuditEdit(parsing: "remove cardiomegaly")
+        let none = cases.map { CounterfactualEvaluation.Pair(factual: $0.factual, counterfactual: $0.factual,
+                                                              mask: Plane(width: 64, height: 64), truth: $0.truth, reversibility: []) }
+        let features = try ClassifierPrediction.embeddings(c, images: cases.map { $0.factual.image() })
+        let unchanged = try e.score(edit, none, realFeatures: features, halves: nil)
+        #expect(unchanged.l1.value == 0 && unchanged.psnr.value == 100 && unchanged.l1OutsideMask?.value == 0)
+        #expect(unchanged.predictionGain?.value == 0)
+        #expect(unchanged.keptLabels.map(\.label) == ["Pleural Effusion", "Support Devices"])
+        #expect(unchanged.keptLabels.allSatisfy { $0.meanAbsoluteChange.value == 0 })
+        // Effective where the unedited image is already below the threshold: the classifier's own verdict.
+        let p = try ClassifierPrediction.probabilities(c, images: cases.map { $0.factual.image() }).map { $0[0] }
+        #expect(unchanged.effectiveness?.value == Double(p.filter { $0 < 0.5 }.count) / 3)
+        #expect(abs(unchanged.frechetDistance ?? 1) < 1e-9)
+        #expect(unchanged.truth?.gapClosed.value == 0 && unchanged.truth!.l1ToTruth.value > 0)
+
+        let perfect = cases.map { CounterfactualEvaluation.Pair(factual: $0.factual, counterfactual: $0.truth, mask: nil,
+                                                                 truth: $0.truth, reversibility: []) }
+        let right = try e.score(edit, perfect, realFeatures: features, halves: nil)
+        #expect(right.truth?.gapClosed.value == 1 && right.truth?.l1ToTruth.value == 0 && right.truth?.changeOutsideTruth.value == 0)
+        #expect(right.l1.value > 0 && right.l1OutsideMask == nil)
+        #expect(right.truth?.effectivenessOfTruth?.value == right.effectiveness?.value)
+    }
+
+    @Test func aRunHasEveryPartAndAnAgeEditIsScoredByTheAgeOutput() throws {
+        let cases = (0..<4).map { PhantomCase(seed: 12, index: $0, parameters: SCMParameters(), size: 64) }
+        let subjects = try cases.map(EvaluationSubject.phantom)
+        let c = classifier(regression: true)
+        let result = try evaluation(c, edits: ["remove support devices", "add support devices", "set age=90"]).run(subjects)
+        #expect(result.images == 4 && result.curveImages == 2)
+        #expect(result.composition.map(\.step) == [1, 2, 3])
+        let withDevices = cases.filter { $0.attributes.supportDevices }.count
+        #expect(result.edits.map(\.images) == [withDevices, 4 - withDevices, cases.filter { $0.attributes.age != 90 }.count])
+        for e in result.edits where e.images > 0 {
+            #expect(e.l1.value.isFinite && e.l1.value >= 0 && e.truth != nil)
+            #expect(!e.reversibility.isEmpty || e.images == 0)
+        }
+        for e in result.edits.prefix(2) where e.images > 0 { #expect(e.effectiveness != nil && e.age == nil) }
+        let age = try #require(result.edits[2].age)
+        #expect(age.targetAge == 90 && age.mae.value.isFinite && result.edits[2].effectiveness == nil)
+        #expect(result.edits[2].reversibility.count == 2)
+    }
+}
