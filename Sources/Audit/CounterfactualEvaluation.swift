@@ -24,6 +24,14 @@ public struct EvaluationSubject: Sendable {
         self.phantom = phantom
     }
 
+    /// An image of a label file, named by its path made a file name (`images/0001.png` → `images_0001`).
+    public static func labelled(_ record: Record, image: Image) -> EvaluationSubject {
+        var name = record.path
+        if let dot = name.lastIndex(of: "."), !name[dot...].contains("/") { name = String(name[..<dot]) }
+        let id = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+        return EvaluationSubject(id: id, image: image, record: record)
+    }
+
     /// A phantom case, rendered, captioned from its labels.
     public static func phantom(_ c: PhantomCase) throws -> EvaluationSubject {
         EvaluationSubject(id: c.id, image: c.render().image, record: try PhantomEvaluation.record(c, c.attributes), phantom: c)

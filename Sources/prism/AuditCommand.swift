@@ -30,6 +30,12 @@ struct AuditCommand: ParsableCommand {
             pairs that moved most) and DIR/metrics.json (cells: edit, label,
             mean_change, ci_low, ci_high, p_adjusted, flagged).
 
+            --data CSV --images DIR audits the first --count rows of a label file
+            instead (CheXpert-style or NIH): the model edits, the classifier measures,
+            and nothing is known of the truth, so the matrix says what the model's
+            edits do, which is what its training data tie together (or what the
+            classifier confuses: train it where the labels are independent if you can).
+
             Examples:
               prism audit --phantom --seed 7 --count 400 --editor oracle-total \\
                   --measure truth --output audit/oracle
@@ -38,11 +44,20 @@ struct AuditCommand: ParsableCommand {
               prism audit --phantom --seed 7 --count 48 --classifier runs/clf/best \\
                   --edit "remove cardiomegaly" --edit "add pleural effusion" \\
                   --inversion direct --output audit/model
+              prism audit --data nih/labels.csv --images nih --count 100 \\
+                  --classifier runs/nih/best --model runs/nih-model \\
+                  --edit "remove cardiomegaly" --edit "remove effusion" --output audit/nih
             """
     )
 
     @Flag(help: "Audit phantom cases (set --seed, cases 0..<--count) whose causal model is known.")
     var phantom = false
+
+    @Option(help: ArgumentHelp("A label file (CheXpert-style or NIH) instead of --phantom: its first --count rows.", valueName: "csv"))
+    var data: String?
+
+    @Option(help: ArgumentHelp("The folder --data's image paths are relative to.", valueName: "dir"))
+    var images: String?
 
     @Option(help: "Phantom set of the cases (pick one you did not tune on).")
     var seed: UInt64 = 90_001
@@ -85,8 +100,11 @@ struct AuditCommand: ParsableCommand {
                                "add cardiomegaly", "add pleural effusion", "add support devices"]
 
     func validate() throws {
-        guard phantom else {
-            throw ValidationError("prism audit runs on the phantom for now: add --phantom (audits of a manifest come next)")
+        if phantom == (data != nil) { throw ValidationError("give --phantom, or --data CSV --images DIR (not both)") }
+        if data != nil {
+            if images == nil { throw ValidationError("--data needs --images (the folder its paths are relative to)") }
+            if classifier == nil { throw ValidationError("--data needs --classifier DIR: only a classifier reads a label file's edits") }
+            if editor != "model" { throw ValidationError("--editor \(editor) needs --phantom: a label file has no true counterfactuals") }
         }
         try requireCount(count, "--count", atLeast: 2)
         guard AuditEditor(rawValue: editor) != nil else {
@@ -110,6 +128,7 @@ struct AuditCommand: ParsableCommand {
     var measureName: String { measure ?? (classifier == nil ? "truth" : "classifier") }
 
     func run() throws {
+        if data != nil { return try runOnLabelFile() }
         let log = Log(tool: "prism audit")
         let folder = try prepareOutputFolder(output)
         let parameters = try graph.map { try SCMParameters.load(URL(fileURLWithPath: $0)) } ?? SCMParameters()
@@ -151,6 +170,36 @@ struct AuditCommand: ParsableCommand {
             let text = moved.map { String(format: "%@ %+.3f", $0.element, scm[e][$0.offset]) }.joined(separator: ", ")
             print("  \(edit.text): " + (text.isEmpty ? "nothing else" : text))
         }
+        let flagged = result.matrix.flagged
+        print("\n\(flagged.count) flagged: " + (flagged.isEmpty ? "none" : flagged.map { "\($0.edit) → \($0.label)" }.joined(separator: "; ")))
+        print("report: \(folder.appendingPathComponent("report.html").path)")
+    }
+
+    /// The audit of a label file's first rows: the model edits, the classifier measures.
+    func runOnLabelFile() throws {
+        let log = Log(tool: "prism audit")
+        let measuring = try classifierTry { try Classifier.load(from: URL(fileURLWithPath: classifier!)) }
+        let subjects = try classifierTry { try labelledSubjects(data: data!, images: images!, count: count) }
+        let auditEdits = try (edits.isEmpty ? Self.defaultEdits : edits).map { try AuditEdit(parsing: $0) }
+        let folder = try prepareOutputFolder(output)
+        let editingModel = try StableDiffusionEditingModel.load(from: try model.url())
+        var audit = SubjectAudit(subjects: subjects, edits: auditEdits, editor: CounterfactualEditor(model: editingModel, cache: nil),
+                                 classifier: measuring)
+        audit.settings = editing.settings
+        audit.statistics.level = level
+        audit.statistics.minimumEffect = minEffect
+        log("\(subjects.count) images of \(data!); \(auditEdits.count) edits by the model, measured by \(classifier!)")
+        let bar = ProgressBar(total: subjects.count, label: "audit", unit: "image")
+        let result = try classifierTry { try audit.run { done, _ in bar.update(done) } }
+        bar.finish()
+        let metrics = AuditMetrics(editor: "model", measure: "classifier", images: subjects.count, statistics: audit.statistics,
+                                   cells: result.matrix.cells, scmTotalEffect: nil)
+        try AuditReport.write(result, metrics: metrics, scm: nil, scmLabels: [], to: folder)
+        if json {
+            print(String(decoding: try Data(contentsOf: folder.appendingPathComponent("metrics.json")), as: UTF8.self))
+            return
+        }
+        print(AuditReport.text(result.matrix))
         let flagged = result.matrix.flagged
         print("\n\(flagged.count) flagged: " + (flagged.isEmpty ? "none" : flagged.map { "\($0.edit) → \($0.label)" }.joined(separator: "; ")))
         print("report: \(folder.appendingPathComponent("report.html").path)")

@@ -157,18 +157,24 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
             let parameters = try graph.map { try SCMParameters.load(URL(fileURLWithPath: $0)) } ?? SCMParameters()
             return try PhantomAudit.cases(seed: seed, count: count, parameters: parameters, size: size).map(EvaluationSubject.phantom)
         }
-        try requireRegularFile(data!, "--data")
-        try requireFolder(images!, "--images")
-        let root = URL(fileURLWithPath: images!)
-        let records = try Manifest.load(URL(fileURLWithPath: data!)).prefix(count)
-        return try records.map { record in
-            let url = record.path.hasPrefix("/") ? URL(fileURLWithPath: record.path) : root.appendingPathComponent(record.path)
-            let image: Image
-            do { image = try Image(contentsOf: url) } catch {
-                throw DataFileError(file: data!, line: record.line, "cannot read \(url.path): \(describingFileErrors(error))")
-            }
-            return EvaluationSubject(id: record.path, image: image, record: record)
+        return try labelledSubjects(data: data!, images: images!, count: count)
+    }
+}
+
+/// The first `count` rows of a label file as evaluation subjects, each image read (a missing or broken one named with
+/// its line).
+func labelledSubjects(data: String, images: String, count: Int) throws -> [EvaluationSubject] {
+    try requireRegularFile(data, "--data")
+    try requireFolder(images, "--images")
+    let root = URL(fileURLWithPath: images)
+    let records = try Manifest.load(URL(fileURLWithPath: data)).prefix(count)
+    return try records.map { record in
+        let url = record.path.hasPrefix("/") ? URL(fileURLWithPath: record.path) : root.appendingPathComponent(record.path)
+        let image: Image
+        do { image = try Image(contentsOf: url) } catch {
+            throw DataFileError(file: data, line: record.line, "cannot read \(url.path): \(describingFileErrors(error))")
         }
+        return EvaluationSubject.labelled(record, image: image)
     }
 }
 

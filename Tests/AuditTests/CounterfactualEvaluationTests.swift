@@ -99,3 +99,30 @@ let tinyPipeline = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
         #expect(result.edits[2].reversibility.count == 2)
     }
 }
+
+/// `prism audit --data`: a label file's rows edited by the model and measured by a classifier.
+@Suite struct SubjectAuditTests {
+    @Test func everyApplicableRowIsEditedAndMeasured() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("prism-audit-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var dataset = PhantomDataset(output: root, count: 5, seed: 13)
+        dataset.size = 64
+        _ = try dataset.generate()
+        let records = try Manifest.load(root.appendingPathComponent("manifest.csv"))
+        let subjects = try records.map { EvaluationSubject.labelled($0, image: try Image(contentsOf: root.appendingPathComponent($0.path))) }
+        #expect(subjects.first?.id == "images_000000")
+        let classifier = Classifier(config: ClassifierConfig(architecture: .resnet18, labels: ["Cardiomegaly", "Support Devices"],
+                                                             resolution: 32), seed: 2)
+        var audit = SubjectAudit(subjects: subjects, edits: try ["remove support devices", "add cardiomegaly"].map { try AuditEdit(parsing: $0) },
+                                 editor: CounterfactualEditor(model: try StableDiffusionEditingModel.load(from: tinyPipeline), cache: nil),
+                                 classifier: classifier)
+        audit.settings.method = .ddim
+        audit.settings.steps = 3
+        let result = try audit.run()
+        let devices = records.filter { $0.findings()["Support Devices"] == true }.count
+        let heart = records.filter { $0.findings()["Cardiomegaly"] == false }.count
+        #expect(result.effects.map { $0.before.count } == [devices, heart])
+        #expect(result.matrix.cells.count == 4)
+        #expect(result.pairs.count == devices + heart && result.pairs.allSatisfy { $0.counterfactual != nil })
+    }
+}

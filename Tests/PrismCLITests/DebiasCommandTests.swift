@@ -30,3 +30,18 @@ import Testing
         #expect(failed?.status == 1)
     }
 }
+
+/// `prism audit` and `prism evaluate counterfactuals` refuse what cannot work before any model loads.
+@Suite struct AuditAndEvaluateCommandTests {
+    @Test func refusedOptionsSaySo() {
+        expectRefused(AuditCommand.self, ["--output", "o"], saying: "--phantom", "--data")
+        expectRefused(AuditCommand.self, ["--output", "o", "--data", "x.csv", "--images", "i"], saying: "--classifier")
+        expectRefused(AuditCommand.self, ["--output", "o", "--data", "x.csv", "--images", "i", "--classifier", "c",
+                                          "--editor", "oracle-total"], saying: "oracle-total", "--phantom")
+        expectRefused(EvaluateCounterfactualsCommand.self, ["--output", "o", "--phantom", "--classifier", "c"], saying: "--edit")
+        expectRefused(EvaluateCounterfactualsCommand.self, ["--output", "o", "--phantom", "--classifier", "c", "--edit", "paint it"],
+                      saying: "paint it", "remove FINDING")
+        expectRefused(EvaluateCounterfactualsCommand.self, ["--output", "o", "--data", "x.csv", "--classifier", "c",
+                                                            "--edit", "remove cardiomegaly"], saying: "--images")
+    }
+}
