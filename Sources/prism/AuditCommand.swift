@@ -50,14 +50,7 @@ struct AuditCommand: ParsableCommand {
             """
     )
 
-    @Flag(help: "Audit phantom cases (set --seed, cases 0..<--count) whose causal model is known.")
-    var phantom = false
-
-    @Option(help: ArgumentHelp("A label file (CheXpert-style or NIH) instead of --phantom: its first --count rows.", valueName: "csv"))
-    var data: String?
-
-    @Option(help: ArgumentHelp("The folder --data's image paths are relative to.", valueName: "dir"))
-    var images: String?
+    @OptionGroup var source: PhantomOrLabelFileOptions
 
     @Option(help: "Phantom set of the cases (pick one you did not tune on).")
     var seed: UInt64 = 90_001
@@ -100,9 +93,7 @@ struct AuditCommand: ParsableCommand {
                                "add cardiomegaly", "add pleural effusion", "add support devices"]
 
     func validate() throws {
-        if phantom == (data != nil) { throw ValidationError("give --phantom, or --data CSV --images DIR (not both)") }
-        if data != nil {
-            if images == nil { throw ValidationError("--data needs --images (the folder its paths are relative to)") }
+        if source.labelFile != nil {
             if classifier == nil { throw ValidationError("--data needs --classifier DIR: only a classifier reads a label file's edits") }
             if editor != "model" { throw ValidationError("--editor \(editor) needs --phantom: a label file has no true counterfactuals") }
         }
@@ -128,7 +119,7 @@ struct AuditCommand: ParsableCommand {
     var measureName: String { measure ?? (classifier == nil ? "truth" : "classifier") }
 
     func run() throws {
-        if data != nil { return try runOnLabelFile() }
+        if let file = source.labelFile { return try runOnLabelFile(data: file.data, images: file.images) }
         let log = Log(tool: "prism audit")
         let folder = try prepareOutputFolder(output)
         let parameters = try graph.map { try SCMParameters.load(URL(fileURLWithPath: $0)) } ?? SCMParameters()
@@ -176,10 +167,10 @@ struct AuditCommand: ParsableCommand {
     }
 
     /// The audit of a label file's first rows: the model edits, the classifier measures.
-    func runOnLabelFile() throws {
+    func runOnLabelFile(data: String, images: String) throws {
         let log = Log(tool: "prism audit")
         let measuring = try classifierTry { try Classifier.load(from: URL(fileURLWithPath: classifier!)) }
-        let subjects = try classifierTry { try labelledSubjects(data: data!, images: images!, count: count) }
+        let subjects = try classifierTry { try labelledSubjects(data: data, images: images, count: count) }
         let auditEdits = try (edits.isEmpty ? Self.defaultEdits : edits).map { try AuditEdit(parsing: $0) }
         let folder = try prepareOutputFolder(output)
         let editingModel = try StableDiffusionEditingModel.load(from: try model.url())
@@ -188,7 +179,7 @@ struct AuditCommand: ParsableCommand {
         audit.settings = editing.settings
         audit.statistics.level = level
         audit.statistics.minimumEffect = minEffect
-        log("\(subjects.count) images of \(data!); \(auditEdits.count) edits by the model, measured by \(classifier!)")
+        log("\(subjects.count) images of \(data); \(auditEdits.count) edits by the model, measured by \(classifier!)")
         let bar = ProgressBar(total: subjects.count, label: "audit", unit: "image")
         let result = try classifierTry { try audit.run { done, _ in bar.update(done) } }
         bar.finish()

@@ -54,14 +54,7 @@ struct DebiasCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The experiment's folder (a rerun with the same settings resumes it).", valueName: "dir"))
     var output: String
 
-    @Flag(help: "Make phantom data: a biased training set and an unbiased test set with true counterfactuals.")
-    var phantom = false
-
-    @Option(help: ArgumentHelp("A label file (CheXpert-style or NIH) instead of --phantom.", valueName: "csv"))
-    var data: String?
-
-    @Option(help: ArgumentHelp("The folder --data's image paths are relative to.", valueName: "dir"))
-    var images: String?
+    @OptionGroup var source: PhantomOrLabelFileOptions
 
     @Option(help: "auto | chexpert | nih.")
     var format: ManifestFormat = .auto
@@ -138,8 +131,6 @@ struct DebiasCommand: ParsableCommand {
     var loaderThreads = 1
 
     func validate() throws {
-        if phantom == (data != nil) { throw ValidationError("give --phantom, or --data CSV --images DIR (not both)") }
-        if data != nil && images == nil { throw ValidationError("--data needs --images (the folder its paths are relative to)") }
         _ = try methodList()
         try requireFinite(spurious, "--spurious", range: .closed(0, 1))
         try requireCount(trainCount, "--train-count", atLeast: 20)
@@ -165,7 +156,7 @@ struct DebiasCommand: ParsableCommand {
             return m
         }
         if list.isEmpty { throw ValidationError("--methods: name at least one method") }
-        if list.contains(.oracle) && !phantom && methods != DebiasMethod.allCases.map(\.rawValue).joined(separator: ",") {
+        if list.contains(.oracle) && !source.phantom && methods != DebiasMethod.allCases.map(\.rawValue).joined(separator: ",") {
             throw ValidationError("--methods oracle needs --phantom (only the phantom has true counterfactuals)")
         }
         return list
@@ -175,8 +166,8 @@ struct DebiasCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Torch.threadCount = threads }
-        let source: DebiasSource
-        if phantom {
+        let data: DebiasSource
+        if source.phantom {
             var p = PhantomDebiasData()
             p.trainCount = trainCount
             p.testCount = testCount
@@ -186,14 +177,15 @@ struct DebiasCommand: ParsableCommand {
                 try requireRegularFile(graph, "--graph")
                 p.parameters = try cliTry { try SCMParameters.load(URL(fileURLWithPath: graph)) }
             }
-            source = .phantom(p)
+            data = .phantom(p)
         } else {
-            try requireRegularFile(data!, "--data")
-            try requireFolder(images!, "--images")
-            source = .labelFile(data: URL(fileURLWithPath: data!), images: URL(fileURLWithPath: images!), format: format)
+            let file = source.labelFile!
+            try requireRegularFile(file.data, "--data")
+            try requireFolder(file.images, "--images")
+            data = .labelFile(data: URL(fileURLWithPath: file.data), images: URL(fileURLWithPath: file.images), format: format)
         }
         _ = try prepareOutputFolder(output)
-        var options = DebiasOptions(output: URL(fileURLWithPath: output), source: source)
+        var options = DebiasOptions(output: URL(fileURLWithPath: output), source: data)
         options.label = label
         options.attribute = attribute
         options.methods = try methodList()

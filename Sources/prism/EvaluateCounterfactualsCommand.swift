@@ -51,20 +51,13 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
             """
     )
 
-    @Flag(help: "Score phantom cases (set --seed, cases 0..<--count) against their true counterfactuals.")
-    var phantom = false
+    @OptionGroup var source: PhantomOrLabelFileOptions
 
     @Option(help: "Phantom set of the cases (pick one you did not tune on).")
     var seed: UInt64 = 90_004
 
     @Option(help: ArgumentHelp("A phantom graph file (SCM parameters as JSON).", valueName: "file"))
     var graph: String?
-
-    @Option(help: ArgumentHelp("A label file (CheXpert-style or NIH) instead of --phantom: its first --count rows.", valueName: "csv"))
-    var data: String?
-
-    @Option(help: ArgumentHelp("The folder --data's image paths are relative to.", valueName: "dir"))
-    var images: String?
 
     @Option(help: "Number of images.")
     var count = 16
@@ -105,8 +98,6 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if phantom == (data != nil) { throw ValidationError("give --phantom, or --data CSV --images DIR (not both)") }
-        if data != nil && images == nil { throw ValidationError("--data needs --images (the folder its paths are relative to)") }
         if edits.isEmpty { throw ValidationError("give at least one --edit, e.g. --edit \"remove cardiomegaly\"") }
         for e in edits { do { _ = try AuditEdit(parsing: e) } catch { throw ValidationError("\(error)") } }
         try requireCount(count, "--count", atLeast: 2)
@@ -153,11 +144,11 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
 
     /// The phantom's cases at the model's side, or the label file's first rows.
     func loadSubjects(size: Int) throws -> [EvaluationSubject] {
-        if phantom {
+        guard let file = source.labelFile else {
             let parameters = try graph.map { try SCMParameters.load(URL(fileURLWithPath: $0)) } ?? SCMParameters()
             return try PhantomAudit.cases(seed: seed, count: count, parameters: parameters, size: size).map(EvaluationSubject.phantom)
         }
-        return try labelledSubjects(data: data!, images: images!, count: count)
+        return try labelledSubjects(data: file.data, images: file.images, count: count)
     }
 }
 

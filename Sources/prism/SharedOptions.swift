@@ -91,3 +91,23 @@ struct PhantomReportOptions<DefaultFolder: OptionDefault>: ParsableArguments {
     @Option(help: "Phantom set the cases come from (the bundled model trained on other sets).")
     var seed: UInt64 = 90_001
 }
+
+/// `--phantom` or `--data CSV --images DIR`: where a command that runs on either takes its images from.
+struct PhantomOrLabelFileOptions: ParsableArguments {
+    @Flag(help: "Run on phantom images, whose causal model and true counterfactuals are known.")
+    var phantom = false
+
+    @Option(help: ArgumentHelp("A label file (CheXpert-style or NIH) instead of --phantom.", valueName: "csv"))
+    var data: String?
+
+    @Option(help: ArgumentHelp("The folder --data's image paths are relative to.", valueName: "dir"))
+    var images: String?
+
+    func validate() throws {
+        if phantom == (data != nil) { throw ValidationError("give --phantom, or --data CSV --images DIR (not both)") }
+        if data != nil && images == nil { throw ValidationError("--data needs --images (the folder its paths are relative to)") }
+    }
+
+    /// The label file and its image folder (nil with --phantom).
+    var labelFile: (data: String, images: String)? { data.map { ($0, images ?? ".") } }
+}
