@@ -82,25 +82,37 @@ public final class DebiasExperiment {
         if methods.contains(.oracle) { extra[.oracle] = try augmentation.oracleRecords() }
 
         let train = data.train, validation = data.validation
-        var scores: [(method: DebiasMethod, runs: [ShortcutStatistics])] = []
+        var statistics: [DebiasMethod: [ShortcutStatistics]] = [:]
         var runs: [DebiasRunMetrics] = []
+        var metrics: DebiasMetrics?
         let evaluator = try DebiasEvaluator(data: data, options: options)
-        for method in methods {
-            var statistics: [ShortcutStatistics] = []
-            for seed in 1...options.seeds {
+        // Seed by seed, every method in each: the report after each round compares all the methods on the seeds so far.
+        for seed in 1...options.seeds {
+            for method in methods {
                 let folder = runFolder(method, seed: seed)
                 try timed("training") {
                     try trainClassifier(method, seed: seed, train: train + (extra[method] ?? []), validation: validation,
                                         folder: folder, events: events)
                 }
-                let (s, metrics) = try timed("evaluation") { try evaluator.evaluate(method: method, seed: seed, run: folder) }
-                events.message(Self.line(metrics))
-                statistics.append(s)
-                runs.append(metrics)
+                let (s, run) = try timed("evaluation") { try evaluator.evaluate(method: method, seed: seed, run: folder) }
+                events.message(Self.line(run))
+                statistics[method, default: []].append(s)
+                runs.append(run)
             }
-            scores.append((method, statistics))
+            metrics = try summarize(data: data, augmentation: augmentation, methods: methods, statistics: statistics, runs: runs,
+                                    extra: extra, seeds: seed, seconds: seconds, events: events)
+            if seed < options.seeds {
+                events.message("seed \(seed) of \(options.seeds) done: report.html and metrics.json compare the methods on it")
+            }
         }
-        let compared = DebiasComparison.compare(scores, bootstrap: options.bootstrap)
+        return metrics!
+    }
+
+    /// Compares the methods on the seeds trained so far and writes metrics.json and report.html.
+    func summarize(data: DebiasData, augmentation: DebiasAugmentation, methods: [DebiasMethod],
+                   statistics: [DebiasMethod: [ShortcutStatistics]], runs: [DebiasRunMetrics], extra: [DebiasMethod: [Record]],
+                   seeds: Int, seconds: [String: Double], events: Events) throws -> DebiasMetrics {
+        let compared = DebiasComparison.compare(methods.map { ($0, statistics[$0] ?? []) }, bootstrap: options.bootstrap)
         var perMethod: [String: DebiasMethodMetrics] = [:]
         for method in methods {
             guard let c = compared[method], let auroc = c.statistics[0], let gap = c.statistics[1], let worst = c.statistics[2] else {
@@ -108,12 +120,12 @@ public final class DebiasExperiment {
                 continue
             }
             perMethod[method.rawValue] = DebiasMethodMetrics(
-                description: method.summary, trainingImages: train.count + (extra[method]?.count ?? 0), auroc: auroc,
+                description: method.summary, trainingImages: data.trainRows.count + (extra[method]?.count ?? 0), auroc: auroc,
                 aurocGap: gap, worstGroupAccuracy: worst, sensitivity: c.statistics[3], biasReduction: c.reduction)
         }
         let metrics = DebiasMetrics(
             label: options.label, attribute: options.attribute, source: sourceDescription, testImages: data.test.count,
-            testPairs: data.testCounterfactuals.compactMap { $0 }.count, seeds: options.seeds,
+            testPairs: data.testCounterfactuals.compactMap { $0 }.count, seeds: seeds,
             bootstrapResamples: options.bootstrap.resamples, methods: perMethod, runs: runs, seconds: seconds)
         try writeAtomically(try MetricsJSON.encode(metrics), to: output.appendingPathComponent("metrics.json"))
         try DebiasReport(metrics: metrics, options: options, examples: try examples(data, augmentation, methods: methods))

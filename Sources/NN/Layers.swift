@@ -95,13 +95,32 @@ public enum Prepacking {
 
     /// Whether a packed weight may replace `weight` for input `x`: not while gradients are recorded (the packed
     /// ops have no backward) or autocast is on (it would cast), and only for CPU float32 or bfloat16 tensors of
-    /// one dtype.
+    /// one dtype (bfloat16 where this CPU's oneDNN packs it).
     static func applies(to x: Tensor, weight: Tensor) -> Bool {
         guard isEnabled, !isSuspended, !Torch.isGradEnabled, !Torch.isAutocastEnabled() else { return false }
         let dtype = x.dtype
-        return (dtype == .float32 || dtype == .bfloat16) && weight.dtype == dtype && x.device == .cpu
-            && weight.device == .cpu
+        return (dtype == .float32 || (dtype == .bfloat16 && supportsBFloat16)) && weight.dtype == dtype
+            && x.device == .cpu && weight.device == .cpu
     }
+
+    /// Whether oneDNN packs and runs bfloat16 convolution and linear weights on this CPU. It needs AVX-512 (BW, VL,
+    /// DQ) or AVX-NE-CONVERT and refuses otherwise (an AVX2-only EPYC, for one); bfloat16 layers then take
+    /// libtorch's plain path. Found by asking it once, on two small layers.
+    public static let supportsBFloat16: Bool = {
+        guard Torch.hasMKLDNN else { return false }
+        let works = try? Torch.catching {
+            withNoGrad {
+                let x = Tensor.zeros([1, 16, 8, 8], dtype: .bfloat16), w = Tensor.zeros([16, 16, 3, 3], dtype: .bfloat16)
+                let conv = F.conv2dPrepack(weight: w, inputShape: x.shape, stride: (1, 1), padding: (1, 1))
+                guard conv.isDefined else { return false }
+                let y = F.conv2dPrepacked(x, packedWeight: conv, bias: nil, stride: (1, 1), padding: (1, 1))
+                let linear = F.linearPrepack(weight: Tensor.zeros([16, 16], dtype: .bfloat16))
+                guard y.isDefined, linear.isDefined else { return false }
+                return F.linearPrepacked(Tensor.zeros([2, 16], dtype: .bfloat16), packedWeight: linear, bias: nil).isDefined
+            }
+        }
+        return works == true
+    }()
 }
 
 /// A layer's prepacked weight for its most recent input shape. One copy bounds the memory at twice the weights;
