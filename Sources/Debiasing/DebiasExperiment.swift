@@ -85,7 +85,7 @@ public final class DebiasExperiment {
         var statistics: [DebiasMethod: [ShortcutStatistics]] = [:]
         var runs: [DebiasRunMetrics] = []
         var metrics: DebiasMetrics?
-        let evaluator = try DebiasEvaluator(data: data, options: options)
+        let evaluator = DebiasEvaluator(data: data, options: options)
         // Seed by seed, every method in each: the report after each round compares all the methods on the seeds so far.
         for seed in 1...options.seeds {
             for method in methods {
@@ -232,7 +232,7 @@ struct DebiasEvaluator {
     let labels: [Bool]
     let attributes: [Bool]
 
-    init(data: DebiasData, options: DebiasOptions) throws {
+    init(data: DebiasData, options: DebiasOptions) {
         self.data = data
         self.options = options
         labels = data.test.map { $0.findings()[options.label]! }

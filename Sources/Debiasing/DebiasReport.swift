@@ -1,4 +1,5 @@
 import Core
+import Evaluation
 import Foundation
 
 /// report.html of a de-biasing experiment: the bias of each method as bars with their intervals (the AUROC gap and
@@ -23,10 +24,7 @@ public struct DebiasReport {
         try writeAtomically(Data(html().utf8), to: url)
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;")
-    }
+    static func escape(_ s: String) -> String { HTMLReport.escape(s) }
 
     public func html() -> String {
         var h = """

@@ -6,6 +6,7 @@ import Core
 import Counterfactual
 import Datasets
 import Diffusion
+import Evaluation
 import Foundation
 import Imaging
 import Phantom
@@ -209,7 +210,7 @@ enum CounterfactualEvaluationReport {
     }
 
     static func html(_ r: CounterfactualEvaluationResult) -> String {
-        func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
+        let esc = HTMLReport.escape
         var h = """
             <!doctype html><html><head><meta charset="utf-8"><title>Prism: counterfactuals scored</title><style>
             body{font-family:sans-serif;margin:2em;max-width:1100px} li{margin:2px 0} small{color:#555}
