@@ -79,7 +79,7 @@ public struct PhantomAudit {
     public var labels: [String] {
         switch measure {
         case .truth: return PhantomTruth.labels
-        case .classifier(let c): return c.config.labels
+        case .classifier(let c): return c.config.outputNames
         }
     }
 
@@ -148,7 +148,7 @@ public struct PhantomAudit {
             }
             return (row(c.attributes), attributes.map { row($0!) })
         case .classifier(let classifier):
-            let p = try ClassifierPrediction.probabilities(classifier, images: [factual!] + counterfactuals!)
+            let p = try ClassifierPrediction.outputs(classifier, images: [factual!] + counterfactuals!).measurements
             return (p[0], Array(p.dropFirst()))
         }
     }

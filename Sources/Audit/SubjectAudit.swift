@@ -35,7 +35,7 @@ public struct SubjectAudit {
             let targets = try applicable.map { template.caption(for: try edits[$0].label.apply(to: subject.record, template: template)) }
             let outcome = try editor.edit(image: Plane(gray: subject.image), source: source, targets: targets, settings: settings)
             let images = outcome.edits.map { $0.image.image() }
-            let p = try ClassifierPrediction.probabilities(classifier, images: [subject.image] + images)
+            let p = try ClassifierPrediction.outputs(classifier, images: [subject.image] + images).measurements
             for (k, e) in applicable.enumerated() {
                 before[e].append(p[0])
                 after[e].append(p[k + 1])
@@ -47,7 +47,7 @@ public struct SubjectAudit {
         let effects = edits.indices.map {
             EditEffects(edit: edits[$0].text, edited: [edits[$0].target], before: before[$0], after: after[$0], ids: ids[$0])
         }
-        return PhantomAudit.Result(matrix: EffectMatrix(effects, labels: classifier.config.labels, statistics: statistics),
+        return PhantomAudit.Result(matrix: EffectMatrix(effects, labels: classifier.config.outputNames, statistics: statistics),
                                    effects: effects, pairs: pairs)
     }
 }

@@ -33,6 +33,10 @@ public struct ClassifierOutputs: Sendable, Equatable {
         regressionNames.firstIndex(of: RegressionTargets.canonical(name)).map { j in regressions.map { $0[j] } }
     }
 
+    /// [image][output]: each label's probability, then each regression target in its units: the classifier's
+    /// `config.outputNames` order. What an audit measures, age included.
+    public var measurements: [[Double]] { zip(probabilities, regressions).map { $0 + $1 } }
+
     /// The probability of label `name` for every image; nil when the classifier has no such label.
     public func probability(_ name: String) -> [Double]? {
         labels.firstIndex(of: name).map { k in probabilities.map { $0[k] } }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Audit
 import Classifiers
 import Counterfactual
+import Diffusion
 import Foundation
 import Phantom
 
@@ -129,7 +130,9 @@ struct AuditCommand: ParsableCommand {
         var modelEditor: CaptionModelEditor?
         var size = loadedClassifier?.config.resolution ?? 128
         if chosenEditor == .model {
-            let editingModel = try StableDiffusionEditingModel.load(from: try model.url())
+            let modelURL = try model.url()
+            let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
+            if let hint = EditCommand.guidanceHint(try ModelDefaults.load(from: modelURL), guidance: editing.guidance) { log(hint) }
             size = editingModel.resolution
             modelEditor = CaptionModelEditor(editor: CounterfactualEditor(model: editingModel, cache: nil),
                                              settings: editing.settings)
@@ -173,7 +176,9 @@ struct AuditCommand: ParsableCommand {
         let subjects = try classifierTry { try labelledSubjects(data: data, images: images, count: count) }
         let auditEdits = try (edits.isEmpty ? Self.defaultEdits : edits).map { try AuditEdit(parsing: $0) }
         let folder = try prepareOutputFolder(output)
-        let editingModel = try StableDiffusionEditingModel.load(from: try model.url())
+        let modelURL = try model.url()
+        let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
+        if let hint = EditCommand.guidanceHint(try ModelDefaults.load(from: modelURL), guidance: editing.guidance) { log(hint) }
         var audit = SubjectAudit(subjects: subjects, edits: auditEdits, editor: CounterfactualEditor(model: editingModel, cache: nil),
                                  classifier: measuring)
         audit.settings = editing.settings

@@ -136,7 +136,10 @@ struct TrainCommand: ParsableCommand {
     var noLatentCache = false
 
     func validate() throws {
-        guard (base != nil) != (config != nil) else { throw ValidationError("give --base MODEL_DIR (fine-tune) or --config DIR (from scratch), not both") }
+        guard (base != nil) != (config != nil) else {
+            throw ValidationError(base == nil ? "give --base MODEL_DIR (fine-tune a diffusers model) or --config DIR (train from scratch)"
+                                              : "give --base MODEL_DIR (fine-tune) or --config DIR (from scratch), not both")
+        }
         try validateCounts()
         try validateNumbers()
         try requireChoice(saveDtype, "--save-dtype", ["fp32", "fp16"])

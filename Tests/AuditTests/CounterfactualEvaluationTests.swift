@@ -125,4 +125,31 @@ let tinyPipeline = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
         #expect(result.matrix.cells.count == 4)
         #expect(result.pairs.count == devices + heart && result.pairs.allSatisfy { $0.counterfactual != nil })
     }
+
+    /// A classifier's regression targets are columns of the matrix, in years: an age edit is read by the age output.
+    @Test func aClassifiersAgeOutputIsAColumnInYears() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("prism-audit-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var dataset = PhantomDataset(output: root, count: 3, seed: 17)
+        dataset.size = 64
+        _ = try dataset.generate()
+        let records = try Manifest.load(root.appendingPathComponent("manifest.csv"))
+        let images = try records.map { try Image(contentsOf: root.appendingPathComponent($0.path)) }
+        let subjects = zip(records, images).map { EvaluationSubject.labelled($0, image: $1) }
+        let classifier = Classifier(config: ClassifierConfig(architecture: .resnet18, labels: ["Cardiomegaly"], resolution: 32,
+                                                             regressionTargets: [RegressionTarget(name: "Age", mean: 60, std: 15)]),
+                                    seed: 3)
+        var audit = SubjectAudit(subjects: subjects, edits: [try AuditEdit(parsing: "set age=100")],
+                                 editor: CounterfactualEditor(model: try StableDiffusionEditingModel.load(from: tinyPipeline), cache: nil),
+                                 classifier: classifier)
+        audit.settings.method = .ddim
+        audit.settings.steps = 2
+        let result = try audit.run()
+        #expect(result.matrix.cells.map(\.label) == ["Cardiomegaly", "Age"])
+        #expect(result.matrix.cells.first { $0.label == "Age" }?.role == .edited)
+        let ages = try #require(try ClassifierPrediction.outputs(classifier, images: images).regression("Age"))
+        let measured = result.effects[0].before.map { $0[1] }
+        #expect(measured.count == ages.count)
+        for (a, b) in zip(measured, ages) { #expect(abs(a - b) < 1e-9) }
+    }
 }
