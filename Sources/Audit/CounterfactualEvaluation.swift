@@ -187,7 +187,7 @@ public struct CounterfactualEvaluation {
                 let edited = outcome.edits[k]
                 var truth: Plane?
                 if let c = subject.phantom {
-                    truth = Plane(gray: c.render(c.counterfactualAttributes(try edits[e].interventions(), directOnly: true)).image)
+                    truth = Plane(gray: c.render(c.counterfactualAttributes(try edits[e].interventions(parameters: c.parameters), directOnly: true)).image)
                 }
                 var back: [Plane] = []
                 if curves {

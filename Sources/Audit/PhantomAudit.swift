@@ -96,7 +96,7 @@ public struct PhantomAudit {
                                + "audit a model with --measure classifier (a classifier folder)")
         }
         guard editor != .model || modelEditor != nil else { throw PhantomError("the model editor needs a model") }
-        let interventions = try edits.map { try $0.interventions() }
+        let interventions = try edits.map { try $0.interventions(parameters: cases.first?.parameters ?? SCMParameters()) }
         var before = [[[Double]]](repeating: [], count: edits.count), after = before
         var ids = [[String]](repeating: [], count: edits.count)
         var pairs: [AuditPair] = []
@@ -160,7 +160,7 @@ public struct PhantomAudit {
                                        seed: UInt64 = 0x5C3) throws -> [[Double]] {
         let scm = SCM(parameters: parameters)
         var rng = SplitMix64(seed: seed)
-        let interventions = try edits.map { try $0.interventions() }
+        let interventions = try edits.map { try $0.interventions(parameters: parameters) }
         var sums = [[Double]](repeating: [Double](repeating: 0, count: PhantomTruth.labels.count), count: edits.count)
         var counts = [Int](repeating: 0, count: edits.count)
         for _ in 0..<sample {

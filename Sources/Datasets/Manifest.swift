@@ -81,6 +81,8 @@ public enum Manifest {
             throw DataFileError(file: table.file, line: 1, "no finding columns (such as \"Cardiomegaly\" or "
                                 + "\"Support Devices\"); the header has: " + table.header.joined(separator: ", "))
         }
+        // The phantom's manifests say more than present or absent (effusion side and volume, CTR): kept as detail.
+        let detailColumns = table.header.enumerated().filter { FindingDetail.isColumn($0.element) }
         return try zip(table.rows, table.lines).map { row, line in
             let p = row[path]
             guard !p.isEmpty else { throw DataFileError(file: table.file, line: line, "empty Path") }
@@ -93,10 +95,12 @@ public enum Manifest {
             // A lateral film says so in Frontal/Lateral, while AP/PA is blank.
             var v = view.map { row[$0] }.flatMap { $0.isEmpty ? nil : $0 }
             if let fl = frontalLateral, row[fl] == "Lateral" { v = "Lateral" }
+            var detail = FindingDetail()
+            for (i, name) in detailColumns { try detail.set(name, row[i], file: table.file, line: line) }
             return Record(path: p, patientID: patient.map { row[$0] } ?? chexpertPatient(p),
                           sex: sex.flatMap { Sex(parsing: row[$0]) },
                           age: try age.flatMap { try parseAge(row[$0], file: table.file, line: line, column: table.header[$0]) },
-                          view: v, labels: labels, line: line)
+                          view: v, labels: labels, line: line, detail: detail)
         }
     }
 

@@ -41,9 +41,12 @@ public struct Record: Sendable, Equatable {
     public var labels: [String: LabelState]
     /// The line of the manifest this record came from (for error messages), 0 if made in code.
     public var line: Int
+    /// What the label file says of its findings beyond present or absent (an effusion's side and size, how enlarged the
+    /// heart is), where it says it; a caption template with `detail` on says it.
+    public var detail: FindingDetail
 
     public init(path: String, patientID: String, sex: Sex? = nil, age: Int? = nil, view: String? = nil,
-                labels: [String: LabelState] = [:], line: Int = 0) {
+                labels: [String: LabelState] = [:], line: Int = 0, detail: FindingDetail = FindingDetail()) {
         self.path = path
         self.patientID = patientID
         self.sex = sex
@@ -51,6 +54,7 @@ public struct Record: Sendable, Equatable {
         self.view = view
         self.labels = labels
         self.line = line
+        self.detail = detail
     }
 
     /// Each mentioned finding as present (true) or absent (false) under `policy`; "No Finding" excluded.

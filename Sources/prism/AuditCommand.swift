@@ -76,6 +76,8 @@ struct AuditCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOption
 
+    @OptionGroup var captions: CaptionOptions
+
     @OptionGroup var editing: EditingOptions
 
     @Option(help: "Family-wise error level of the flags (Holm over the matrix).")
@@ -124,7 +126,8 @@ struct AuditCommand: ParsableCommand {
         let log = Log(tool: "prism audit")
         let folder = try prepareOutputFolder(output)
         let parameters = try graph.map { try SCMParameters.load(URL(fileURLWithPath: $0)) } ?? SCMParameters()
-        let auditEdits = try (edits.isEmpty ? Self.defaultEdits : edits).map { try AuditEdit(parsing: $0) }
+        let template = try captions.load()
+        let auditEdits = try (edits.isEmpty ? Self.defaultEdits : edits).map { try AuditEdit(parsing: $0, template: template) }
         let chosenEditor = AuditEditor(rawValue: editor)!
         let loadedClassifier = try classifier.map { try Classifier.load(from: URL(fileURLWithPath: $0)) }
         var modelEditor: CaptionModelEditor?
@@ -134,7 +137,7 @@ struct AuditCommand: ParsableCommand {
             let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
             if let hint = EditCommand.guidanceHint(try ModelDefaults.load(from: modelURL), guidance: editing.guidance) { log(hint) }
             size = editingModel.resolution
-            modelEditor = CaptionModelEditor(editor: CounterfactualEditor(model: editingModel, cache: nil),
+            modelEditor = CaptionModelEditor(editor: CounterfactualEditor(model: editingModel, cache: nil), template: template,
                                              settings: editing.settings)
         }
         let measured: AuditMeasure = loadedClassifier.map { .classifier($0) } ?? .truth
@@ -174,7 +177,8 @@ struct AuditCommand: ParsableCommand {
         let log = Log(tool: "prism audit")
         let measuring = try classifierTry { try Classifier.load(from: URL(fileURLWithPath: classifier!)) }
         let subjects = try classifierTry { try labelledSubjects(data: data, images: images, count: count) }
-        let auditEdits = try (edits.isEmpty ? Self.defaultEdits : edits).map { try AuditEdit(parsing: $0) }
+        let template = try captions.load()
+        let auditEdits = try (edits.isEmpty ? Self.defaultEdits : edits).map { try AuditEdit(parsing: $0, template: template) }
         let folder = try prepareOutputFolder(output)
         let modelURL = try model.url()
         let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
@@ -182,6 +186,7 @@ struct AuditCommand: ParsableCommand {
         var audit = SubjectAudit(subjects: subjects, edits: auditEdits, editor: CounterfactualEditor(model: editingModel, cache: nil),
                                  classifier: measuring)
         audit.settings = editing.settings
+        audit.template = template
         audit.statistics.level = level
         audit.statistics.minimumEffect = minEffect
         log("\(subjects.count) images of \(data); \(auditEdits.count) edits by the model, measured by \(classifier!)")

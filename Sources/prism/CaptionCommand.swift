@@ -18,10 +18,17 @@ struct CaptionCommand: ParsableCommand {
               prism caption --data CheXpert-v1.0-small/train.csv --row 2
               prism caption --data Data_Entry_2017.csv --row 1 --state-absent
               prism caption --data phantom/manifest.csv --all | head
+              prism caption --data phantom/manifest.csv --row 3 \\
+                  --template configs/captions-detail.json
               prism caption --data derm/labels.csv --path-column file \\
                   --label-columns lesion,marker --label-values positive=yes,negative=no \\
                   --caption-template "A dermoscopy image of {labels}" --all
               prism caption --data scan.dcm --row 1
+
+            The detail template says what the phantom's manifest tells beyond
+            present: "moderate cardiomegaly, a small left pleural effusion and
+            support devices (a pacemaker)"; rows without the detail get the plain
+            words.
 
             A DICOM file given as --data is one row: its patient, sex, age and
             view come from its header, and it states no findings.
@@ -66,6 +73,11 @@ struct CaptionCommand: ParsableCommand {
         print("row \(n)\(r.line > 0 ? " (line \(r.line))" : ""): \(r.path)")
         print("patient \(r.patientID), sex \(r.sex?.word ?? "unknown"), age \(r.age.map(String.init) ?? "unknown"), view \(r.view ?? "unknown")")
         print("labels: \(labels.isEmpty ? "none" : labels.joined(separator: ", "))")
+        let d = r.detail
+        let detail = [d.cardiomegalyGrade.map { "cardiomegaly \($0.rawValue)" },
+                      d.effusionSize.map { "effusion \($0.rawValue)" }, d.effusionSide.map { "effusion side \($0.rawValue)" }]
+            .compactMap { $0 }
+        if !detail.isEmpty { print("detail: \(detail.joined(separator: ", "))") }
         print("caption: \(template.caption(for: r))")
     }
 

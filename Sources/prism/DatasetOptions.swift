@@ -221,7 +221,7 @@ struct LabelledImagesOptions: ParsableArguments {
 
 /// Options that say how labels become captions; shared by training and editing so both speak one grammar.
 struct CaptionOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A caption template (JSON: template, no_findings, state_absent, findings, names, uncertain).", valueName: "json"))
+    @Option(help: ArgumentHelp("A caption template (JSON: template, no_findings, state_absent, findings, names, uncertain, detail); configs/captions-detail.json says effusion side and size, cardiomegaly grade and each device.", valueName: "json"))
     var template: String?
 
     @Option(help: ArgumentHelp("The caption's words, overriding the template's: placeholders {a} {age} {sex} {findings} (or {labels}) {absent}, [optional parts] dropped when a placeholder in them is empty, e.g. \"A dermoscopy image of {labels}\".", valueName: "text"))

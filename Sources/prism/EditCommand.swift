@@ -70,10 +70,10 @@ struct EditCommand: ParsableCommand {
     @Option(help: "A target caption (repeatable).")
     var target: [String] = []
 
-    @Option(help: "Remove a finding, e.g. \"support devices\" (repeatable; each is one counterfactual). Needs --labels.")
+    @Option(help: "Remove a finding, e.g. \"support devices\" or \"the pacemaker\" (repeatable; each is one counterfactual). Needs --labels.")
     var remove: [String] = []
 
-    @Option(help: "Add a finding, e.g. \"pleural effusion\" (repeatable). Needs --labels.")
+    @Option(help: "Add a finding, e.g. \"pleural effusion\", or with detail (a model trained on the detail captions) \"a small right pleural effusion\", \"moderate cardiomegaly\" (repeatable). Needs --labels.")
     var add: [String] = []
 
     @Option(help: "Set a label, e.g. age=80 or sex=M (repeatable). Needs --labels.")

@@ -100,6 +100,17 @@ struct EvaluateCommand: ParsableCommand {
                 and mask mode to compare them, e.g.:
                   prism evaluate edits --inversion null-text --mask none \\
                       --output eval/null-none
+
+                --edit (repeatable) chooses other edits: add or remove any finding the
+                phantom draws, naming detail if the model was trained with the detail
+                captions (--template configs/captions-detail.json, docs/editing.md):
+                  prism evaluate edits --model runs/detail-ldm \\
+                      --template configs/captions-detail.json \\
+                      --edit "add a small right pleural effusion" \\
+                      --edit "remove the pacemaker" --output eval/detail
+                A named size or grade is true at its band's middle (docs/phantom.md);
+                the rest of the band, and every side when none is named, is scored
+                as the nearest patient the caption allows.
                 """
         )
 
@@ -109,6 +120,11 @@ struct EvaluateCommand: ParsableCommand {
 
         @Option(help: "Number of cases.")
         var count = 8
+
+        @Option(help: ArgumentHelp("An edit to score instead of the three standard ones (repeatable), e.g. \"add a small right pleural effusion\", \"remove the pacemaker\".", valueName: "text"))
+        var edit: [String] = []
+
+        @OptionGroup var captions: CaptionOptions
 
         @OptionGroup var editing: EditingOptions
 
@@ -121,8 +137,11 @@ struct EvaluateCommand: ParsableCommand {
         }
 
         func run() throws {
+            let template = try captions.load()
+            // Every edit is read before the model loads: a misspelt one is refused at once, naming what is known.
+            let edits = try edit.isEmpty ? PhantomEdit.standard : edit.map { try PhantomEdit.parsing($0, template: template) }
             try PhantomEditEvaluation(model: try model.url(), output: report.output, cases: count, seed: report.seed,
-                                      settings: editing.settings,
+                                      settings: editing.settings, template: template, edits: edits,
                                       freeCardiomegalyEdit: false, tool: "prism evaluate edits").run(json: json)
         }
     }

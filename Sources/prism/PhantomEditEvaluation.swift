@@ -1,4 +1,5 @@
 import Counterfactual
+import Datasets
 import Evaluation
 import Foundation
 
@@ -10,6 +11,9 @@ struct PhantomEditEvaluation {
     let cases: Int
     let seed: UInt64
     let settings: EditSettings
+    /// The captions' template: the one the model was trained with.
+    var template = CaptionTemplate()
+    var edits = PhantomEdit.standard
     let freeCardiomegalyEdit: Bool
     let tool: String
 
@@ -17,12 +21,12 @@ struct PhantomEditEvaluation {
         let started = Date()
         let folder = try prepareOutputFolder(output)
         let editingModel = try StableDiffusionEditingModel.load(from: model)
-        let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil), settings: settings,
-                                           freeCardiomegalyEdit: freeCardiomegalyEdit)
-        let chosen = PhantomEvaluation.cases(seed: seed, count: cases, size: editingModel.resolution)
+        let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil), template: template,
+                                           settings: settings, freeCardiomegalyEdit: freeCardiomegalyEdit)
+        let chosen = PhantomEvaluation.cases(seed: seed, count: cases, size: editingModel.resolution, edits: edits)
         log("model \(model.path); \(chosen.count) phantom cases at \(editingModel.resolution) px, "
             + "\(settings.method.rawValue) inversion, \(settings.steps) steps, mask \(settings.mask.name)")
-        let results = try evaluation.run(chosen, folder: folder, progress: ProgressBar.editingPhases(),
+        let results = try evaluation.run(chosen, edits: edits, folder: folder, progress: ProgressBar.editingPhases(),
                                          log: log.callAsFunction)
         let url = try EvaluationReport.write(results, to: folder, model: model.lastPathComponent, settings: settings,
                                              totalSeconds: Date().timeIntervalSince(started), writtenBy: tool)

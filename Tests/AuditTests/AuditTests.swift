@@ -49,6 +49,29 @@ import Testing
         #expect(throws: DataFileError.self) { try AuditEdit(parsing: "shrink the heart") }
         #expect(throws: DataFileError.self) { try AuditEdit(parsing: "remove wings") }
     }
+
+    /// The detail vocabulary: the edit's target is the finding it names (an added device, not the umbrella it brings),
+    /// and added detail is the middle of its band.
+    @Test func detailEditsParseToTheirFindingAndIntervention() throws {
+        let effusion = try AuditEdit(parsing: "add a small right pleural effusion")
+        #expect(effusion.target == "Pleural Effusion")
+        #expect(try effusion.interventions() == [.pleuralEffusion(true), .effusionSide(.right), .effusionVolume(0.325)])
+        #expect(effusion.applies(to: ["Pleural Effusion": 0]) && !effusion.applies(to: ["Pleural Effusion": 1]))
+        var p = SCMParameters()
+        p.effusionVolumeMin = 0.3
+        #expect(try effusion.interventions(parameters: p) == [.pleuralEffusion(true), .effusionSide(.right), .effusionVolume(0.375)])
+        #expect(try AuditEdit(parsing: "add moderate cardiomegaly").interventions() == [.ctr(0.55)])
+        let pacemaker = try AuditEdit(parsing: "remove the pacemaker")
+        #expect(pacemaker.target == "Pacemaker")
+        #expect(try pacemaker.interventions() == [.pacemaker(false)])
+        for _ in 0..<5 {
+            let line = try AuditEdit(parsing: "add a central venous catheter")
+            #expect(line.target == "Central Venous Catheter")
+            #expect(try line.interventions() == [.centralVenousCatheter(true)])
+        }
+        #expect(throws: DataFileError.self) { try AuditEdit(parsing: "add a purple effusion") }
+        #expect(throws: DataFileError.self) { try AuditEdit(parsing: "remove the large pleural effusion") }
+    }
 }
 
 /// The audit proved right on the phantom, whose causal model is known: the total-effect oracle flags exactly the

@@ -46,6 +46,35 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output.path), "the output folder was made before the inputs were read")
     }
 
+    /// With the detail template, --labels describe the source with the manifest's detail columns and --add/--remove
+    /// name the detail; the template file that ships is the one that does it.
+    @Test func detailEditsBecomeDetailedTargetCaptions() throws {
+        let detail = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs/captions-detail.json").path
+        let command = try EditCommand.parse([
+            "--image", "x.png", "--output", scratch.path, "--template", detail,
+            "--labels", "Cardiomegaly=1,CTR=0.55,Support Devices=1,Pacemaker=1,Central Venous Catheter=1,Endotracheal Tube=0,"
+                + "Nasogastric Tube=0,Pleural Effusion=0,Sex=F,Age=70",
+            "--add", "a small right pleural effusion", "--remove", "the pacemaker", "--add", "pleural effusion",
+        ])
+        let (source, targets) = try command.prompts(try command.captions.load())
+        #expect(source == "Chest X-ray of a 70-year-old female with moderate cardiomegaly and support devices (a pacemaker and a "
+                + "central venous catheter)")
+        #expect(targets.map(\.0) == ["remove-the-pacemaker", "add-a-small-right-pleural-effusion", "add-pleural-effusion"])
+        #expect(targets.map(\.1) == [
+            "Chest X-ray of a 70-year-old female with moderate cardiomegaly and support devices (a central venous catheter)",
+            "Chest X-ray of a 70-year-old female with moderate cardiomegaly, a small right pleural effusion and support devices "
+                + "(a pacemaker and a central venous catheter)",
+            "Chest X-ray of a 70-year-old female with moderate cardiomegaly, pleural effusion and support devices (a pacemaker and "
+                + "a central venous catheter)",
+        ])
+        // `prism evaluate edits --edit` refuses an edit it cannot score before loading any model.
+        let evaluate = try EvaluateCommand.Edits.parse(["--model", "missing-model", "--edit", "add a purple effusion",
+                                                        "--output", scratch.path])
+        let error = try #require(throws: (any Error).self) { try evaluate.run() }
+        #expect("\(error)".contains("\"purple\" is not a detail of pleural effusion"), "\(error)")
+    }
+
     @Test func anOutputFolderItCannotMakeFailsAtOnceNamingThePath() throws {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let nested = scratch.appendingPathComponent("a/b/c")
