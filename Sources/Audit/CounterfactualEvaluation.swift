@@ -55,7 +55,9 @@ public struct CounterfactualEvaluationOptions: Sendable {
     public var compositionSteps = 10
     /// Each edit followed by its inverse this many times in a row (reversibility).
     public var reversibilityCycles = 5
-    /// The first this many images get the composition and reversibility curves (each costs steps + 2 · cycles edits).
+    /// The first this many images get the composition curve, and each edit's reversibility curve is made on the first
+    /// this many images the edit applies to (a rare finding's removal gets its curve too). Each curve image costs
+    /// `compositionSteps` edits, and 2 · `reversibilityCycles` − 1 per edit.
     public var curveImages = 4
     public var bootstrap = Bootstrap()
 
@@ -125,6 +127,8 @@ public struct EditEvaluation: Codable, Sendable {
     public var frechetDistance: Double?
     public var frechetDistanceBetweenImageHalves: Double?
     public var reversibility: [DistancePoint]
+    /// The images the reversibility curve is over.
+    public var reversibilityImages: Int
     public var truth: TruthComparison?
 }
 
@@ -167,6 +171,7 @@ public struct CounterfactualEvaluation {
         let edits = options.edits
         var pairs = [[Pair]](repeating: [], count: edits.count)
         var composition: [[Plane]] = []
+        var reversibilityCurves = [Int](repeating: 0, count: edits.count)
         for (n, subject) in subjects.enumerated() {
             let values = subject.labelValues
             let applicable = edits.indices.filter { edits[$0].applies(to: values) }
@@ -190,7 +195,8 @@ public struct CounterfactualEvaluation {
                     truth = Plane(gray: c.render(c.counterfactualAttributes(try edits[e].interventions(parameters: c.parameters), directOnly: true)).image)
                 }
                 var back: [Plane] = []
-                if curves {
+                if reversibilityCurves[e] < options.curveImages {
+                    reversibilityCurves[e] += 1
                     var forward = edited.image
                     for cycle in 0..<options.reversibilityCycles {
                         if cycle > 0 { forward = try once(back.last!, from: source, to: targets[k]) }
@@ -253,6 +259,7 @@ public struct CounterfactualEvaluation {
             l1OutsideMask: nil, keptLabels: [], frechetDistance: nil, frechetDistanceBetweenImageHalves: halves,
             reversibility: curve(pairs.filter { !$0.reversibility.isEmpty }.map(\.reversibility),
                                  pairs.filter { !$0.reversibility.isEmpty }.map(\.factual)),
+            reversibilityImages: pairs.filter { !$0.reversibility.isEmpty }.count,
             truth: nil)
         guard !pairs.isEmpty else { return result }
         let masked = pairs.filter { $0.mask != nil }

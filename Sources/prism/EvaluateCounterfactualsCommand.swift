@@ -37,8 +37,9 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
             On the phantom (--phantom) also against the truth: L1 / PSNR to the true
             (direct-effect) counterfactual, the gap closed and the change outside the
             true change, and the classifier's verdict on the true counterfactuals.
-            Composition and reversibility cost an edit per step: they run on the first
-            --curve-count images.
+            Composition and reversibility cost an edit per step: composition runs on the
+            first --curve-count images, each edit's reversibility on the first
+            --curve-count images it applies to.
 
             Writes DIR/metrics.json and DIR/report.html. See docs/metrics.md.
 
@@ -86,7 +87,7 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
     @Option(help: "Edit-and-inverse cycles for the reversibility curve.")
     var cycles = 5
 
-    @Option(help: "Images that get the composition and reversibility curves (the first ones).")
+    @Option(help: "Images that get the composition curve (the first ones) and each edit's reversibility curve (the first it applies to).")
     var curveCount = 4
 
     @Option(help: "Bootstrap resamples of the intervals.")
@@ -188,7 +189,8 @@ enum CounterfactualEvaluationReport {
                          "kept labels |Δp|: " + e.keptLabels.map { "\($0.label) \(f($0.meanAbsoluteChange))" }.joined(separator: ", "),
                          String(format: "Fréchet distance %.2f (two halves of the images: %.2f)", e.frechetDistance ?? .nan,
                                 e.frechetDistanceBetweenImageHalves ?? .nan),
-                         "reversibility L1 by cycle: " + e.reversibility.map { String(format: "%.2f", $0.l1.value) }.joined(separator: ", ")]
+                         "reversibility L1 by cycle (\(e.reversibilityImages) image(s)): "
+                             + e.reversibility.map { String(format: "%.2f", $0.l1.value) }.joined(separator: ", ")]
             if let a = e.age {
                 cells.append(String(format: "age: MAE to %.0f %@ years (unedited %@), predicted shift %@", a.targetAge, f(a.mae, 1),
                                     f(a.factualMAE, 1), f(a.predictedShift, 1)))
@@ -215,7 +217,7 @@ enum CounterfactualEvaluationReport {
             <!doctype html><html><head><meta charset="utf-8"><title>Prism: counterfactuals scored</title><style>
             body{font-family:sans-serif;margin:2em;max-width:1100px} li{margin:2px 0} small{color:#555}
             </style></head><body><h1>Counterfactuals scored</h1>
-            <p>\(r.images) images (curves on \(r.curveImages)); \(esc(r.settings.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", "))).
+            <p>\(r.images) images (composition curve on \(r.curveImages)); \(esc(r.settings.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", "))).
             Intervals: 95% bootstrap over images (\(r.bootstrapResamples) resamples). L1 in grey levels (0–255).</p>
             <h2>Composition</h2><p>The null edit applied k times; L1 to the image after each:
             """

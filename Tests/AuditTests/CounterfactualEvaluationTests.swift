@@ -91,7 +91,8 @@ let tinyPipeline = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
         #expect(result.edits.map(\.images) == [withDevices, 4 - withDevices, cases.filter { $0.attributes.age != 90 }.count])
         for e in result.edits where e.images > 0 {
             #expect(e.l1.value.isFinite && e.l1.value >= 0 && e.truth != nil)
-            #expect(!e.reversibility.isEmpty || e.images == 0)
+            // Each edit's curve is over the first two images it applies to, wherever they are.
+            #expect(!e.reversibility.isEmpty && e.reversibilityImages == min(2, e.images))
         }
         for e in result.edits.prefix(2) where e.images > 0 { #expect(e.effectiveness != nil && e.age == nil) }
         let age = try #require(result.edits[2].age)
