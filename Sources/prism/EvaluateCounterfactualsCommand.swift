@@ -72,6 +72,8 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOption
 
+    @OptionGroup var captions: CaptionOptions
+
     @Option(help: "Inversion: null-text, direct or ddim.")
     var inversion: InversionMethod = .nullText
 
@@ -116,7 +118,9 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
         try requireFolder(classifier, "--classifier")
         let measuring = try classifierTry { try Classifier.load(from: URL(fileURLWithPath: classifier)) }
         let modelURL = try model.url()
-        var options = CounterfactualEvaluationOptions(edits: try edits.map { try AuditEdit(parsing: $0) })
+        let template = try captions.load()
+        var options = CounterfactualEvaluationOptions(edits: try edits.map { try AuditEdit(parsing: $0, template: template) })
+        options.template = template
         options.settings.method = inversion
         options.settings.steps = steps
         options.settings.guidance = try guidance ?? ModelDefaults.load(from: modelURL).editing?.guidance ?? 7.5
