@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(
             name: "PrismCLITests",
             dependencies: [
-                "prism", "Core", "Counterfactual", "Datasets", "Diffusion", "DiffusionTraining", "Imaging", "Phantom", "Torch", "Training", "TestSupport",
+                "prism", "Classifiers", "Core", "Counterfactual", "Datasets", "Diffusion", "DiffusionTraining", "Imaging", "Phantom", "Torch", "Training", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

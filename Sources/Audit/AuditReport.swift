@@ -16,6 +16,11 @@ public struct AuditMetrics: Codable, Sendable {
     public var cells: [EffectCell]
     /// On the phantom: the causal model's own expected change of each true label under each edit, [edit][label].
     public var scmTotalEffect: [String: [String: Double]]?
+    /// A model's phantom audit also runs the same cases and edits by the phantom's true counterfactuals, read by the
+    /// same measure: the direct effect (what the caption asks; a kept label that moves here is the classifier's own
+    /// confusion) and the total effect (what the causal model does).
+    public var oracleDirectCells: [EffectCell]?
+    public var oracleTotalCells: [EffectCell]?
 
     public init(editor: String, measure: String, images: Int, statistics: AuditStatistics, cells: [EffectCell],
                 scmTotalEffect: [String: [String: Double]]? = nil) {
@@ -42,6 +47,7 @@ public struct AuditMetrics: Codable, Sendable {
         case editor, measure, images, level, cells
         case minEffect = "min_effect", minAgeEffect = "min_age_effect"
         case scmTotalEffect = "scm_total_effect"
+        case oracleDirectCells = "oracle_direct_cells", oracleTotalCells = "oracle_total_cells"
     }
 }
 
@@ -91,6 +97,28 @@ public enum AuditReport {
         return lines.joined(separator: "\n")
     }
 
+    /// A model's kept cells beside the direct and total truth of the same cases (nil without the oracles): one line
+    /// per cell that moved anywhere, so the model's hidden relationships read apart from the classifier's.
+    public static func comparisonText(_ metrics: AuditMetrics) -> String? {
+        guard let direct = metrics.oracleDirectCells, let total = metrics.oracleTotalCells else { return nil }
+        func find(_ cells: [EffectCell], _ c: EffectCell) -> EffectCell? { cells.first { $0.edit == c.edit && $0.label == c.label } }
+        func show(_ c: EffectCell?) -> String {
+            guard let c else { return "–" }
+            return String(format: "%+.3f [%+.3f, %+.3f]%@", c.meanChange, c.ciLow, c.ciHigh, c.flagged ? " FLAGGED" : "")
+        }
+        var lines = ["kept labels, the model's edit beside the phantom's true counterfactuals of the same cases "
+                     + "(direct: what the caption asks; total: what the causal model does), read by the same classifier:"]
+        for c in metrics.cells where c.role == .kept {
+            let d = find(direct, c), t = find(total, c)
+            guard c.flagged || d?.flagged == true || t?.flagged == true else { continue }
+            let name = "\(c.edit) → \(c.label)"
+            lines.append("  " + name.padding(toLength: max(44, name.count), withPad: " ", startingAt: 0)
+                         + " model " + show(c) + " | direct " + show(d) + " | total " + show(t))
+        }
+        if lines.count == 1 { lines.append("  none flagged by the model or either oracle") }
+        return lines.joined(separator: "\n")
+    }
+
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;")
@@ -101,6 +129,24 @@ public enum AuditReport {
         let t = min(1, abs(change) / max(scale, 1e-9))
         let fade = Int((255 * (1 - 0.75 * t)).rounded())
         return change < 0 ? "rgb(255,\(fade),\(fade))" : "rgb(\(fade),\(fade),255)"
+    }
+
+    /// Rows the edits, columns the labels: each cell's mean change, interval and adjusted p, coloured, flags framed.
+    static func table(_ cells: [EffectCell], edits: [String], labels: [String]) -> String {
+        func scale(_ label: String) -> Double { label == "Age" ? 10 : 1 }
+        var h = "<table><tr><th>edit</th>" + labels.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
+        for edit in edits {
+            let n = cells.first { $0.edit == edit }?.count ?? 0
+            h += "<tr><th>\(escape(edit))<br><small>\(n) images</small></th>"
+            for label in labels {
+                guard let c = cells.first(where: { $0.edit == edit && $0.label == label }) else { h += "<td></td>"; continue }
+                let cls = c.flagged ? " class=\"flag\"" : (c.role == .kept ? "" : " class=\"role\"")
+                h += String(format: "<td%@ style=\"background:%@\">%+.3f<br><small>[%+.3f, %+.3f]<br>p %.3g</small></td>",
+                            cls, colour(c.meanChange, scale: scale(label)), c.meanChange, c.ciLow, c.ciHigh, c.pAdjusted)
+            }
+            h += "</tr>"
+        }
+        return h + "</table>"
     }
 
     static func page(_ m: EffectMatrix, metrics: AuditMetrics, scm: [[Double]]?, scmLabels: [String],
@@ -119,21 +165,17 @@ public enum AuditReport {
             edit's caption kept that moved (p<sub>adj</sub> &lt; \(metrics.level) and |change| ≥ \(metrics.minEffect),
             \(metrics.minAgeEffect) years for Age).
             Grey cells are the edited label and what it implies by definition. Red: falls; blue: rises.</p>
-            <table><tr><th>edit</th>
             """
-        h += m.labels.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
-        for edit in m.edits {
-            let n = m.cells.first { $0.edit == edit }?.count ?? 0
-            h += "<tr><th>\(escape(edit))<br><small>\(n) images</small></th>"
-            for label in m.labels {
-                guard let c = m.cell(edit, label) else { h += "<td></td>"; continue }
-                let cls = c.flagged ? " class=\"flag\"" : (c.role == .kept ? "" : " class=\"role\"")
-                h += String(format: "<td%@ style=\"background:%@\">%+.3f<br><small>[%+.3f, %+.3f]<br>p %.3g</small></td>",
-                            cls, colour(c.meanChange, scale: scale(label)), c.meanChange, c.ciLow, c.ciHigh, c.pAdjusted)
-            }
-            h += "</tr>"
+        h += table(m.cells, edits: m.edits, labels: m.labels)
+        if let direct = metrics.oracleDirectCells, let total = metrics.oracleTotalCells {
+            h += "<h2>The same cases by the phantom's true counterfactuals</h2><p>Each edit made by the causal model "
+                + "instead of the generative model, read by the same measure. <b>Direct effect</b>: only the edited "
+                + "attribute changes, as the caption asks; a kept label that moves here moves because the classifier "
+                + "reads it from the edited finding, not because of the images. <b>Total effect</b>: every descendant "
+                + "changes too; a model that learned its data's relationships lands between the two.</p>"
+                + "<h3>Direct effect</h3>" + table(direct, edits: m.edits, labels: m.labels)
+                + "<h3>Total effect</h3>" + table(total, edits: m.edits, labels: m.labels)
         }
-        h += "</table>"
         if let scm {
             h += "<h2>The causal model's total effects</h2><p>Expected change of each true label under the edit, over "
                 + "20,000 patients of the same graph to whom it applies: the edges an audit with the total-effect oracle "

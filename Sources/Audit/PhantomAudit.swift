@@ -83,6 +83,13 @@ public struct PhantomAudit {
         }
     }
 
+    /// The same audit (cases, edits, measure, statistics) by another editor.
+    public func withEditor(_ other: AuditEditor) -> PhantomAudit {
+        var copy = self
+        copy.editor = other
+        return copy
+    }
+
     public struct Result {
         public let matrix: EffectMatrix
         public let effects: [EditEffects]

@@ -62,6 +62,9 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "A phantom graph file (JSON of SCM parameters, as prism phantom generate --graph).")
     var graph: String?
 
+    @Option(help: "Side in pixels of the rendered phantom cases (default: the model's with --editor model, else the classifier's resolution, else 128); an oracle audit with the model's side reads the very images a model audit reads.")
+    var size: Int?
+
     @Option(name: .customLong("edit"), help: "An edit: \"remove FINDING\", \"add FINDING\" or \"set age=80\"; repeat for more (default: remove and add each of cardiomegaly, pleural effusion, support devices).")
     var edits: [String] = []
 
@@ -101,6 +104,7 @@ struct AuditCommand: ParsableCommand {
             if editor != "model" { throw ValidationError("--editor \(editor) needs --phantom: a label file has no true counterfactuals") }
         }
         try requireCount(count, "--count", atLeast: 2)
+        if let size { try requireCount(size, "--size", atLeast: 16) }
         guard AuditEditor(rawValue: editor) != nil else {
             throw ValidationError("--editor \(editor): use model, oracle-direct or oracle-total")
         }
@@ -131,11 +135,14 @@ struct AuditCommand: ParsableCommand {
         let chosenEditor = AuditEditor(rawValue: editor)!
         let loadedClassifier = try classifier.map { try Classifier.load(from: URL(fileURLWithPath: $0)) }
         var modelEditor: CaptionModelEditor?
-        var size = loadedClassifier?.config.resolution ?? 128
+        var size = self.size ?? loadedClassifier?.config.resolution ?? 128
         if chosenEditor == .model {
             let modelURL = try model.url()
             let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
             if let hint = EditCommand.guidanceHint(try ModelDefaults.load(from: modelURL), guidance: editing.guidance) { log(hint) }
+            if let asked = self.size, asked != editingModel.resolution {
+                throw ValidationError("--size \(asked): the model edits \(editingModel.resolution)-pixel images; leave --size out with --editor model")
+            }
             size = editingModel.resolution
             modelEditor = CaptionModelEditor(editor: CounterfactualEditor(model: editingModel, cache: nil), template: template,
                                              settings: editing.settings)
@@ -151,14 +158,21 @@ struct AuditCommand: ParsableCommand {
         let result = try audit.run { done, _ in bar.update(done) }
         bar.finish()
         let scm = try PhantomAudit.scmTotalEffects(auditEdits, parameters: parameters)
-        let metrics = AuditMetrics(editor: editor, measure: measureName, images: count, statistics: audit.statistics,
+        var metrics = AuditMetrics(editor: editor, measure: measureName, images: count, statistics: audit.statistics,
                                    cells: result.matrix.cells, scmTotalEffect: AuditMetrics.table(scm, edits: auditEdits))
+        if chosenEditor == .model {
+            // The same cases and edits by the phantom's true counterfactuals, read by the same classifier: what the
+            // caption asks (direct) and what the causal model does (total), and what the classifier itself confuses.
+            metrics.oracleDirectCells = try audit.withEditor(.oracleDirect).run().matrix.cells
+            metrics.oracleTotalCells = try audit.withEditor(.oracleTotal).run().matrix.cells
+        }
         try AuditReport.write(result, metrics: metrics, scm: scm, scmLabels: PhantomTruth.labels, to: folder)
         if json {
             print(String(decoding: try Data(contentsOf: folder.appendingPathComponent("metrics.json")), as: UTF8.self))
             return
         }
         print(AuditReport.text(result.matrix))
+        if let comparison = AuditReport.comparisonText(metrics) { print("\n" + comparison) }
         print("\nthe causal model's total effects on the labels each caption keeps (expected change of the true labels):")
         for (e, edit) in auditEdits.enumerated() {
             let moved = PhantomTruth.labels.enumerated().filter {

@@ -1,3 +1,4 @@
+import Classifiers
 import Foundation
 import Testing
 @testable import prism
@@ -43,5 +44,37 @@ import Testing
                       saying: "paint it", "remove FINDING")
         expectRefused(EvaluateCounterfactualsCommand.self, ["--output", "o", "--data", "x.csv", "--classifier", "c",
                                                             "--edit", "remove cardiomegaly"], saying: "--images")
+    }
+
+    /// A model's phantom audit also reads the phantom's true counterfactuals of the same cases with the same
+    /// classifier: its oracle matrices equal the oracle audits run on their own (at the classifier's resolution,
+    /// here the tiny model's 64 px, as the model's cases are rendered).
+    @Test func aModelsPhantomAuditComesWithTheOraclesOfTheSameCases() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let classifier = scratch.url("clf")
+        try Classifier(config: ClassifierConfig(architecture: .resnet18, labels: ["Cardiomegaly", "Support Devices", "Pacemaker"],
+                                                resolution: 64), seed: 1).save(to: classifier)
+        func audit(_ editor: String) throws -> [String: Any] {
+            let out = scratch.url(editor)
+            try AuditCommand.parse(["--phantom", "--seed", "11", "--count", "6", "--model", tinyPipeline.path,
+                                    "--classifier", classifier.path, "--edit", "remove support devices", "--edit", "add cardiomegaly",
+                                    "--editor", editor, "--inversion", "ddim", "--steps", "2", "--output", out.path]).run()
+            let data = try Data(contentsOf: out.appendingPathComponent("metrics.json"))
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        }
+        func changes(_ cells: Any?) -> [String] {
+            ((cells as? [[String: Any]]) ?? []).map { "\($0["edit"]!) \($0["label"]!) \($0["mean_change"]!) \($0["count"]!)" }
+        }
+        let model = try audit("model"), direct = try audit("oracle-direct"), total = try audit("oracle-total")
+        #expect(changes(model["cells"]).count == 6)
+        #expect(changes(model["oracle_direct_cells"]) == changes(direct["cells"]))
+        #expect(changes(model["oracle_total_cells"]) == changes(total["cells"]))
+        #expect(direct["oracle_direct_cells"] == nil && total["oracle_total_cells"] == nil)
+        let wrongSize = try #require(failure {
+            try AuditCommand.parse(["--phantom", "--count", "2", "--model", tinyPipeline.path, "--classifier", classifier.path,
+                                    "--size", "32", "--output", scratch.path("wrong")]).run()
+        })
+        #expect(wrongSize.message.contains("--size 32") && wrongSize.message.contains("64"), "\(wrongSize.message)")
     }
 }
