@@ -39,7 +39,10 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
             true change, and the classifier's verdict on the true counterfactuals.
             Composition and reversibility cost an edit per step: composition runs on the
             first --curve-count images, each edit's reversibility on the first
-            --curve-count images it applies to.
+            --curve-count images it applies to. With the counterfactual mask (--mask
+            auto, the default) a null edit changes no word, so its mask is empty and
+            the image comes back bit for bit: composition is 0 by construction, and
+            --mask none measures what the model and the inversion alone would drift.
 
             Writes DIR/metrics.json and DIR/report.html. See docs/metrics.md.
 
@@ -73,6 +76,8 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
     @OptionGroup var model: ModelOption
 
     @OptionGroup var captions: CaptionOptions
+
+    @OptionGroup var masking: MaskOptions
 
     @Option(help: "Inversion: null-text, direct or ddim.")
     var inversion: InversionMethod = .nullText
@@ -111,6 +116,7 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
         try requireCount(curveCount, "--curve-count", atLeast: 0)
         try requireCount(bootstrap, "--bootstrap", atLeast: 10)
         try requireFinite(guidance, "--guidance", range: .atLeast(0))
+        try masking.requireMode()
     }
 
     func run() throws {
@@ -123,6 +129,7 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
         options.template = template
         options.settings.method = inversion
         options.settings.steps = steps
+        masking.apply(to: &options.settings)
         options.settings.guidance = try guidance ?? ModelDefaults.load(from: modelURL).editing?.guidance ?? 7.5
         options.compositionSteps = composition
         options.reversibilityCycles = cycles
