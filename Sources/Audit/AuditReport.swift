@@ -1,5 +1,6 @@
 import Core
 import Datasets
+import Evaluation
 import Foundation
 import Imaging
 
@@ -119,10 +120,10 @@ public enum AuditReport {
         return lines.joined(separator: "\n")
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;")
-    }
+    static func escape(_ s: String) -> String { HTMLReport.escape(s) }
+
+    /// The |change| at which a cell's colour saturates: a probability's whole range, 10 years of age.
+    static func scale(_ label: String) -> Double { label == "Age" ? 10 : 1 }
 
     /// Red for a fall, blue for a rise, white for none; saturated at |change| = scale.
     static func colour(_ change: Double, scale: Double) -> String {
@@ -133,7 +134,6 @@ public enum AuditReport {
 
     /// Rows the edits, columns the labels: each cell's mean change, interval and adjusted p, coloured, flags framed.
     static func table(_ cells: [EffectCell], edits: [String], labels: [String]) -> String {
-        func scale(_ label: String) -> Double { label == "Age" ? 10 : 1 }
         var h = "<table><tr><th>edit</th>" + labels.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
         for edit in edits {
             let n = cells.first { $0.edit == edit }?.count ?? 0
@@ -151,7 +151,6 @@ public enum AuditReport {
 
     static func page(_ m: EffectMatrix, metrics: AuditMetrics, scm: [[Double]]?, scmLabels: [String],
                      shown: [String: [(id: String, change: Double, files: (String, String))]]) -> String {
-        func scale(_ label: String) -> Double { label == "Age" ? 10 : 1 }
         var h = """
             <!doctype html><html><head><meta charset="utf-8"><title>Prism audit</title><style>
             body{font-family:sans-serif;margin:2em;max-width:1400px} table{border-collapse:collapse;margin:1em 0}

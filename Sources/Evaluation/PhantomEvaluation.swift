@@ -92,18 +92,10 @@ extension PhantomEdit {
         }
     }
 
-    /// do(label = on) for a finding the phantom labels; nil for one it does not.
+    /// do(label = on) for a finding the phantom labels (the intervention parser reads label names); nil for one it
+    /// does not.
     static func labelIntervention(_ finding: String, on: Bool) -> Intervention? {
-        switch finding {
-        case "Cardiomegaly": return .cardiomegaly(on)
-        case "Pleural Effusion": return .pleuralEffusion(on)
-        case "Support Devices": return .supportDevices(on)
-        case "Pacemaker": return .pacemaker(on)
-        case "Endotracheal Tube": return .endotrachealTube(on)
-        case "Central Venous Catheter": return .centralVenousCatheter(on)
-        case "Nasogastric Tube": return .nasogastricTube(on)
-        default: return nil
-        }
+        try? Intervention(parsing: "\(finding)=\(on ? 1 : 0)")
     }
 
     /// The patients an added finding's caption describes, on a grid: an effusion's sides (the named one, or all three)

@@ -103,14 +103,20 @@ let tinyPipeline = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
 
 /// `prism audit --data`: a label file's rows edited by the model and measured by a classifier.
 @Suite struct SubjectAuditTests {
-    @Test func everyApplicableRowIsEditedAndMeasured() throws {
+    /// A 64-pixel phantom label file's rows and images, read as `prism audit --data` reads them (the files removed).
+    func labelFile(count: Int, seed: UInt64) throws -> (records: [Record], images: [Image], subjects: [EvaluationSubject]) {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("prism-audit-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        var dataset = PhantomDataset(output: root, count: 5, seed: 13)
+        var dataset = PhantomDataset(output: root, count: count, seed: seed)
         dataset.size = 64
         _ = try dataset.generate()
         let records = try Manifest.load(root.appendingPathComponent("manifest.csv"))
-        let subjects = try records.map { EvaluationSubject.labelled($0, image: try Image(contentsOf: root.appendingPathComponent($0.path))) }
+        let images = try records.map { try Image(contentsOf: root.appendingPathComponent($0.path)) }
+        return (records, images, zip(records, images).map { EvaluationSubject.labelled($0, image: $1) })
+    }
+
+    @Test func everyApplicableRowIsEditedAndMeasured() throws {
+        let (records, _, subjects) = try labelFile(count: 5, seed: 13)
         #expect(subjects.first?.id == "images_000000")
         let classifier = Classifier(config: ClassifierConfig(architecture: .resnet18, labels: ["Cardiomegaly", "Support Devices"],
                                                              resolution: 32), seed: 2)
@@ -129,14 +135,7 @@ let tinyPipeline = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
 
     /// A classifier's regression targets are columns of the matrix, in years: an age edit is read by the age output.
     @Test func aClassifiersAgeOutputIsAColumnInYears() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("prism-audit-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        var dataset = PhantomDataset(output: root, count: 3, seed: 17)
-        dataset.size = 64
-        _ = try dataset.generate()
-        let records = try Manifest.load(root.appendingPathComponent("manifest.csv"))
-        let images = try records.map { try Image(contentsOf: root.appendingPathComponent($0.path)) }
-        let subjects = zip(records, images).map { EvaluationSubject.labelled($0, image: $1) }
+        let (_, images, subjects) = try labelFile(count: 3, seed: 17)
         let classifier = Classifier(config: ClassifierConfig(architecture: .resnet18, labels: ["Cardiomegaly"], resolution: 32,
                                                              regressionTargets: [RegressionTarget(name: "Age", mean: 60, std: 15)]),
                                     seed: 3)
