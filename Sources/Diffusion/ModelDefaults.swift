@@ -8,6 +8,7 @@ import Foundation
 ///
 ///     {
 ///       "name": "the bundled model",
+///       "captions": "captions.json",
 ///       "editing": { "guidance": 3, "guidance_reference": "docs/editing.md, Quality" }
 ///     }
 public struct ModelDefaults: Codable, Sendable, Equatable {
@@ -15,6 +16,9 @@ public struct ModelDefaults: Codable, Sendable, Equatable {
 
     /// How messages call the model ("the bundled model").
     public var name: String?
+    /// The caption template the model was trained with: a template file (JSON, as `--template` takes) in the model
+    /// folder, named relative to it. Commands that caption images for this model use it unless told otherwise.
+    public var captions: String?
     public var editing: Editing?
 
     public struct Editing: Codable, Sendable, Equatable {
@@ -35,9 +39,15 @@ public struct ModelDefaults: Codable, Sendable, Equatable {
         }
     }
 
-    public init(name: String? = nil, editing: Editing? = nil) {
+    public init(name: String? = nil, captions: String? = nil, editing: Editing? = nil) {
         self.name = name
+        self.captions = captions
         self.editing = editing
+    }
+
+    /// The caption template file of the model in `folder`, if it names one.
+    public func captionsURL(in folder: URL) -> URL? {
+        captions.map { folder.appendingPathComponent($0) }
     }
 
     /// The defaults of the model in `folder`: none when it has no `prism.json`; a file that is not valid JSON or
@@ -48,6 +58,9 @@ public struct ModelDefaults: Codable, Sendable, Equatable {
         let defaults = try JSONFile.decode(ModelDefaults.self, from: url)
         if let guidance = defaults.editing?.guidance, !guidance.isFinite || guidance < 0 {
             throw JSONFileError(file: url.path, key: "editing.guidance", problem: "expected a finite number >= 0, found \(guidance)")
+        }
+        if let file = defaults.captionsURL(in: folder), !FileManager.default.fileExists(atPath: file.path) {
+            throw JSONFileError(file: url.path, key: "captions", problem: "names \(file.path), which does not exist")
         }
         return defaults
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Datasets
+import Diffusion
 import Foundation
 import Imaging
 
@@ -242,13 +243,27 @@ struct CaptionOptions: ParsableArguments {
 
     /// The template; `findings`, the labels of a dataset that names its own (label columns, class folders), are what
     /// its captions mention unless the template file lists findings.
-    func load(findings: [String]? = nil) throws -> CaptionTemplate {
-        var t = try template.map { try CaptionTemplate.load(URL(fileURLWithPath: $0)) } ?? CaptionTemplate()
+    /// `model`'s own template (prism.json "captions", the one it was trained with) is the default when neither
+    /// --template nor --caption-template is given.
+    func load(findings: [String]? = nil, model: URL? = nil) throws -> CaptionTemplate {
+        var file = template.map { URL(fileURLWithPath: $0) }
+        if file == nil, captionTemplate == nil, let model { file = try Self.modelTemplate(model) }
+        var t = try file.map { try CaptionTemplate.load($0) } ?? CaptionTemplate()
         if let captionTemplate { t.template = captionTemplate }
         if t.findings == nil, let findings { t.findings = findings }
         if let uncertain { t.uncertain = uncertain.rawValue }
         if stateAbsent { t.stateAbsent = true }
         return t
+    }
+
+    /// The template `model` was trained with: the one its prism.json names, else the default.
+    static func template(of model: URL) throws -> CaptionTemplate {
+        try modelTemplate(model).map { try CaptionTemplate.load($0) } ?? CaptionTemplate()
+    }
+
+    /// The template file a model folder names in its prism.json, if any.
+    static func modelTemplate(_ model: URL) throws -> URL? {
+        try ModelDefaults.load(from: model).captionsURL(in: model)
     }
 }
 

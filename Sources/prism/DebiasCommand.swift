@@ -204,6 +204,8 @@ struct DebiasCommand: ParsableCommand {
         options.editing.method = inversion
         options.editing.steps = editSteps
         options.editing.guidance = try guidance ?? ModelDefaults.load(from: modelURL).editing?.guidance ?? 7.5
+        // The counterfactuals' captions in the words the model was trained with.
+        options.template = try CaptionOptions.template(of: modelURL)
 
         let experiment = DebiasExperiment(options)
         log("methods: \(options.runnableMethods.map(\.rawValue).joined(separator: ", ")); \(seeds) seed(s) each; "

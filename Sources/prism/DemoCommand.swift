@@ -49,8 +49,11 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         let modelURL = try model.url()
+        // The captions the model was trained with (its prism.json names them; the default template otherwise).
+        let template = try CaptionOptions.template(of: modelURL)
         try PhantomEditEvaluation(model: modelURL, output: report.output, cases: cases, seed: report.seed,
-                                  settings: try settings(for: modelURL), freeCardiomegalyEdit: true, tool: "prism demo").run()
+                                  settings: try settings(for: modelURL), template: template, freeCardiomegalyEdit: true,
+                                  tool: "prism demo").run()
     }
 
     /// The edit settings for the model in `folder`: --guidance, else what its prism.json recommends, else the

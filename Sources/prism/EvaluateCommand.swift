@@ -9,7 +9,7 @@ struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
         abstract: "Measure a model on phantom X-rays it never saw.",
-        subcommands: [VAE.self, Edits.self, EvaluateCounterfactualsCommand.self]
+        subcommands: [VAE.self, Loss.self, Edits.self, EvaluateCounterfactualsCommand.self]
     )
 
     struct VAE: ParsableCommand {
@@ -78,6 +78,77 @@ struct EvaluateCommand: ParsableCommand {
         }
     }
 
+    struct Loss: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "loss",
+            abstract: "Held-out denoising loss: ε-MSE on phantom cases with their captions, fixed noise and timesteps.",
+            discussion: """
+                Encodes cases 0..<COUNT of phantom set SEED (90001 by default, outside the
+                bundled model's training set), captions each with the template (as in
+                training), noises it at STEPS timesteps spread over the schedule with
+                noise fixed by --noise-seed, and reports the mean squared error of the
+                predicted noise: overall, per third of the schedule, and per timestep,
+                and the same with the empty caption (how much the caption helps: what
+                editing by caption relies on).
+                Every model sees the same noisy latents, so two models, or two
+                checkpoints of a run, are compared on equal terms. A v-prediction
+                model's output is converted to ε first, so that runs trained on either
+                target, with or without Min-SNR weighting, are scored in one unit.
+
+                Examples:
+                  prism evaluate loss --model runs/v2/checkpoints/checkpoint-000600/model \\
+                      --template configs/captions-detail.json
+                  prism evaluate loss --count 256 --steps 20 --json
+                """
+        )
+
+        @OptionGroup var model: ModelOption
+
+        @OptionGroup var captions: CaptionOptions
+
+        @Option(help: "Phantom set of the cases.")
+        var seed: UInt64 = 90_001
+
+        @Option(help: "Number of cases.")
+        var count = 128
+
+        @Option(help: "Timesteps per case, spread evenly over the schedule.")
+        var steps = 10
+
+        @Option(help: "Seed of the noise (the same seed gives every model the same noisy latents).")
+        var noiseSeed: UInt64 = 0
+
+        @Flag(help: "Print one JSON object.")
+        var json = false
+
+        func validate() throws {
+            try requireCount(count, "--count", atLeast: 1)
+            try requireCount(steps, "--steps", atLeast: 3)
+        }
+
+        func run() throws {
+            let modelURL = try model.url()
+            let template = try captions.load(model: modelURL)
+            let bar = ProgressBar(total: count, label: "loss", unit: "case")
+            let result = try DenoisingLossEvaluation.run(model: modelURL, template: template, seed: seed, count: count,
+                                                         steps: steps, noiseSeed: noiseSeed) { done, _ in bar.update(done) }
+            bar.finish()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            } else {
+                print(String(format: "held-out ε-MSE on %d phantom cases (set %llu), %d timesteps each: %.5f",
+                             result.count, seed, result.timesteps.count, result.epsilonMSE))
+                for band in result.bands {
+                    print(String(format: "  t %3d–%3d: %.5f", band.from, band.to, band.epsilonMSE))
+                }
+                print(String(format: "with the empty caption: %.5f (the caption lowers it by %.5f)",
+                             result.unconditionalMSE, result.captionGain))
+            }
+        }
+    }
+
     struct Edits: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "edits",
@@ -137,7 +208,7 @@ struct EvaluateCommand: ParsableCommand {
         }
 
         func run() throws {
-            let template = try captions.load()
+            let template = try captions.load(model: try? model.url())
             // Every edit is read before the model loads: a misspelt one is refused at once, naming what is known.
             let edits = try edit.isEmpty ? PhantomEdit.standard : edit.map { try PhantomEdit.parsing($0, template: template) }
             try PhantomEditEvaluation(model: try model.url(), output: report.output, cases: count, seed: report.seed,

@@ -124,7 +124,7 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
         try requireFolder(classifier, "--classifier")
         let measuring = try classifierTry { try Classifier.load(from: URL(fileURLWithPath: classifier)) }
         let modelURL = try model.url()
-        let template = try captions.load()
+        let template = try captions.load(model: modelURL)
         var options = CounterfactualEvaluationOptions(edits: try edits.map { try AuditEdit(parsing: $0, template: template) })
         options.template = template
         options.settings.method = inversion

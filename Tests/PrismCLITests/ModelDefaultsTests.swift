@@ -1,4 +1,5 @@
 import Counterfactual
+import Datasets
 import Diffusion
 import Foundation
 import Testing
@@ -52,6 +53,35 @@ import Testing
             for word in words { #expect(message.contains(word), "\(json): \"\(message)\" does not say \"\(word)\"") }
             #expect(status == 1 && !message.contains("\n"), "\(message)")
         }
+    }
+
+    /// A model trained with other captions says so in prism.json; every command that captions images for it then
+    /// uses that template unless --template or --caption-template says otherwise.
+    @Test func theCaptionsTheModelWasTrainedWithAreTheDefault() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let model = try folder(with: #"{"captions": "captions.json"}"#, in: scratch)
+        try Data(#"{"template": "A radiograph of {a} {sex} with {findings}", "detail": true}"#.utf8)
+            .write(to: model.appendingPathComponent("captions.json"))
+        let own = try CaptionOptions.template(of: model)
+        #expect(own.template == "A radiograph of {a} {sex} with {findings}" && own.detail)
+        #expect(try CaptionOptions.parse([]).load(model: model) == own)
+        #expect(try CaptionOptions.parse([]).load(model: nil) == CaptionTemplate())
+        let given = try CaptionOptions.parse(["--caption-template", "An X-ray of {findings}"]).load(model: model)
+        #expect(given.template == "An X-ray of {findings}" && !given.detail, "--caption-template wins over the model's file")
+        let file = try CaptionOptions.parse(["--template", model.appendingPathComponent("captions.json").path]).load(model: nil)
+        #expect(file == own, "--template reads the same file")
+        #expect(try CaptionOptions.template(of: folder(with: "{}", in: scratch)) == CaptionTemplate())
+        // A prism.json naming a file that is not there is refused, naming both.
+        let broken = scratch.url("broken")
+        try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
+        try Data(#"{"captions": "missing.json"}"#.utf8).write(to: broken.appendingPathComponent(ModelDefaults.fileName))
+        guard let (message, status) = failure({ _ = try CaptionOptions.template(of: broken) }) else {
+            Issue.record("a missing captions file was accepted")
+            return
+        }
+        #expect(message.contains("prism.json") && message.contains("captions") && message.contains("missing.json"), "\(message)")
+        #expect(status == 1)
     }
 
     @Test func maskIsReadOneWay() {
