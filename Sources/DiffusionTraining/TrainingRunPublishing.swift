@@ -39,7 +39,20 @@ extension TrainingRun {
             try saveVAE()
         }
         try DiffusersFolderWriter.writeIndex(Self.modelIndex(schedulerConfig), in: output)
+        try publishCaptionTemplate()
     }
+
+    /// A UNet trained with other captions than the default ones says so: the template goes into the published
+    /// folder as captions.json and prism.json names it, so that `prism edit` and the other captioning commands
+    /// caption for this model as it was trained. diffusers ignores both files.
+    func publishCaptionTemplate() throws {
+        guard options.component != .vae, options.template != CaptionTemplate() else { return }
+        try writeAtomically(JSONFile.encode(value: options.template), to: output.appendingPathComponent(Self.captionsFileName))
+        try writeAtomically(JSONFile.encode(value: ModelDefaults(captions: Self.captionsFileName)),
+                           to: output.appendingPathComponent(ModelDefaults.fileName))
+    }
+
+    static let captionsFileName = "captions.json"
 
     /// Writes the trained components (EMA weights when there is an EMA) into the published folder.
     public func publish() throws {

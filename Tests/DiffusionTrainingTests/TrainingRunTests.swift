@@ -230,6 +230,31 @@ struct Killed: Error {}
         }
     }
 
+    /// A run with other captions publishes its template and names it in prism.json, so that the model is edited
+    /// with the captions it learned; a run with the default captions writes neither.
+    @Test func aRunWithItsOwnCaptionsPublishesTheTemplate() throws {
+        let data = try TinyImageData(count: 2)
+        defer { try? FileManager.default.removeItem(at: data.root) }
+        var detail = CaptionTemplate()
+        detail.detail = true
+        detail.template = "An X-ray of {a} {sex} with {findings}"
+        for template in [detail, CaptionTemplate()] {
+            let out = output()
+            defer { try? FileManager.default.removeItem(at: out) }
+            var options = unetOptions(data, output: out, steps: 1)
+            options.template = template
+            try TrainingRun(options).publishFrozenComponents()
+            let defaults = try ModelDefaults.load(from: out)
+            if template == CaptionTemplate() {
+                #expect(defaults == ModelDefaults() && !FileManager.default.fileExists(atPath: out.appendingPathComponent("captions.json").path))
+            } else {
+                let file = try #require(defaults.captionsURL(in: out))
+                #expect(file.lastPathComponent == "captions.json")
+                #expect(try CaptionTemplate.load(file) == detail)
+            }
+        }
+    }
+
     @Test func theSchedulerConfigSaysWhatTheUNetPredicts() throws {
         let data = try TinyImageData(count: 2)
         defer { try? FileManager.default.removeItem(at: data.root) }
