@@ -67,6 +67,11 @@ public struct EditSettings: Sendable {
     /// prompt-to-prompt lets the whole image drift a little; this keeps the edit's footprint and leaves everything
     /// else the input's (DiffEdit's normalised-difference mask, inside the attention mask).
     public var changeThreshold = 0.25
+    /// With `--mask auto`, leave out of the mask the places where the words the edit keeps (those after the
+    /// caption's "with": the findings and devices it still names) attend more than the words it changes. A model
+    /// that learned that a pacemaker comes with cardiomegaly attends to the pacemaker from "cardiomegaly" too, and
+    /// "remove cardiomegaly" would take the pacemaker the target caption still names.
+    public var protectKept = false
     public var nullTextInnerSteps = 10
     public var nullTextEpsilon = 1e-5
 
@@ -216,6 +221,7 @@ public final class CounterfactualEditor {
         let latentSize = inversion.zT.size(-1)
         let latentUserMask = userMask.map { Self.tensor(plane: $0.resized(width: latentSize, height: latentSize).thresholded(0.5)) }
         let blendTokens = Self.differingTokens(prompts: prompts, reweighted: settings.reweight.map(\.word), tokenizer)
+        let keptTokens = settings.protectKept ? Self.keptTokens(prompts: prompts, tokenizer) : nil
         let blendFrom = Int(settings.blendStart * Double(n))
 
         var zSource = inversion.zT
@@ -248,7 +254,7 @@ public final class CounterfactualEditor {
                 }
                 if settings.mask == .auto, i + 1 > blendFrom, let maps = control.storedMaps {
                     let (m, soft) = AttentionMask.make(maps: maps, tokens: blendTokens, size: (latentSize, latentSize),
-                                                       threshold: settings.maskThreshold)
+                                                       threshold: settings.maskThreshold, protect: keptTokens)
                     let mask = latentUserMask.map { (m + $0).clamp(max: 1) } ?? m
                     zEdits = AttentionMask.blend(source: zSource, edits: zEdits, mask: mask)
                     if i == n - 1 {
@@ -334,6 +340,28 @@ public final class CounterfactualEditor {
             let scaledTarget = reweighted.flatMap { PromptAlignment.tokenIndices(of: $0, in: target, tokenizer) }
             return (Array(Set(content(sourceSide, sourceIDs) + scaledSource)).sorted(),
                     Array(Set(content(targetSide, targetIDs) + scaledTarget)).sorted())
+        }
+    }
+
+    /// Per edit, the token positions, in the source and in the target, of the content words both prompts share
+    /// after their first "with": what the caption still names besides the edit ("support devices (a pacemaker)"
+    /// when cardiomegaly is removed). A prompt without "with" names nothing to keep this way.
+    static func keptTokens(prompts: [String], _ tokenizer: PromptTokenizing) -> [(source: [Int], target: [Int])] {
+        let sourceIDs = tokenizer.tokenIDs(prompts[0])
+        let function = Set(functionWords.compactMap { tokenizer.tokenIDs($0).dropFirst().first })
+        let with = tokenizer.tokenIDs("with").dropFirst().first
+        func start(_ ids: [Int]) -> Int? { ids.firstIndex { $0 == with }.map { $0 + 1 } }
+        return prompts.dropFirst().map { target in
+            let targetIDs = tokenizer.tokenIDs(target)
+            guard let s0 = start(sourceIDs), let t0 = start(targetIDs) else { return ([], []) }
+            var source: [Int] = [], kept: [Int] = []
+            for p in PromptAlignment.globalAlignment(sourceIDs, targetIDs)
+            where p.source >= s0 && p.target >= t0 && p.source < sourceIDs.count - 1 && p.target < targetIDs.count - 1
+                && sourceIDs[p.source] == targetIDs[p.target] && !function.contains(sourceIDs[p.source]) {
+                source.append(p.source)
+                kept.append(p.target)
+            }
+            return (source, kept)
         }
     }
 

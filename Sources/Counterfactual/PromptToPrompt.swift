@@ -130,10 +130,12 @@ public enum AttentionMask {
     ///   - maps: [1 + edits, h, w, 77], summed cross-attention, the source first.
     ///   - tokens: per edit, the source's and the edit's token positions that make its mask.
     ///   - size: the latents' (h, w).
+    ///   - protect: per edit, the source's and the edit's positions of words the edit keeps: a pixel where their
+    ///     normalised map is above the changed words' leaves the mask (nil: LocalBlend's mask as it is).
     /// - Returns: the masks [edits, 1, H, W] in {0, 1}, and the normalised maps before thresholding (the larger
     ///   of the source's and the edit's) [edits, 1, H, W].
     public static func make(maps: Tensor, tokens: [(source: [Int], target: [Int])], size: (Int, Int), threshold: Double,
-                            dilation: Int = 1) -> (mask: Tensor, soft: Tensor) {
+                            dilation: Int = 1, protect: [(source: [Int], target: [Int])]? = nil) -> (mask: Tensor, soft: Tensor) {
         withNoGrad {
             let vocab = maps.size(-1)
             func normalised(_ row: Int, _ positions: [Int]) -> Tensor {
@@ -147,10 +149,31 @@ public enum AttentionMask {
                 m = F.interpolate(m, size: size, mode: .nearest)
                 return m / m.max(dims: [2, 3], keepDim: true).clamp(min: 1e-12)
             }
+            // The largest attention any one of the words gets at each place (not normalised): where a kept word
+            // gets more than every changed word, the place belongs to what the caption keeps.
+            func strongest(_ row: Int, _ positions: [Int]) -> Tensor {
+                var selector = [Float](repeating: 0, count: vocab)
+                for t in positions where t < vocab { selector[t] = 1 }
+                var m = (maps.slice(dim: 0, start: row, end: row + 1) * Tensor(selector, shape: [1, 1, 1, vocab]))
+                    .max(dims: [-1]).unsqueeze(1)
+                if dilation > 0 {
+                    m = F.maxPool2d(m, kernelSize: 2 * dilation + 1, stride: 1, padding: dilation)
+                }
+                return F.interpolate(m, size: size, mode: .nearest)
+            }
             var masks: [Tensor] = [], softs: [Tensor] = []
             for (e, pair) in tokens.enumerated() {
                 let s = normalised(0, pair.source), t = normalised(e + 1, pair.target)
-                masks.append((s.gt(threshold).to(.float32) + t.gt(threshold).to(.float32)).clamp(max: 1))
+                var sourceMask = s.gt(threshold).to(.float32), editMask = t.gt(threshold).to(.float32)
+                if let kept = protect?[e] {
+                    if !kept.source.isEmpty {
+                        sourceMask = sourceMask * strongest(0, pair.source).ge(strongest(0, kept.source)).to(.float32)
+                    }
+                    if !kept.target.isEmpty {
+                        editMask = editMask * strongest(e + 1, pair.target).ge(strongest(e + 1, kept.target)).to(.float32)
+                    }
+                }
+                masks.append((sourceMask + editMask).clamp(max: 1))
                 softs.append(s.maximum(t))
             }
             return (Tensor.cat(masks), Tensor.cat(softs))

@@ -149,7 +149,7 @@ public enum EvaluationReport {
             "model": model,
             "settings": ["inversion": settings.method.rawValue, "steps": settings.steps, "guidance": settings.guidance,
                          "mask_threshold": settings.maskThreshold, "blend_start": settings.blendStart,
-                         "change_threshold": settings.changeThreshold] as [String: Any],
+                         "change_threshold": settings.changeThreshold, "protect_kept": settings.protectKept] as [String: Any],
             "seconds": totalSeconds,
             "mean_reconstruction_psnr_db": meanReconstructionPSNR(cases),
             "summary": summary.map { s -> [String: Any] in

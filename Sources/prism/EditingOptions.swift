@@ -84,6 +84,9 @@ struct MaskOptions: ParsableArguments {
     @Option(help: "With --mask auto, keep only pixels where the edit moved the image by more than this fraction of its largest move (0: the attention mask alone).")
     var changeThreshold = 0.25
 
+    @Flag(inversion: .prefixedNo, help: "With --mask auto, leave out of the mask the places where the words the edit keeps (the findings and devices the target caption still names, after its \"with\") attend more than the words it changes: \"remove cardiomegaly\" then keeps the pacemaker the caption still names, even from a model that learned the two together.")
+    var protectKept = false
+
     /// --mask as the one reading of it.
     var choice: MaskChoice { MaskChoice(mask) }
 
@@ -105,6 +108,7 @@ struct MaskOptions: ParsableArguments {
         settings.blendStart = blendStart
         settings.feather = feather
         settings.changeThreshold = changeThreshold
+        settings.protectKept = protectKept
     }
 }
 

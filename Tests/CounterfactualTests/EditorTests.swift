@@ -140,6 +140,40 @@ final class ToyEditingModel: EditingModel {
         #expect(tokens[1].target.map { model.clip.tokenText(swapped[$0]) } == ["male"])
     }
 
+    @Test func keptTokensAreTheFindingsBothCaptionsStillName() throws {
+        let model = try ToyEditingModel()
+        let a = "Chest X-ray of a 70-year-old male with mild cardiomegaly and support devices (a pacemaker)"
+        let b = "Chest X-ray of a 70-year-old male with support devices (a pacemaker)"
+        let kept = CounterfactualEditor.keptTokens(prompts: [a, b, "A radiograph of the chest"], model.tokenizer)
+        let aIDs = model.clip.tokenIDs(a), bIDs = model.clip.tokenIDs(b)
+        // After "with" and without function words (the age, sex and "Chest X-ray" attend everywhere); CLIP spells
+        // "pacemaker" in two tokens.
+        #expect(kept[0].source.map { model.clip.tokenText(aIDs[$0]) } == ["support", "devices", "(", "pace", "maker", ")"])
+        #expect(kept[0].target.map { model.clip.tokenText(bIDs[$0]) } == ["support", "devices", "(", "pace", "maker", ")"])
+        #expect(kept[1].source.isEmpty && kept[1].target.isEmpty, "a caption without \"with\" names nothing to keep")
+    }
+
+    /// Where a kept word claims a place (more attention there than any changed word), the place leaves the mask.
+    @Test func theMaskLeavesOutWhatAKeptWordClaims() {
+        // Two prompts, 4×4 maps over 5 tokens: token 1 is changed, token 2 kept. Token 1 attends to the top half,
+        // token 2 more strongly to the top-left quarter.
+        var values = [Float](repeating: 0, count: 2 * 16 * 5)
+        for row in 0..<2 { for y in 0..<4 { for x in 0..<4 {
+            let base = ((row * 4 + y) * 4 + x) * 5
+            if y < 2 { values[base + 1] = 0.4 }
+            if y < 2 && x < 2 { values[base + 2] = 0.6 }
+        } } }
+        let maps = Tensor(values, shape: [2, 4, 4, 5])
+        let plain = AttentionMask.make(maps: maps, tokens: [([1], [1])], size: (4, 4), threshold: 0.3, dilation: 0).mask
+        let kept = AttentionMask.make(maps: maps, tokens: [([1], [1])], size: (4, 4), threshold: 0.3, dilation: 0,
+                                      protect: [([2], [2])]).mask
+        #expect(plain.floats() == [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+        #expect(kept.floats() == [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+        // Nothing kept: the mask as it was.
+        let none = AttentionMask.make(maps: maps, tokens: [([1], [1])], size: (4, 4), threshold: 0.3, dilation: 0, protect: [([], [])])
+        #expect(none.mask.floats() == plain.floats())
+    }
+
     @Test func reweightedWordsAreEditedWordsEvenWhereThePromptsAgree() throws {
         let model = try ToyEditingModel()
         let ids = model.clip.tokenIDs(source)
