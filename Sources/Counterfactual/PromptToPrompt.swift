@@ -138,29 +138,24 @@ public enum AttentionMask {
                             dilation: Int = 1, protect: [(source: [Int], target: [Int])]? = nil) -> (mask: Tensor, soft: Tensor) {
         withNoGrad {
             let vocab = maps.size(-1)
-            func normalised(_ row: Int, _ positions: [Int]) -> Tensor {
+            // The row's maps at `positions` only ([1, h, w, vocab]), reduced over the tokens, max-pooled and resized.
+            func pooled(_ row: Int, _ positions: [Int], _ reduce: (Tensor) -> Tensor) -> Tensor {
                 var selector = [Float](repeating: 0, count: vocab)
                 for t in positions where t < vocab { selector[t] = 1 }
-                var m = (maps.slice(dim: 0, start: row, end: row + 1) * Tensor(selector, shape: [1, 1, 1, vocab]))
-                    .sum(dim: -1).unsqueeze(1)  // [1, 1, h, w]
-                if dilation > 0 {
-                    m = F.maxPool2d(m, kernelSize: 2 * dilation + 1, stride: 1, padding: dilation)
-                }
-                m = F.interpolate(m, size: size, mode: .nearest)
-                return m / m.max(dims: [2, 3], keepDim: true).clamp(min: 1e-12)
-            }
-            // The largest attention any one of the words gets at each place (not normalised): where a kept word
-            // gets more than every changed word, the place belongs to what the caption keeps.
-            func strongest(_ row: Int, _ positions: [Int]) -> Tensor {
-                var selector = [Float](repeating: 0, count: vocab)
-                for t in positions where t < vocab { selector[t] = 1 }
-                var m = (maps.slice(dim: 0, start: row, end: row + 1) * Tensor(selector, shape: [1, 1, 1, vocab]))
-                    .max(dims: [-1]).unsqueeze(1)
+                var m = reduce(maps.slice(dim: 0, start: row, end: row + 1) * Tensor(selector, shape: [1, 1, 1, vocab]))
+                    .unsqueeze(1)  // [1, 1, h, w]
                 if dilation > 0 {
                     m = F.maxPool2d(m, kernelSize: 2 * dilation + 1, stride: 1, padding: dilation)
                 }
                 return F.interpolate(m, size: size, mode: .nearest)
             }
+            func normalised(_ row: Int, _ positions: [Int]) -> Tensor {
+                let m = pooled(row, positions) { $0.sum(dim: -1) }
+                return m / m.max(dims: [2, 3], keepDim: true).clamp(min: 1e-12)
+            }
+            // The largest attention any one of the words gets at each place (not normalised): where a kept word
+            // gets more than every changed word, the place belongs to what the caption keeps.
+            func strongest(_ row: Int, _ positions: [Int]) -> Tensor { pooled(row, positions) { $0.max(dims: [-1]) } }
             var masks: [Tensor] = [], softs: [Tensor] = []
             for (e, pair) in tokens.enumerated() {
                 let s = normalised(0, pair.source), t = normalised(e + 1, pair.target)
