@@ -201,6 +201,19 @@ let missingModel = "/nonexistent/prism-model"
         expectRefused(EvaluateCommand.VAE.self, base + ["--resolution", "60"], saying: "--resolution 60", "multiple of 8")
     }
 
+    @Test func evaluateLossParsesAndRefusesBadValues() throws {
+        let base = ["--model", missingModel]
+        let c = try EvaluateCommand.Loss.parse(base + ["--count", "3", "--steps", "4", "--seed", "5", "--noise-seed", "7"])
+        #expect(c.count == 3 && c.steps == 4 && c.seed == 5 && c.noiseSeed == 7)
+        expectCountsRefused(EvaluateCommand.Loss.self, base, [("--count", "0", "1 or more"), ("--steps", "2", "3 or more")])
+        // The model is the first thing the run reads: a missing one is named.
+        guard let (message, status) = failure({ var command = try EvaluateCommand.Loss.parse(base); try command.run() }) else {
+            Issue.record("a missing model was accepted")
+            return
+        }
+        #expect(message.contains(missingModel) && status == 1, "\(message)")
+    }
+
     @Test func evaluateEditsParsesAndRefusesBadValues() throws {
         let base = ["--model", missingModel, "--output", "/nonexistent/eval"]
         let c = try EvaluateCommand.Edits.parse(base + ["--count", "2", "--mask", "none", "--guidance", "3", "--steps", "5"])
