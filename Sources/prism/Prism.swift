@@ -23,6 +23,7 @@ struct Prism: ParsableCommand {
     /// ArgumentParser's main, with one change: a Foundation file error that reached the top is printed with its
     /// file and cause ("x.png: Is a directory") instead of "NSCocoaErrorDomain error 256".
     static func main() {
+        Allocator.tuneForTensors()
         do {
             var command = try parseAsRoot()
             try command.run()
