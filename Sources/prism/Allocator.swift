@@ -19,17 +19,25 @@ enum Allocator {
         #if canImport(Glibc)
         // malloc.h is not part of Swift's Glibc module: mallopt is looked up, with its option numbers from that
         // header (M_TRIM_THRESHOLD −1, M_MMAP_THRESHOLD −3, part of glibc's ABI).
-        guard !userTunes(), let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+        guard !userTunes(getenv("GLIBC_TUNABLES").map { String(cString: $0) }), let mallopt = mallopt() else { return }
         _ = mallopt(-3, mmapThreshold)
         _ = mallopt(-1, trimThreshold)
         #endif
     }
 
-    /// The user set glibc's malloc tunables: leave the allocator as they asked.
-    static func userTunes() -> Bool {
-        guard let tunables = getenv("GLIBC_TUNABLES") else { return false }
-        return String(cString: tunables).contains("glibc.malloc.")
+    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+
+    /// glibc's `mallopt`, nil where the C library has none.
+    static func mallopt() -> Mallopt? {
+        #if canImport(Glibc)
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt").map { unsafeBitCast($0, to: Mallopt.self) }
+        #else
+        nil
+        #endif
+    }
+
+    /// Whether the user set glibc's malloc tunables (the value of GLIBC_TUNABLES): then the allocator stays as asked.
+    static func userTunes(_ tunables: String?) -> Bool {
+        tunables?.contains("glibc.malloc.") ?? false
     }
 }

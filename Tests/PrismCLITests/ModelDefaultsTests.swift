@@ -84,6 +84,15 @@ import Testing
         #expect(status == 1)
     }
 
+    /// `prism` tunes glibc's allocator unless the user did, through mallopt, which is found.
+    @Test func theAllocatorIsTunedUnlessTheUserTunedIt() throws {
+        #expect(!Allocator.userTunes(nil) && !Allocator.userTunes("glibc.pthread.rseq=0"))
+        #expect(Allocator.userTunes("glibc.malloc.mmap_threshold=131072"))
+        #expect(Allocator.userTunes("glibc.pthread.rseq=0:glibc.malloc.arena_max=1"))
+        // Found, not called: setting it here would change the allocator of the whole test process.
+        #expect(Allocator.mallopt() != nil)
+    }
+
     @Test func maskIsReadOneWay() {
         #expect(MaskChoice("auto") == .auto && MaskChoice("none") == .none && MaskChoice("m.png") == .file("m.png"))
         #expect(MaskChoice("auto").mode == .auto && MaskChoice("none").mode == .none && MaskChoice("m.png").mode == .auto)
