@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Imaging", "NN", "Torch"]),
         .testTarget(name: "DiffusionTrainingTests", dependencies: ["DiffusionTraining", "Training", "Datasets", "Diffusion", "Imaging", "NN", "Torch", "TestSupport"]),
         .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Diffusion", "Imaging", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Core", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "TestSupport", "Torch"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Core", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "TestSupport", "Torch", "DiffusersConfig"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),
         .testTarget(name: "ClassifiersTests", dependencies: ["Classifiers", "Core", "NN", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ClassifierMetricsTests", dependencies: ["ClassifierMetrics", "Core", "Imaging"], resources: [.copy("Fixtures")]),

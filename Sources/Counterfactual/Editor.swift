@@ -314,6 +314,11 @@ public final class CounterfactualEditor {
     /// spreads over the whole image, so a mask made from them confines nothing.
     static let functionWords = ["a", "an", "and", "the", "with", "without", "of", "or", "no", ","]
 
+    /// The token id of each function word (its first token after the start token).
+    static func functionTokenIDs(_ tokenizer: PromptTokenizing) -> Set<Int> {
+        Set(functionWords.compactMap { tokenizer.tokenIDs($0).dropFirst().first })
+    }
+
     /// Per edit, the token positions of the source and of the target that are not matched by the same token in
     /// the other prompt: the words the edit removes or swaps (source side) and adds or swaps in (target side).
     /// Function words are left out of a side that has other words. Words whose attention is reweighted are edited
@@ -322,7 +327,7 @@ public final class CounterfactualEditor {
     static func differingTokens(prompts: [String], reweighted: [String] = [],
                                 _ tokenizer: PromptTokenizing) -> [(source: [Int], target: [Int])] {
         let sourceIDs = tokenizer.tokenIDs(prompts[0])
-        let function = Set(functionWords.compactMap { tokenizer.tokenIDs($0).dropFirst().first })
+        let function = functionTokenIDs(tokenizer)
         func content(_ positions: [Int], _ ids: [Int]) -> [Int] {
             let kept = positions.filter { !function.contains(ids[$0]) }
             return kept.isEmpty ? positions : kept
@@ -348,7 +353,7 @@ public final class CounterfactualEditor {
     /// when cardiomegaly is removed). A prompt without "with" names nothing to keep this way.
     static func keptTokens(prompts: [String], _ tokenizer: PromptTokenizing) -> [(source: [Int], target: [Int])] {
         let sourceIDs = tokenizer.tokenIDs(prompts[0])
-        let function = Set(functionWords.compactMap { tokenizer.tokenIDs($0).dropFirst().first })
+        let function = functionTokenIDs(tokenizer)
         let with = tokenizer.tokenIDs("with").dropFirst().first
         func start(_ ids: [Int]) -> Int? { ids.firstIndex { $0 == with }.map { $0 + 1 } }
         return prompts.dropFirst().map { target in

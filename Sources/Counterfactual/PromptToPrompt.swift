@@ -130,8 +130,8 @@ public enum AttentionMask {
     ///   - maps: [1 + edits, h, w, 77], summed cross-attention, the source first.
     ///   - tokens: per edit, the source's and the edit's token positions that make its mask.
     ///   - size: the latents' (h, w).
-    ///   - protect: per edit, the source's and the edit's positions of words the edit keeps: a pixel where their
-    ///     normalised map is above the changed words' leaves the mask (nil: LocalBlend's mask as it is).
+    ///   - protect: per edit, the source's and the edit's positions of words the edit keeps: a pixel where one of
+    ///     them gets more attention than every changed word leaves the mask (nil: LocalBlend's mask as it is).
     /// - Returns: the masks [edits, 1, H, W] in {0, 1}, and the normalised maps before thresholding (the larger
     ///   of the source's and the edit's) [edits, 1, H, W].
     public static func make(maps: Tensor, tokens: [(source: [Int], target: [Int])], size: (Int, Int), threshold: Double,

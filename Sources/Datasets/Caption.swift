@@ -80,6 +80,9 @@ public struct CaptionTemplate: Sendable, Equatable, Codable {
 
     /// Reads a template file (JSON with any of the fields above; absent fields keep their defaults).
     public static func load(_ url: URL) throws -> CaptionTemplate {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw DataFileError(file: url.path, "no such file (expected a caption template: JSON, as configs/captions-detail.json)")
+        }
         let t: CaptionTemplate
         do { t = try JSONFile.decode(CaptionTemplate.self, from: url) } catch let error as JSONFileError {
             let problem = error.key.isEmpty ? error.problem : "\(error.key): \(error.problem)"

@@ -10,8 +10,8 @@ import Torch
 
 /// How well a model denoises phantom X-rays it never saw, with their own captions: the ε-MSE at a fixed grid of
 /// timesteps with fixed noise, so that two models (or two checkpoints of one run) are compared on the very same
-/// noisy latents. A v-prediction model's output is turned into its ε first (ε̂ = √ᾱ v̂ + √(1−ᾱ) x_t), so that
-/// models trained on either target, with or without loss weighting, are scored in the same units.
+/// noisy latents. A v- or x₀-prediction model's output is turned into its ε first (the schedulers' own conversion),
+/// so that models trained on any target, with or without loss weighting, are scored in the same units.
 public enum DenoisingLossEvaluation {
     public struct Band: Sendable, Codable {
         public var from: Int
@@ -40,14 +40,14 @@ public enum DenoisingLossEvaluation {
     }
 
     /// Cases 0..<count of phantom set `seed` at `resolution`, captioned with `template` as in training; noise
-    /// from `noiseSeed` and the case index.
+    /// from `noiseSeed` and the case index. `steps` is at least 3 (one timestep a third at least).
     public static func run(model root: URL, template: CaptionTemplate, seed: UInt64, count: Int, resolution: Int? = nil,
                            steps: Int = 10, noiseSeed: UInt64 = 0, progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
+        precondition(steps >= 3, "a timestep for each third of the schedule")
         let folder = try StableDiffusionFolder(root)
         let tokenizer = try CLIPTokenizer(folder: folder.tokenizer)
-        let schedulerConfig = try SchedulerConfig.load(from: folder.scheduler)
-        let schedule = try DDPMScheduler(config: schedulerConfig).schedule
-        let vPrediction = schedulerConfig.predictionType == "v_prediction"
+        let scheduler = try DDPMScheduler(config: try SchedulerConfig.load(from: folder.scheduler))
+        let schedule = scheduler.schedule, prediction = scheduler.configuration.common.predictionType
         let textEncoder = try CLIPTextModel.load(from: folder.textEncoder)
         let unet = try UNet2DConditionModel.load(from: folder.unet)
         let vae = try AutoencoderKL.load(from: folder.vae)
@@ -70,9 +70,9 @@ public enum DenoisingLossEvaluation {
                 func squaredErrors(_ tokens: [Int]) -> [Double] {
                     let context = textEncoder(Tensor(ints: Array(repeating: tokens, count: grid.count).flatMap { $0 },
                                                      shape: [grid.count, tokens.count]))
-                    var predicted = unet(noisy, timestep: Tensor(ints: grid, shape: [grid.count]), encoderHiddenStates: context)
-                    if vPrediction { predicted = epsilon(fromVelocity: predicted, noisy: noisy, timesteps: grid, schedule: schedule) }
-                    return (predicted.to(.float32) - noise).square().mean(dims: [1, 2, 3]).toArray(Float.self).map(Double.init)
+                    let output = unet(noisy, timestep: Tensor(ints: grid, shape: [grid.count]), encoderHiddenStates: context)
+                    let predicted = epsilon(from: output, as: prediction, noisy: noisy, timesteps: grid, schedule: schedule)
+                    return (predicted - noise).square().mean(dims: [1, 2, 3]).toArray(Float.self).map(Double.init)
                 }
                 return (squaredErrors(ids), squaredErrors(emptyIDs))
             }
@@ -82,10 +82,8 @@ public enum DenoisingLossEvaluation {
             }
             progress(index + 1, count)
         }
-        let third = max(grid.count / 3, 1)
-        let ranges = [0..<third, third..<max(grid.count - third, third), max(grid.count - third, third)..<grid.count]
-            .filter { !$0.isEmpty }
-        let bands = ranges.map { r in
+        let third = grid.count / 3
+        let bands = [0..<third, third..<(grid.count - third), (grid.count - third)..<grid.count].map { r in
             Band(from: grid[r.lowerBound], to: grid[r.upperBound - 1],
                  epsilonMSE: perTimestep[r].reduce(0, +) / Double(r.count))
         }
@@ -94,11 +92,14 @@ public enum DenoisingLossEvaluation {
                       unconditionalMSE: unconditional.reduce(0, +) / Double(grid.count), unconditionalPerTimestep: unconditional)
     }
 
-    /// ε from a v-prediction: x_t = √ᾱ x₀ + √(1−ᾱ) ε and v = √ᾱ ε − √(1−ᾱ) x₀ give ε = √ᾱ v + √(1−ᾱ) x_t.
-    static func epsilon(fromVelocity v: Tensor, noisy: Tensor, timesteps: [Int], schedule: NoiseSchedule) -> Tensor {
-        let shape = [timesteps.count, 1, 1, 1]
-        let a = Tensor(timesteps.map { Float(schedule.alphasCumprod[$0].squareRoot()) }, shape: shape)
-        let s = Tensor(timesteps.map { Float((1 - schedule.alphasCumprod[$0]).squareRoot()) }, shape: shape)
-        return a * v.to(.float32) + s * noisy.to(.float32)
+    /// ε̂ from a model's output of type `prediction`, row k noised at `timesteps[k]`, in float32.
+    static func epsilon(from output: Tensor, as prediction: PredictionType, noisy: Tensor, timesteps: [Int],
+                        schedule: NoiseSchedule) -> Tensor {
+        Tensor.cat(timesteps.enumerated().map { k, t in
+            let a = schedule.alphasCumprod[t]
+            return prediction.epsilon(modelOutput: output.slice(dim: 0, start: k, end: k + 1).to(.float32),
+                                      sample: noisy.slice(dim: 0, start: k, end: k + 1).to(.float32),
+                                      alpha: a.squareRoot(), sigma: (1 - a).squareRoot())
+        })
     }
 }

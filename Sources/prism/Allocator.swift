@@ -7,8 +7,8 @@ import Glibc
 /// is freed. A training step makes and frees the same large tensors every time (DenseNet-121 at batch 16 allocates
 /// hundreds of 10–50 MB feature maps), and with glibc's defaults a Prism process spent a fifth of its step in page
 /// faults: 2.69 s a step against 2.19 s tuned, 2.5 M minor faults against 0.7 M, peak memory +6%
-/// (docs/classifiers.md, Speed). Set before anything is allocated; `GLIBC_TUNABLES` given by the user still wins
-/// for what it names, since glibc reads it at start-up and these calls only move the defaults it left.
+/// (docs/classifiers.md, Speed). Set before anything large is allocated; a user who sets any `glibc.malloc.*`
+/// tunable in `GLIBC_TUNABLES` gets glibc as they configured it, untouched.
 enum Allocator {
     /// Blocks below this come from the heap (glibc's default moves between 128 KB and 32 MB).
     static let mmapThreshold: Int32 = 1 << 30

@@ -130,7 +130,7 @@ struct AuditCommand: ParsableCommand {
         let log = Log(tool: "prism audit")
         let folder = try prepareOutputFolder(output)
         let parameters = try graph.map { try SCMParameters.load(URL(fileURLWithPath: $0)) } ?? SCMParameters()
-        let template = try captions.load(model: try? model.url())
+        let template = try captions.load(for: model)
         let auditEdits = try (edits.isEmpty ? Self.defaultEdits : edits).map { try AuditEdit(parsing: $0, template: template) }
         let chosenEditor = AuditEditor(rawValue: editor)!
         let loadedClassifier = try classifier.map { try Classifier.load(from: URL(fileURLWithPath: $0)) }
@@ -191,7 +191,7 @@ struct AuditCommand: ParsableCommand {
         let log = Log(tool: "prism audit")
         let measuring = try classifierTry { try Classifier.load(from: URL(fileURLWithPath: classifier!)) }
         let subjects = try classifierTry { try labelledSubjects(data: data, images: images, count: count) }
-        let template = try captions.load(model: try? model.url())
+        let template = try captions.load(for: model)
         let auditEdits = try (edits.isEmpty ? Self.defaultEdits : edits).map { try AuditEdit(parsing: $0, template: template) }
         let folder = try prepareOutputFolder(output)
         let modelURL = try model.url()

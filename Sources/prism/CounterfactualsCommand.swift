@@ -110,7 +110,7 @@ struct CounterfactualsMakeCommand: ParsableCommand {
                                                    edits: edits, output: URL(fileURLWithPath: output))
         request.format = format
         request.filter = filter
-        request.template = try captions.load(model: try? model.url())
+        request.template = try captions.load(for: model)
         request.settings = editing.settings
         request.extraSettings = ["dtype": precision.dtype.lowercased()]
         request.shard = try shard.map(Shard.init(parsing:)) ?? .whole

@@ -256,6 +256,12 @@ struct CaptionOptions: ParsableArguments {
         return t
     }
 
+    /// `load(model:)` for the model a command was given; a model folder that cannot be found is left to the
+    /// command's own loading, which names it.
+    func load(for model: ModelOption) throws -> CaptionTemplate {
+        try load(model: try? model.url())
+    }
+
     /// The template `model` was trained with: the one its prism.json names, else the default.
     static func template(of model: URL) throws -> CaptionTemplate {
         try modelTemplate(model).map { try CaptionTemplate.load($0) } ?? CaptionTemplate()

@@ -137,7 +137,7 @@ struct EditCommand: ParsableCommand {
     }
 
     func run() throws {
-        let template = try captions.load(model: try? model.url())
+        let template = try captions.load(for: model)
         let (sourceCaption, targets) = try prompts(template)
         if reweight.isEmpty, let same = targets.first(where: { $0.1 == sourceCaption }) {
             throw CLIError("\(same.0): the target caption is the source's (\"\(sourceCaption)\"), so nothing would change"

@@ -208,7 +208,7 @@ struct EvaluateCommand: ParsableCommand {
         }
 
         func run() throws {
-            let template = try captions.load(model: try? model.url())
+            let template = try captions.load(for: model)
             // Every edit is read before the model loads: a misspelt one is refused at once, naming what is known.
             let edits = try edit.isEmpty ? PhantomEdit.standard : edit.map { try PhantomEdit.parsing($0, template: template) }
             try PhantomEditEvaluation(model: try model.url(), output: report.output, cases: count, seed: report.seed,

@@ -62,6 +62,10 @@ import Testing
         let unbalanced = try temporaryFile("bad.json", #"{"template": "X-ray [of {sex}"}"#)
         defer { try? FileManager.default.removeItem(at: unbalanced.deletingLastPathComponent()) }
         #expect(throws: DataFileError.self) { try CaptionTemplate.load(unbalanced) }
+        // A missing file is said to be missing, with its name, not "not a caption template".
+        let missing = URL(fileURLWithPath: "/nonexistent/template.json")
+        let absent = #expect(throws: DataFileError.self) { try CaptionTemplate.load(missing) }
+        #expect(absent?.description.contains("/nonexistent/template.json: no such file") == true, "\(String(describing: absent))")
     }
 
     @Test func editsRewriteTheCaptionInTheSameGrammar() throws {

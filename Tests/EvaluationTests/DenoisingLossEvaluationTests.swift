@@ -1,4 +1,5 @@
 import Datasets
+import DiffusersConfig
 import Diffusion
 import Foundation
 import Testing
@@ -22,8 +23,13 @@ import Torch
         let noise = Tensor.randn([3, 4, 5, 5], generator: Generator(seed: 2))
         let noisy = schedule.addNoise(original: x0, noise: noise, timesteps: timesteps)
         let v = schedule.velocity(sample: x0, noise: noise, timesteps: timesteps)
-        let epsilon = DenoisingLossEvaluation.epsilon(fromVelocity: v, noisy: noisy, timesteps: timesteps, schedule: schedule)
+        let epsilon = DenoisingLossEvaluation.epsilon(from: v, as: .vPrediction, noisy: noisy, timesteps: timesteps, schedule: schedule)
         #expect((epsilon - noise).abs().max().item() < 1e-5)
+        // An ε model's output is its own ε; an x₀ model's converts back too.
+        #expect(DenoisingLossEvaluation.epsilon(from: noise, as: .epsilon, noisy: noisy, timesteps: timesteps, schedule: schedule)
+            .floats() == noise.floats())
+        let fromSample = DenoisingLossEvaluation.epsilon(from: x0, as: .sample, noisy: noisy, timesteps: timesteps, schedule: schedule)
+        #expect((fromSample.slice(dim: 0, start: 0, end: 2) - noise.slice(dim: 0, start: 0, end: 2)).abs().max().item() < 1e-3)
         // Read as ε directly, the velocity is wrong by a lot: the conversion matters.
         #expect((v - noise).abs().max().item() > 0.1)
     }
