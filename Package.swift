@@ -72,7 +72,7 @@ let package = Package(
         // Classifier training on the one Trainer (masked multi-label BCE, group weights, augmentation, validation and
         // the best checkpoint by AUROC), and prediction, evaluation and counterfactual sensitivity of a classifier folder.
         .target(name: "ClassifierTraining", dependencies: ["Classifiers", "ClassifierMetrics", "Core", "Datasets", "Imaging", "NN", "Torch", "Training"]),
-        .target(name: "Evaluation", dependencies: ["Core", "Counterfactual", "Datasets", "DiffusersConfig", "Diffusion", "Imaging", "Phantom", "Tokenizer", "Torch"]),
+        .target(name: "Evaluation", dependencies: ["Core", "Counterfactual", "Datasets", "DiffusersConfig", "Diffusion", "DiffusionTraining", "Imaging", "Phantom", "Tokenizer", "Torch"]),
         // The audit of hidden relationships: what else an edit changes, as an effect matrix with intervals and
         // adjusted tests; on the phantom against its causal truth.
         .target(name: "Audit", dependencies: ["ClassifierMetrics", "ClassifierTraining", "Classifiers", "Core", "Counterfactual", "Datasets", "Evaluation", "Imaging", "Phantom"]),
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Core", "Datasets", "TestSupport", "Tokenizer"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Core", "Diffusion", "NN", "Tokenizer", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Imaging", "NN", "Torch"]),
-        .testTarget(name: "DiffusionTrainingTests", dependencies: ["DiffusionTraining", "Training", "Datasets", "Diffusion", "Imaging", "NN", "Torch", "TestSupport"]),
+        .testTarget(name: "DiffusionTrainingTests", dependencies: ["DiffusionTraining", "Training", "Datasets", "Diffusion", "Imaging", "NN", "Tokenizer", "Torch", "TestSupport"]),
         .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Diffusion", "Imaging", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Core", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "TestSupport", "Torch", "DiffusersConfig"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),

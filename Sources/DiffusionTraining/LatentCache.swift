@@ -18,12 +18,16 @@ final class LatentCache: @unchecked Sendable {
     let seed: UInt64
     let tokenIDs: [[Int]]
     let keep: Bool
+    /// Each image's grounded tokens (empty arrays without attention grounding).
+    let tokenMasks: [[TokenMask]]
     private let lock = NSLock()
     private var latents: [Int: [Float]] = [:]
     private(set) var shape: [Int] = []
 
-    init(dataset: CaptionedImageDataset, vae: AutoencoderKL, seed: UInt64, tokenIDs: [[Int]], keep: Bool = true) {
+    init(dataset: CaptionedImageDataset, vae: AutoencoderKL, seed: UInt64, tokenIDs: [[Int]], tokenMasks: [[TokenMask]]? = nil,
+         keep: Bool = true) {
         self.keep = keep
+        self.tokenMasks = tokenMasks ?? Array(repeating: [], count: tokenIDs.count)
         self.dataset = dataset
         self.vae = vae
         self.seed = seed
@@ -35,7 +39,7 @@ final class LatentCache: @unchecked Sendable {
         let cached = latents[i]
         let s = shape
         lock.unlock()
-        if let cached { return CaptionedLatents(latents: cached, shape: s, tokenIDs: tokenIDs[i]) }
+        if let cached { return CaptionedLatents(latents: cached, shape: s, tokenIDs: tokenIDs[i], tokenMasks: tokenMasks[i]) }
         let pixels = try dataset.pixels(i)
         let r = dataset.resolution
         let z: Tensor = withNoGrad {
@@ -48,6 +52,6 @@ final class LatentCache: @unchecked Sendable {
         if keep { latents[i] = values }
         shape = zShape
         lock.unlock()
-        return CaptionedLatents(latents: values, shape: zShape, tokenIDs: tokenIDs[i])
+        return CaptionedLatents(latents: values, shape: zShape, tokenIDs: tokenIDs[i], tokenMasks: tokenMasks[i])
     }
 }

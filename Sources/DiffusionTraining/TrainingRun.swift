@@ -145,11 +145,30 @@ public final class TrainingRun {
             let inner = UNetTrainingTask(unet: unet, textEncoder: textEncoder,
                                          schedule: try DDPMScheduler(config: schedulerConfig).schedule, emptyPromptIDs: empty,
                                          options: unetOptions)
-            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, tokenIDs: ids, keep: options.cacheLatents)
+            let tokenMasks = try Self.tokenMasks(options, dataset: dataset, tokenizer: tok,
+                                                 side: options.resolution / vae.downscaleFactor)
+            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, tokenIDs: ids, tokenMasks: tokenMasks,
+                                    keep: options.cacheLatents)
             trainer = Trainer(task: RunTask(inner, complete: complete),
                               settings: options.settings, output: options.output, dataCount: dataset.count) { try cache.sample($0) }
         }
         self.options = options
+    }
+
+    /// Each image's grounded caption tokens when the run grounds attention (nil otherwise). Every image must have
+    /// its masks; an image whose caption names nothing it has a mask for is trained without grounding.
+    static func tokenMasks(_ options: TrainingRunOptions, dataset: CaptionedImageDataset, tokenizer: CLIPTokenizer,
+                           side: Int) throws -> [[TokenMask]]? {
+        guard options.unet.groundingWeight != nil else { return nil }
+        guard let folder = options.groundingMasks else {
+            throw TrainingRunError("attention grounding needs the structure masks of the images (--grounding-masks DIR)")
+        }
+        let masks = GroundingMasks(folder: folder, side: side)
+        return try (0..<dataset.count).map { i in
+            GroundingVocabulary.chestXRay.tokenMasks(caption: dataset.caption(i), tokenizer: tokenizer,
+                                                     masks: try masks.masks(forImage: dataset.records[i].path),
+                                                     maxLength: tokenizer.modelMaxLength)
+        }
     }
 
     /// What a resumed run must share with the run it continues, besides the trainer's settings.
@@ -166,6 +185,10 @@ public final class TrainingRun {
             d["snr_gamma"] = o.unet.snrGamma.map { "\($0)" } ?? "none"
             d["noise_offset"] = "\(o.unet.noiseOffset)"
             d["caption_dropout"] = "\(o.unet.captionDropout)"
+            // Only when on, so that runs from before grounding existed still resume.
+            if let w = o.unet.groundingWeight {
+                d["grounding"] = "\(w) \(o.groundingMasks?.standardizedFileURL.path ?? "")"
+            }
         }
         return d
     }

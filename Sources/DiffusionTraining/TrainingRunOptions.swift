@@ -41,6 +41,8 @@ public struct TrainingRunOptions: Sendable {
     /// Epochs to train when `settings.totalSteps` should follow from the data (nil: use totalSteps).
     public var epochs: Int?
     public var unet = UNetTrainingTask.Options()
+    /// The structure masks that ground the caption's words (`unet.groundingWeight`), as ``GroundingMasks`` reads them.
+    public var groundingMasks: URL?
     /// β of the VAE's KL term.
     public var klWeight = 1e-6
     /// The dtype of the published weights (nil: fp32).

@@ -12,11 +12,14 @@ public struct CaptionedLatents: Sendable {
     public var shape: [Int]
     /// Token ids, padded to the text encoder's length.
     public var tokenIDs: [Int]
+    /// The caption tokens grounded in a region of the latent grid (empty without attention grounding).
+    public var tokenMasks: [TokenMask]
 
-    public init(latents: [Float], shape: [Int], tokenIDs: [Int]) {
+    public init(latents: [Float], shape: [Int], tokenIDs: [Int], tokenMasks: [TokenMask] = []) {
         self.latents = latents
         self.shape = shape
         self.tokenIDs = tokenIDs
+        self.tokenMasks = tokenMasks
     }
 }
 
@@ -36,6 +39,8 @@ public final class UNetTrainingTask: TrainingTask {
         /// Probability of replacing a caption by the empty prompt.
         public var captionDropout = 0.1
         public var trainTextEncoder = false
+        /// Weight of the attention-grounding loss (``AttentionGrounding``) on the samples' token masks; nil for none.
+        public var groundingWeight: Double?
         public init() {}
     }
 
@@ -84,7 +89,22 @@ public final class UNetTrainingTask: TrainingTask {
         let idTensor = Tensor(ints: ids, shape: [b, emptyIDs.count]).to(device)
         let context = options.trainTextEncoder ? textEncoder(idTensor) : withNoGrad { textEncoder(idTensor) }
         let target = options.prediction == .epsilon ? noise : schedule.velocity(sample: latents, noise: noise, timesteps: t)
+        let recorder = options.groundingWeight.map { _ in CrossAttentionRecorder() }
+        let processor = unet.attentionProcessor
+        if let recorder { unet.attentionProcessor = recorder }
         let predicted = unet(noisy, timestep: timesteps.to(device), encoderHiddenStates: context.to(dtype))
+        unet.attentionProcessor = processor
+        let denoising = denoisingLoss(predicted, target, t)
+        guard let weight = options.groundingWeight, let recorder, !recorder.maps.isEmpty,
+              batch.contains(where: { !$0.tokenMasks.isEmpty }) else { return denoising }
+        let (masks, weights) = AttentionGrounding.denseMasks(batch.map(\.tokenMasks), grounded: keep,
+                                                              length: emptyIDs.count, side: shape[1])
+        return denoising + AttentionGrounding.tokenLoss(maps: recorder.maps, masks: masks.to(device), weights: weights.to(device)) * weight
+    }
+
+    /// The ε or v regression, plain or Min-SNR-γ weighted per sample.
+    func denoisingLoss(_ predicted: Tensor, _ target: Tensor, _ t: [Int]) -> Tensor {
+        let b = t.count, device = unet.store.device
         guard let gamma = options.snrGamma else { return F.mseLoss(predicted.to(.float32), target.to(.float32)) }
         let perSample = (predicted.to(.float32) - target.to(.float32)).square().mean(dims: [1, 2, 3])
         let weights = t.map { step -> Float in

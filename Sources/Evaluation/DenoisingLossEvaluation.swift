@@ -2,6 +2,7 @@ import Core
 import Datasets
 import Diffusion
 import DiffusersConfig
+import DiffusionTraining
 import Foundation
 import Imaging
 import Phantom
@@ -32,6 +33,20 @@ public enum DenoisingLossEvaluation {
         public var unconditionalMSE: Double
         public var unconditionalPerTimestep: [Double]
         public var captionGain: Double { unconditionalMSE - epsilonMSE }
+        /// Where the finding words attend (nil when no case's caption names a finding): the share of their
+        /// cross-attention inside the structure each names, against the structures' area (what attention spread
+        /// evenly would get). See ``AttentionGrounding``.
+        public var grounding: Grounding?
+    }
+
+    public struct Grounding: Sendable, Codable {
+        /// Cases whose caption names a finding the image has.
+        public var cases: Int
+        /// Mean share of a finding word's attention inside its structure (cross-attention layers ≥ 8×8, all grid
+        /// timesteps, heads averaged).
+        public var insideShare: Double
+        /// Mean area of those structures, as a share of the latent grid.
+        public var area: Double
     }
 
     /// `steps` timesteps spread evenly over the schedule's 1000 (their midpoints), every one applied to every case.
@@ -56,12 +71,22 @@ public enum DenoisingLossEvaluation {
         var perTimestep = [Double](repeating: 0, count: grid.count)
         var unconditional = perTimestep
         let emptyIDs = tokenizer.encode("", maxLength: tokenizer.modelMaxLength, padding: true).ids
+        let side = size / vae.downscaleFactor
+        var grounding = (cases: 0, share: 0.0, area: 0.0)
         for index in 0..<count {
             let c = PhantomCase(seed: seed, index: index, size: size)
             let caption = template.caption(for: try PhantomEvaluation.record(c, c.attributes))
             let ids = tokenizer.encode(caption, maxLength: tokenizer.modelMaxLength, padding: true).ids
+            let rendering = c.render(masks: true)
+            let tokenMasks = GroundingVocabulary.chestXRay.tokenMasks(
+                caption: caption, tokenizer: tokenizer,
+                masks: try Dictionary(uniqueKeysWithValues: rendering.masks.keys.map { s in
+                    (s.rawValue, try GroundingMasks.cells(rendering.maskImage(s), side: side, name: "phantom \(s.rawValue) mask"))
+                }),
+                maxLength: tokenizer.modelMaxLength)
+            let recorder = CrossAttentionRecorder(), processor = unet.attentionProcessor
             let (errors, emptyErrors): ([Double], [Double]) = withNoGrad {
-                let x = VaeImageProcessor.preprocess(grayPlanes: [Plane(gray: c.render().image).values], width: size, height: size)
+                let x = VaeImageProcessor.preprocess(grayPlanes: [Plane(gray: rendering.image).values], width: size, height: size)
                 let latents = vae.scaleLatents(vae.encode(x).mean)
                 let batch = Array(repeating: latents, count: grid.count)
                 let x0 = Tensor.cat(batch, dim: 0)
@@ -74,7 +99,18 @@ public enum DenoisingLossEvaluation {
                     let predicted = epsilon(from: output, as: prediction, noisy: noisy, timesteps: grid, schedule: schedule)
                     return (predicted - noise).square().mean(dims: [1, 2, 3]).toArray(Float.self).map(Double.init)
                 }
-                return (squaredErrors(ids), squaredErrors(emptyIDs))
+                unet.attentionProcessor = recorder
+                let conditional = squaredErrors(ids)
+                unet.attentionProcessor = processor
+                return (conditional, squaredErrors(emptyIDs))
+            }
+            if !tokenMasks.isEmpty {
+                let (masks, weights) = AttentionGrounding.denseMasks(Array(repeating: tokenMasks, count: grid.count),
+                                                                      grounded: Array(repeating: true, count: grid.count),
+                                                                      length: ids.count, side: side)
+                grounding.cases += 1
+                grounding.share += AttentionGrounding.insideShare(maps: recorder.maps, masks: masks, weights: weights)
+                grounding.area += tokenMasks.map { $0.mask.reduce(0, +) / Float(side * side) }.map(Double.init).reduce(0, +) / Double(tokenMasks.count)
             }
             for k in grid.indices {
                 perTimestep[k] += errors[k] / Double(count)
@@ -89,7 +125,10 @@ public enum DenoisingLossEvaluation {
         }
         return Result(count: count, timesteps: grid, epsilonMSE: perTimestep.reduce(0, +) / Double(grid.count),
                       bands: bands, perTimestep: perTimestep,
-                      unconditionalMSE: unconditional.reduce(0, +) / Double(grid.count), unconditionalPerTimestep: unconditional)
+                      unconditionalMSE: unconditional.reduce(0, +) / Double(grid.count), unconditionalPerTimestep: unconditional,
+                      grounding: grounding.cases == 0 ? nil
+                          : Grounding(cases: grounding.cases, insideShare: grounding.share / Double(grounding.cases),
+                                      area: grounding.area / Double(grounding.cases)))
     }
 
     /// ε̂ from a model's output of type `prediction`, row k noised at `timesteps[k]`, in float32.

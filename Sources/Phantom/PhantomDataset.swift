@@ -9,7 +9,7 @@ import Imaging
 /// DIR/graph.json                   the SCM parameters used
 /// DIR/images/ID.png                factual images (8- or 16-bit gray)
 /// DIR/cases/ID.json                exogenous variables and attributes: enough to re-render the case
-/// DIR/masks/ID/STRUCTURE.png       with counterfactuals: support of each structure present (255 inside)
+/// DIR/masks/ID/STRUCTURE.png       with masks or counterfactuals: support of each structure present (255 inside)
 /// DIR/counterfactuals/ID/DO.png    with counterfactuals: the image under do(DO), e.g. cardiomegaly=0
 /// DIR/counterfactuals/ID/DO.change.png   pixels that differ from the factual
 /// DIR/counterfactuals.csv          Path,Case,Intervention,Change Mask,Changed Pixels, then the label columns
@@ -24,6 +24,8 @@ public struct PhantomDataset {
     /// Each element is one counterfactual per case (a list of simultaneous interventions).
     public var counterfactuals: [[Intervention]] = []
     public var directOnly = false
+    /// Write each case's structure masks (they are always written with counterfactuals).
+    public var writeMasks = false
 
     public init(output: URL, count: Int, seed: UInt64) {
         self.output = output
@@ -50,7 +52,8 @@ public struct PhantomDataset {
         guard count > 0 else { throw PhantomError("--count must be positive") }
         guard bitDepth == 8 || bitDepth == 16 else { throw PhantomError("--bit-depth must be 8 or 16") }
         guard (16...4096).contains(size) else { throw PhantomError("--size must be between 16 and 4096") }
-        let sub = ["images", "cases"] + (counterfactuals.isEmpty ? [] : ["masks", "counterfactuals"])
+        let masks = writeMasks || !counterfactuals.isEmpty
+        let sub = ["images", "cases"] + (masks ? ["masks"] : []) + (counterfactuals.isEmpty ? [] : ["counterfactuals"])
         do {
             for s in sub { try createFolder(output.appendingPathComponent(s)) }
         } catch {
@@ -68,7 +71,7 @@ public struct PhantomDataset {
         let start = Date()
         for index in 0..<count {
             let c = PhantomCase(seed: seed, index: index, parameters: parameters, size: size, bitDepth: bitDepth)
-            let factual = c.render(masks: !counterfactuals.isEmpty)
+            let factual = c.render(masks: masks)
             let imagePath = "images/\(c.id).png"
             try factual.image.writePNG(to: output.appendingPathComponent(imagePath), compressionLevel: 3)
             try writeAtomically(c.jsonData(), to: output.appendingPathComponent("cases/\(c.id).json"))
@@ -76,14 +79,16 @@ public struct PhantomDataset {
             manifest += csvLine(row) + "\n"
             for (k, v) in zip(PhantomLabels.header, row) where ["1"].contains(v) && k != "Path" { counts[k, default: 0] += 1 }
 
-            if !counterfactuals.isEmpty {
+            if masks {
                 let maskDir = output.appendingPathComponent("masks/\(c.id)")
-                let cfDir = output.appendingPathComponent("counterfactuals/\(c.id)")
                 try createFolder(maskDir)
-                try createFolder(cfDir)
                 for s in Structure.allCases where factual.masks[s] != nil {
                     try factual.maskImage(s).writePNG(to: maskDir.appendingPathComponent("\(s.rawValue).png"), compressionLevel: 3)
                 }
+            }
+            if !counterfactuals.isEmpty {
+                let cfDir = output.appendingPathComponent("counterfactuals/\(c.id)")
+                try createFolder(cfDir)
                 for interventions in counterfactuals {
                     let slug = interventions.map(\.description).joined(separator: "+")
                     let attrs = c.counterfactualAttributes(interventions, directOnly: directOnly)

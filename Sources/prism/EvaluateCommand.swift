@@ -94,6 +94,10 @@ struct EvaluateCommand: ParsableCommand {
                 checkpoints of a run, are compared on equal terms. A v-prediction
                 model's output is converted to ε first, so that runs trained on either
                 target, with or without Min-SNR weighting, are scored in one unit.
+                It also reports where the finding words attend: the share of their
+                cross-attention inside the structure each names (the phantom's heart,
+                effusion, devices), against the structures' area, which attention
+                spread evenly would get (prism train --ground-attention raises it).
 
                 Examples:
                   prism evaluate loss --model runs/v2/checkpoints/checkpoint-000600/model \\
@@ -145,6 +149,10 @@ struct EvaluateCommand: ParsableCommand {
                 }
                 print(String(format: "with the empty caption: %.5f (the caption lowers it by %.5f)",
                              result.unconditionalMSE, result.captionGain))
+                if let g = result.grounding {
+                    print(String(format: "finding words' attention inside their structure: %.3f of it (the structures cover %.3f "
+                                 + "of the image; %d cases name a finding)", g.insideShare, g.area, g.cases))
+                }
             }
         }
     }

@@ -66,6 +66,9 @@ struct PhantomCommand: ParsableCommand {
         @Flag(help: "Counterfactuals change only the intervened attribute; its descendants keep their factual values.")
         var directOnly = false
 
+        @Flag(help: "Write the structure masks DIR/masks/ID/*.png (heart, effusion, each device: 255 inside) also without --counterfactuals, e.g. for `prism train --ground-attention`.")
+        var masks = false
+
         func validate() throws {
             try requireCount(count, "--count", atLeast: 1)
             try requireCount(size, "--size", atLeast: 16, atMost: 4096)
@@ -83,6 +86,7 @@ struct PhantomCommand: ParsableCommand {
             dataset.bitDepth = bitDepth
             dataset.parameters = params
             dataset.directOnly = directOnly
+            dataset.writeMasks = masks
             if let counterfactuals {
                 dataset.counterfactuals = try interventionLists(counterfactuals, "--counterfactuals", separator: ";")
             }

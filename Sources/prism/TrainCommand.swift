@@ -102,6 +102,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Probability of training on the empty caption (for classifier-free guidance).")
     var captionDropout = 0.1
 
+    @Option(help: ArgumentHelp("Weight of the attention-grounding loss (TokenCompose, Wang et al. 2024): each finding word's cross-attention is pulled into the structure it names, given --grounding-masks; off when not given.", valueName: "weight"))
+    var groundAttention: Double?
+
+    @Option(help: ArgumentHelp("The structure masks for --ground-attention: DIR/ID/STRUCTURE.png per image ID (heart, effusion, pacemaker, endotracheal_tube, central_venous_catheter, nasogastric_tube), as `prism phantom generate --masks` writes them in DATASET/masks.", valueName: "dir"))
+    var groundingMasks: String?
+
     @Option(help: "β of the VAE's KL term (--train vae).")
     var klWeight = 1e-6
 
@@ -145,6 +151,11 @@ struct TrainCommand: ParsableCommand {
         try requireChoice(saveDtype, "--save-dtype", ["fp32", "fp16"])
         if train == .vae, base != nil { throw ValidationError("--train vae trains a VAE from --config") }
         if vae != nil, config == nil { throw ValidationError("--vae goes with --config (a --base model has its own VAE)") }
+        if (groundAttention != nil) != (groundingMasks != nil) {
+            throw ValidationError(groundAttention == nil ? "--grounding-masks goes with --ground-attention WEIGHT"
+                                                         : "--ground-attention needs the structure masks: give --grounding-masks DIR")
+        }
+        if groundAttention != nil, train == .vae { throw ValidationError("--ground-attention trains a UNet's cross-attention, not a VAE") }
     }
 
     func validateCounts() throws {
@@ -159,6 +170,7 @@ struct TrainCommand: ParsableCommand {
         try requireFinite(snrGamma, "--snr-gamma", range: .above(0))
         try requireFinite(noiseOffset, "--noise-offset", range: .atLeast(0))
         try requireFinite(captionDropout, "--caption-dropout", range: .closed(0, 1))
+        try requireFinite(groundAttention, "--ground-attention", range: .above(0))
         try requireFinite(klWeight, "--kl-weight", range: .atLeast(0))
         try requireFinite(ema, "--ema", range: .upToExcluding(0, 1))
         try requireFinite(sampleGuidance, "--sample-guidance", range: .atLeast(0))
@@ -191,6 +203,8 @@ struct TrainCommand: ParsableCommand {
         options.unet.snrGamma = snrGamma
         options.unet.noiseOffset = noiseOffset
         options.unet.captionDropout = captionDropout
+        options.unet.groundingWeight = groundAttention
+        options.groundingMasks = groundingMasks.map { URL(fileURLWithPath: $0) }
         options.klWeight = klWeight
         options.settings.autocast = try precision.value() == .bfloat16 ? .bfloat16 : nil
         options.saveDType = saveDtype == "fp16" ? .float16 : nil

@@ -291,6 +291,38 @@ struct Killed: Error {}
         let error = #expect(throws: TrainingRunError.self) { try TrainingRun(noVAE) }
         #expect(error?.description.contains("--vae") == true)
     }
+    @Test func aGroundedRunNeedsEveryImagesMasksAndResumesOnlyGrounded() throws {
+        let data = try TinyImageData(count: 4)
+        let out = output(), masks = output()
+        defer { for u in [out, masks, data.root] { try? FileManager.default.removeItem(at: u) } }
+        // Each image's heart: its top-left quarter (the tiny captions name cardiomegaly and pleural effusion).
+        let quarter = (0..<(32 * 32)).map { UInt16($0 % 32 < 16 && $0 / 32 < 16 ? 255 : 0) }
+        for r in data.records.dropLast() {
+            let folder = masks.appendingPathComponent(URL(fileURLWithPath: r.path).deletingPathExtension().lastPathComponent)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try Image(width: 32, height: 32, channels: 1, samples: quarter).writePNG(to: folder.appendingPathComponent("heart.png"))
+        }
+        var options = unetOptions(data, output: out, steps: 3)
+        options.unet.groundingWeight = 0.5
+        let unnamed = #expect(throws: TrainingRunError.self) { try TrainingRun(options) }
+        #expect(unnamed?.description.contains("--grounding-masks") == true)
+
+        options.groundingMasks = masks
+        let missing = #expect(throws: TrainingRunError.self) { try TrainingRun(options) }
+        #expect(missing?.description.contains("img03") == true)
+
+        options.records.removeLast()
+        let run = try TrainingRun(options)
+        #expect(throws: Killed.self) { try run.run(afterStep: { if $0 == 3 { throw Killed() } }) }
+        #expect(run.checkpoints.steps() == [3])
+        // A resume must ground as the run did.
+        var plain = options
+        plain.resume = true
+        plain.unet.groundingWeight = nil
+        let changed = #expect(throws: TrainingRunError.self) { try TrainingRun(plain) }
+        #expect(changed?.description.contains("grounding") == true)
+    }
+
     /// `prism train --base` on a folder as diffusers 0.42 + transformers 5 save it (tokenizer.json only, DPM-Solver++
     /// config with `-Infinity`): fine-tunes, resumes after a kill to the same weights, and publishes a folder that
     /// keeps the scheduler's values and loads again.

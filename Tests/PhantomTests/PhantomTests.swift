@@ -284,6 +284,27 @@ func changed(_ a: Image, _ b: Image) -> [Int] {
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("masks/000001/lungs.png").path))
     }
 
+    @Test func masksAloneAreTheRenderersStructures() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("phantom-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var d = PhantomDataset(output: dir, count: 4, seed: 1)
+        d.size = 48
+        d.writeMasks = true
+        _ = try d.generate()
+        let fm = FileManager.default
+        #expect(!fm.fileExists(atPath: dir.appendingPathComponent("counterfactuals").path))
+        for index in 0..<4 {
+            let c = PhantomCase(seed: 1, index: index, size: 48)
+            let rendering = c.render(masks: true)
+            let written = try fm.contentsOfDirectory(atPath: dir.appendingPathComponent("masks/\(c.id)").path).sorted()
+            #expect(written == rendering.masks.keys.map { "\($0.rawValue).png" }.sorted())
+            for (s, _) in rendering.masks {
+                let png = try Image(contentsOfPNG: dir.appendingPathComponent("masks/\(c.id)/\(s.rawValue).png"))
+                #expect(png == rendering.maskImage(s))
+            }
+        }
+    }
+
     @Test func missingCaseFileIsNamed() {
         do {
             _ = try PhantomCase.load(URL(fileURLWithPath: "/nonexistent/000001.json"))

@@ -130,6 +130,7 @@ let missingModel = "/nonexistent/prism-model"
             ("--sample-guidance", ["-2"], ">= 0"),
             ("--max-grad-norm", ["0"], "> 0"),
             ("--weight-decay", ["-0.01"], ">= 0"),
+            ("--ground-attention", ["0", "-1"], "> 0"),
         ])
         expectCountsRefused(TrainCommand.self, train, [
             ("--batch", "0", "1 or more"), ("--grad-accum", "0", "1 or more"), ("--resolution", "4", "8 or more"),
@@ -142,6 +143,8 @@ let missingModel = "/nonexistent/prism-model"
         expectRefused(TrainCommand.self, train + ["--save-dtype", "bf16"], saying: "--save-dtype bf16", "fp32 or fp16")
         expectRefused(TrainCommand.self, train + ["--split", "dev"], saying: "--split dev")
         expectRefused(TrainCommand.self, train + ["--config", "configs/smoke"], saying: "--base", "--config")
+        expectRefused(TrainCommand.self, train + ["--ground-attention", "0.05"], saying: "--grounding-masks")
+        expectRefused(TrainCommand.self, train + ["--grounding-masks", "/nonexistent/masks"], saying: "--ground-attention")
     }
 
     // MARK: caption, tokenize, inspect
