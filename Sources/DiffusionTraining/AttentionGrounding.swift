@@ -7,7 +7,8 @@ import Training
 import Torch
 
 // Grounding the caption's words in the image during training (TokenCompose, Wang et al., CVPR 2024): a second loss
-// pulls each finding word's cross-attention into the region the word names, given a segmentation mask of it. The
+// pulls each finding word's cross-attention into the region the word names, and over all of it, given a segmentation
+// mask of it. The
 // phantom knows exactly where its heart, effusion and devices are, so its datasets can carry these masks; a model
 // whose words attend to their own structures gives prompt-to-prompt an edit mask that is the finding's, not the whole
 // chest's, and keeps what the target caption keeps.
@@ -171,28 +172,79 @@ public enum AttentionGrounding {
     /// mask)², averaged over the grounded tokens and the recorded layers. `masks` [B, L, H, W] (H × W the latent
     /// grid, each layer's grid dividing it), `weights` [B, L] (1 for a grounded token, else 0).
     public static func tokenLoss(maps: [(probabilities: Tensor, height: Int, width: Int)], masks: Tensor, weights: Tensor) -> Tensor {
-        meanOverLayers(maps) { share in (1 - share(masks)).square() * weights }.sum() / weights.sum().clamp(min: 1)
+        meanOverLayers(maps) { layer in (1 - layer.share(masks)).square() * weights }.sum() / weights.sum().clamp(min: 1)
+    }
+
+    /// How far a grounded token's attention is from covering its mask evenly: KL(uniform over the mask ‖ the token's
+    /// attention over the image), averaged as `tokenLoss`. The token loss alone is satisfied by attention on a few
+    /// cells that many masks share (the middle of the chest lies inside the heart, a bilateral effusion and the lines),
+    /// which makes prompt-to-prompt's mask a small blob; this term asks for the whole structure, as TokenCompose's
+    /// pixel loss does, and is 0 only when the attention is uniform over the mask and 0 outside it.
+    public static func coverageLoss(maps: [(probabilities: Tensor, height: Int, width: Int)], masks: Tensor, weights: Tensor) -> Tensor {
+        meanOverLayers(maps) { layer in layer.coverageDivergence(masks) * weights }.sum() / weights.sum().clamp(min: 1)
+    }
+
+    /// The grounding loss training adds: the token loss and the coverage term.
+    public static func loss(maps: [(probabilities: Tensor, height: Int, width: Int)], masks: Tensor, weights: Tensor) -> Tensor {
+        tokenLoss(maps: maps, masks: masks, weights: weights) + coverageLoss(maps: maps, masks: masks, weights: weights)
     }
 
     /// The share of a grounded token's attention inside its mask, averaged as `tokenLoss` averages (1: all of it
     /// inside; attention spread evenly over the image gets the mask's area).
     public static func insideShare(maps: [(probabilities: Tensor, height: Int, width: Int)], masks: Tensor, weights: Tensor) -> Double {
-        (meanOverLayers(maps) { share in share(masks) * weights }.sum() / weights.sum().clamp(min: 1)).item()
+        (meanOverLayers(maps) { layer in layer.share(masks) * weights }.sum() / weights.sum().clamp(min: 1)).item()
     }
 
-    /// `term` of each layer's [B, L] inside-share function, averaged over the layers.
-    static func meanOverLayers(_ maps: [(probabilities: Tensor, height: Int, width: Int)],
-                               _ term: ((Tensor) -> Tensor) -> Tensor) -> Tensor {
+    /// The overlap (intersection over union) of a grounded token's mask with the cells where its attention reaches
+    /// `threshold` of its largest value, averaged as `tokenLoss`: how well an edit mask made from the word alone
+    /// (prompt-to-prompt's, at its default threshold 0.3) would outline the structure. Attention on a few cells
+    /// inside a large structure has a high inside share and a low overlap.
+    public static func maskOverlap(maps: [(probabilities: Tensor, height: Int, width: Int)], masks: Tensor, weights: Tensor,
+                                   threshold: Double = 0.3) -> Double {
+        (meanOverLayers(maps) { layer in layer.overlap(masks, threshold: threshold) * weights }.sum()
+            / weights.sum().clamp(min: 1)).item()
+    }
+
+    /// One layer's attention [B, Nq, L] on its query grid, and the masks [B, L, H, W] brought to that grid.
+    struct Layer {
+        let attention: Tensor, height: Int, width: Int
+
+        /// [B, Nq, L]: a cell is inside when any finer cell of the masks' grid is.
+        func cells(_ masks: Tensor) -> Tensor {
+            let (b, l, side) = (masks.size(0), masks.size(1), masks.size(2))
+            let coarse = side == height ? masks : F.maxPool2d(masks, kernelSize: side / height)
+            return coarse.reshape([b, l, height * width]).transpose(1, 2)
+        }
+
+        /// [B, L]: the share of each token's attention inside its mask.
+        func share(_ masks: Tensor) -> Tensor {
+            (attention * cells(masks)).sum(dim: 1) / (attention.sum(dim: 1) + 1e-8)
+        }
+
+        /// [B, L]: the intersection over union of the mask and the cells where the token's attention reaches
+        /// `threshold` of its largest value (what prompt-to-prompt's mask keeps of it).
+        func overlap(_ masks: Tensor, threshold: Double) -> Tensor {
+            let m = cells(masks)
+            let kept = (attention / (attention.max(dims: [1], keepDim: true) + 1e-8)).ge(threshold).to(.float32)
+            let both = (kept * m).sum(dim: 1)
+            return both / ((kept + m).sum(dim: 1) - both + 1e-8)
+        }
+
+        /// [B, L]: KL(uniform over the mask ‖ the token's attention normalised over the image); 0 for an empty mask.
+        func coverageDivergence(_ masks: Tensor) -> Tensor {
+            let m = cells(masks)
+            let uniform = m / (m.sum(dim: 1, keepDim: true) + 1e-8)
+            let p = attention / (attention.sum(dim: 1, keepDim: true) + 1e-8)
+            return (uniform * ((uniform + 1e-8).log() - (p + 1e-8).log())).sum(dim: 1)
+        }
+    }
+
+    /// `term` of each layer, averaged over the layers.
+    static func meanOverLayers(_ maps: [(probabilities: Tensor, height: Int, width: Int)], _ term: (Layer) -> Tensor) -> Tensor {
         precondition(!maps.isEmpty, "no attention recorded")
         var total: Tensor?
         for map in maps {
-            let layer = term { masks in
-                let (b, l, side) = (masks.size(0), masks.size(1), masks.size(2))
-                let cells = side == map.height ? masks : F.maxPool2d(masks, kernelSize: side / map.height)
-                let m = cells.reshape([b, l, map.height * map.width]).transpose(1, 2)  // [B, Nq, L]
-                let attention = map.probabilities.to(.float32)
-                return (attention * m).sum(dim: 1) / (attention.sum(dim: 1) + 1e-8)  // [B, L]
-            }
+            let layer = term(Layer(attention: map.probabilities.to(.float32), height: map.height, width: map.width))
             total = total.map { $0 + layer } ?? layer
         }
         return total! / Double(maps.count)

@@ -99,7 +99,7 @@ public final class UNetTrainingTask: TrainingTask {
               batch.contains(where: { !$0.tokenMasks.isEmpty }) else { return denoising }
         let (masks, weights) = AttentionGrounding.denseMasks(batch.map(\.tokenMasks), grounded: keep,
                                                               length: emptyIDs.count, side: shape[1])
-        return denoising + AttentionGrounding.tokenLoss(maps: recorder.maps, masks: masks.to(device), weights: weights.to(device)) * weight
+        return denoising + AttentionGrounding.loss(maps: recorder.maps, masks: masks.to(device), weights: weights.to(device)) * weight
     }
 
     /// The ε or v regression, plain or Min-SNR-γ weighted per sample.

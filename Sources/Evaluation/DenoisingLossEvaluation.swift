@@ -45,6 +45,9 @@ public enum DenoisingLossEvaluation {
         /// Mean share of a finding word's attention inside its structure (cross-attention layers ≥ 8×8, all grid
         /// timesteps, heads averaged).
         public var insideShare: Double
+        /// Mean intersection over union of a structure with the cells where its word's attention reaches 0.3 of
+        /// its largest value (``AttentionGrounding/maskOverlap(maps:masks:weights:threshold:)``).
+        public var maskOverlap: Double
         /// Mean area of those structures, as a share of the latent grid.
         public var area: Double
     }
@@ -72,7 +75,7 @@ public enum DenoisingLossEvaluation {
         var unconditional = perTimestep
         let emptyIDs = tokenizer.encode("", maxLength: tokenizer.modelMaxLength, padding: true).ids
         let side = size / vae.downscaleFactor
-        var grounding = (cases: 0, share: 0.0, area: 0.0)
+        var grounding = (cases: 0, share: 0.0, overlap: 0.0, area: 0.0)
         for index in 0..<count {
             let c = PhantomCase(seed: seed, index: index, size: size)
             let caption = template.caption(for: try PhantomEvaluation.record(c, c.attributes))
@@ -110,6 +113,7 @@ public enum DenoisingLossEvaluation {
                                                                       length: ids.count, side: side)
                 grounding.cases += 1
                 grounding.share += AttentionGrounding.insideShare(maps: recorder.maps, masks: masks, weights: weights)
+                grounding.overlap += AttentionGrounding.maskOverlap(maps: recorder.maps, masks: masks, weights: weights)
                 grounding.area += tokenMasks.map { $0.mask.reduce(0, +) / Float(side * side) }.map(Double.init).reduce(0, +) / Double(tokenMasks.count)
             }
             for k in grid.indices {
@@ -128,6 +132,7 @@ public enum DenoisingLossEvaluation {
                       unconditionalMSE: unconditional.reduce(0, +) / Double(grid.count), unconditionalPerTimestep: unconditional,
                       grounding: grounding.cases == 0 ? nil
                           : Grounding(cases: grounding.cases, insideShare: grounding.share / Double(grounding.cases),
+                                      maskOverlap: grounding.overlap / Double(grounding.cases),
                                       area: grounding.area / Double(grounding.cases)))
     }
 

@@ -97,7 +97,9 @@ struct EvaluateCommand: ParsableCommand {
                 It also reports where the finding words attend: the share of their
                 cross-attention inside the structure each names (the phantom's heart,
                 effusion, devices), against the structures' area, which attention
-                spread evenly would get (prism train --ground-attention raises it).
+                spread evenly would get, and how well the word's attention at 0.3 of
+                its peak (prompt-to-prompt's mask) outlines the structure
+                (intersection over union); prism train --ground-attention raises both.
 
                 Examples:
                   prism evaluate loss --model runs/v2/checkpoints/checkpoint-000600/model \\
@@ -151,7 +153,8 @@ struct EvaluateCommand: ParsableCommand {
                              result.unconditionalMSE, result.captionGain))
                 if let g = result.grounding {
                     print(String(format: "finding words' attention inside their structure: %.3f of it (the structures cover %.3f "
-                                 + "of the image; %d cases name a finding)", g.insideShare, g.area, g.cases))
+                                 + "of the image; %d cases name a finding); overlap of the structure with the word's mask "
+                                 + "at 0.3 of its peak: %.3f", g.insideShare, g.area, g.cases, g.maskOverlap))
                 }
             }
         }

@@ -85,6 +85,29 @@ import Training
         #expect(abs(coarse) < 1e-6)
     }
 
+    @Test func coverageIsZeroOnlyForAttentionSpreadEvenlyOverTheMask() {
+        // A 2×2 grid, one token (index 1) whose mask is cells 0 and 1.
+        var masks = [Float](repeating: 0, count: 2 * 4)
+        masks[4 + 0] = 1
+        masks[4 + 1] = 1
+        let maskTensor = Tensor(masks, shape: [1, 2, 2, 2]), weights = Tensor([0, 1] as [Float], shape: [1, 2])
+        func coverage(_ attention: [Float]) -> Double {
+            let p = Tensor(attention.flatMap { [1 - $0, $0] }, shape: [1, 4, 2])  // token 0 takes the rest
+            return AttentionGrounding.coverageLoss(maps: [(p, 2, 2)], masks: maskTensor, weights: weights).item()
+        }
+        #expect(abs(coverage([0.5, 0.5, 0, 0])) < 1e-5)
+        // All inside but uneven: ½ log(½ / ¾) + ½ log(½ / ¼).
+        #expect(abs(coverage([0.75, 0.25, 0, 0]) - 0.143841) < 1e-5)
+        // The token loss cannot tell these apart; the overlap of the mask with the cells at ≥ 0.3 of the peak can.
+        let even = Tensor([0.5, 0.5, 0.5, 0.5, 1, 0, 1, 0] as [Float], shape: [1, 4, 2])
+        let one = Tensor([0, 1, 1, 0, 1, 0, 1, 0] as [Float], shape: [1, 4, 2])
+        for p in [even, one] {
+            #expect(abs(AttentionGrounding.tokenLoss(maps: [(p, 2, 2)], masks: maskTensor, weights: weights).item()) < 1e-6)
+        }
+        #expect(abs(AttentionGrounding.maskOverlap(maps: [(even, 2, 2)], masks: maskTensor, weights: weights) - 1) < 1e-6)
+        #expect(abs(AttentionGrounding.maskOverlap(maps: [(one, 2, 2)], masks: maskTensor, weights: weights) - 0.5) < 1e-6)
+    }
+
     @Test func aDroppedCaptionIsNotGrounded() {
         let m = [TokenMask(token: 2, mask: [1, 0, 0, 0])]
         let (masks, weights) = AttentionGrounding.denseMasks([m, m], grounded: [true, false], length: 4, side: 2)

@@ -57,5 +57,6 @@ import Torch
         let g = try #require(r.grounding)
         #expect(g.cases >= 1 && g.cases <= 8)
         #expect(g.area > 0 && g.area < g.insideShare && g.insideShare <= 1, "share \(g.insideShare), area \(g.area)")
+        #expect(g.maskOverlap > 0 && g.maskOverlap <= 1, "overlap \(g.maskOverlap)")
     }
 }
