@@ -8,10 +8,12 @@ import Torch
 
 // Grounding the caption's words in the image during training (TokenCompose, Wang et al., CVPR 2024): a second loss
 // pulls each finding word's cross-attention into the region the word names, and over all of it, given a segmentation
-// mask of it. The
-// phantom knows exactly where its heart, effusion and devices are, so its datasets can carry these masks; a model
-// whose words attend to their own structures gives prompt-to-prompt an edit mask that is the finding's, not the whole
-// chest's, and keeps what the target caption keeps.
+// mask of it. The phantom knows exactly where its heart, effusion and devices are, so its datasets can carry these
+// masks; a model whose words attend to their own structures gives prompt-to-prompt an edit mask that is the finding's,
+// not the whole chest's, and keeps what the target caption keeps.
+
+/// One recorded cross-attention call: head-averaged probabilities [B, queries, tokens] and the layer's query grid.
+public typealias AttentionMap = (probabilities: Tensor, height: Int, width: Int)
 
 /// One caption token and the latent cells of the structure it names (1 inside, 0 outside; latent height × width,
 /// row-major).
@@ -152,8 +154,7 @@ public struct GroundingMasks: Sendable {
 /// coarsest levels say little about where), and computes every attention as the default processor would.
 public final class CrossAttentionRecorder: AttentionProcessor {
     public let minQueries: Int
-    /// [B, queries, tokens] per recorded call, with the layer's query grid.
-    public private(set) var maps: [(probabilities: Tensor, height: Int, width: Int)] = []
+    public private(set) var maps: [AttentionMap] = []
 
     public init(minQueries: Int = 64) { self.minQueries = minQueries }
 
@@ -171,8 +172,8 @@ public enum AttentionGrounding {
     /// TokenCompose's token loss: for every grounded token, (1 − the share of its attention that falls inside its
     /// mask)², averaged over the grounded tokens and the recorded layers. `masks` [B, L, H, W] (H × W the latent
     /// grid, each layer's grid dividing it), `weights` [B, L] (1 for a grounded token, else 0).
-    public static func tokenLoss(maps: [(probabilities: Tensor, height: Int, width: Int)], masks: Tensor, weights: Tensor) -> Tensor {
-        meanOverLayers(maps) { layer in (1 - layer.share(masks)).square() * weights }.sum() / weights.sum().clamp(min: 1)
+    public static func tokenLoss(maps: [AttentionMap], masks: Tensor, weights: Tensor) -> Tensor {
+        weightedMean(maps, weights) { layer in (1 - layer.share(masks)).square() }
     }
 
     /// How far a grounded token's attention is from covering its mask evenly: KL(uniform over the mask ‖ the token's
@@ -180,29 +181,28 @@ public enum AttentionGrounding {
     /// cells that many masks share (the middle of the chest lies inside the heart, a bilateral effusion and the lines),
     /// which makes prompt-to-prompt's mask a small blob; this term asks for the whole structure, as TokenCompose's
     /// pixel loss does, and is 0 only when the attention is uniform over the mask and 0 outside it.
-    public static func coverageLoss(maps: [(probabilities: Tensor, height: Int, width: Int)], masks: Tensor, weights: Tensor) -> Tensor {
-        meanOverLayers(maps) { layer in layer.coverageDivergence(masks) * weights }.sum() / weights.sum().clamp(min: 1)
+    public static func coverageLoss(maps: [AttentionMap], masks: Tensor, weights: Tensor) -> Tensor {
+        weightedMean(maps, weights) { layer in layer.coverageDivergence(masks) }
     }
 
     /// The grounding loss training adds: the token loss and the coverage term.
-    public static func loss(maps: [(probabilities: Tensor, height: Int, width: Int)], masks: Tensor, weights: Tensor) -> Tensor {
+    public static func loss(maps: [AttentionMap], masks: Tensor, weights: Tensor) -> Tensor {
         tokenLoss(maps: maps, masks: masks, weights: weights) + coverageLoss(maps: maps, masks: masks, weights: weights)
     }
 
     /// The share of a grounded token's attention inside its mask, averaged as `tokenLoss` averages (1: all of it
     /// inside; attention spread evenly over the image gets the mask's area).
-    public static func insideShare(maps: [(probabilities: Tensor, height: Int, width: Int)], masks: Tensor, weights: Tensor) -> Double {
-        (meanOverLayers(maps) { layer in layer.share(masks) * weights }.sum() / weights.sum().clamp(min: 1)).item()
+    public static func insideShare(maps: [AttentionMap], masks: Tensor, weights: Tensor) -> Double {
+        weightedMean(maps, weights) { layer in layer.share(masks) }.item()
     }
 
     /// The overlap (intersection over union) of a grounded token's mask with the cells where its attention reaches
     /// `threshold` of its largest value, averaged as `tokenLoss`: how well an edit mask made from the word alone
     /// (prompt-to-prompt's, at its default threshold 0.3) would outline the structure. Attention on a few cells
     /// inside a large structure has a high inside share and a low overlap.
-    public static func maskOverlap(maps: [(probabilities: Tensor, height: Int, width: Int)], masks: Tensor, weights: Tensor,
+    public static func maskOverlap(maps: [AttentionMap], masks: Tensor, weights: Tensor,
                                    threshold: Double = 0.3) -> Double {
-        (meanOverLayers(maps) { layer in layer.overlap(masks, threshold: threshold) * weights }.sum()
-            / weights.sum().clamp(min: 1)).item()
+        weightedMean(maps, weights) { layer in layer.overlap(masks, threshold: threshold) }.item()
     }
 
     /// One layer's attention [B, Nq, L] on its query grid, and the masks [B, L, H, W] brought to that grid.
@@ -239,15 +239,12 @@ public enum AttentionGrounding {
         }
     }
 
-    /// `term` of each layer, averaged over the layers.
-    static func meanOverLayers(_ maps: [(probabilities: Tensor, height: Int, width: Int)], _ term: (Layer) -> Tensor) -> Tensor {
+    /// `term` [B, L] averaged over the layers, then over the tokens `weights` [B, L] marks.
+    static func weightedMean(_ maps: [AttentionMap], _ weights: Tensor, _ term: (Layer) -> Tensor) -> Tensor {
         precondition(!maps.isEmpty, "no attention recorded")
-        var total: Tensor?
-        for map in maps {
-            let layer = term(Layer(attention: map.probabilities.to(.float32), height: map.height, width: map.width))
-            total = total.map { $0 + layer } ?? layer
-        }
-        return total! / Double(maps.count)
+        let layers = maps.map { term(Layer(attention: $0.probabilities.to(.float32), height: $0.height, width: $0.width)) }
+        let perToken = layers.dropFirst().reduce(layers[0], +) / Double(layers.count)
+        return (perToken * weights).sum() / weights.sum().clamp(min: 1)
     }
 
     /// The masks and weights of a batch as dense tensors: [B, L, side, side] and [B, L], zero for tokens without a

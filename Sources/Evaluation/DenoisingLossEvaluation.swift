@@ -35,7 +35,7 @@ public enum DenoisingLossEvaluation {
         public var captionGain: Double { unconditionalMSE - epsilonMSE }
         /// Where the finding words attend (nil when no case's caption names a finding): the share of their
         /// cross-attention inside the structure each names, against the structures' area (what attention spread
-        /// evenly would get). See ``AttentionGrounding``.
+        /// evenly would get), and how well the word's attention outlines it. See ``AttentionGrounding``.
         public var grounding: Grounding?
     }
 
@@ -75,18 +75,13 @@ public enum DenoisingLossEvaluation {
         var unconditional = perTimestep
         let emptyIDs = tokenizer.encode("", maxLength: tokenizer.modelMaxLength, padding: true).ids
         let side = size / vae.downscaleFactor
-        var grounding = (cases: 0, share: 0.0, overlap: 0.0, area: 0.0)
+        var grounding = GroundingTally()
         for index in 0..<count {
             let c = PhantomCase(seed: seed, index: index, size: size)
             let caption = template.caption(for: try PhantomEvaluation.record(c, c.attributes))
             let ids = tokenizer.encode(caption, maxLength: tokenizer.modelMaxLength, padding: true).ids
             let rendering = c.render(masks: true)
-            let tokenMasks = GroundingVocabulary.chestXRay.tokenMasks(
-                caption: caption, tokenizer: tokenizer,
-                masks: try Dictionary(uniqueKeysWithValues: rendering.masks.keys.map { s in
-                    (s.rawValue, try GroundingMasks.cells(rendering.maskImage(s), side: side, name: "phantom \(s.rawValue) mask"))
-                }),
-                maxLength: tokenizer.modelMaxLength)
+            let tokenMasks = try groundedTokens(caption: caption, rendering: rendering, tokenizer: tokenizer, side: side)
             let recorder = CrossAttentionRecorder(), processor = unet.attentionProcessor
             let (errors, emptyErrors): ([Double], [Double]) = withNoGrad {
                 let x = VaeImageProcessor.preprocess(grayPlanes: [Plane(gray: rendering.image).values], width: size, height: size)
@@ -107,15 +102,7 @@ public enum DenoisingLossEvaluation {
                 unet.attentionProcessor = processor
                 return (conditional, squaredErrors(emptyIDs))
             }
-            if !tokenMasks.isEmpty {
-                let (masks, weights) = AttentionGrounding.denseMasks(Array(repeating: tokenMasks, count: grid.count),
-                                                                      grounded: Array(repeating: true, count: grid.count),
-                                                                      length: ids.count, side: side)
-                grounding.cases += 1
-                grounding.share += AttentionGrounding.insideShare(maps: recorder.maps, masks: masks, weights: weights)
-                grounding.overlap += AttentionGrounding.maskOverlap(maps: recorder.maps, masks: masks, weights: weights)
-                grounding.area += tokenMasks.map { $0.mask.reduce(0, +) / Float(side * side) }.map(Double.init).reduce(0, +) / Double(tokenMasks.count)
-            }
+            if !tokenMasks.isEmpty { grounding.add(recorder.maps, tokenMasks, rows: grid.count, length: ids.count, side: side) }
             for k in grid.indices {
                 perTimestep[k] += errors[k] / Double(count)
                 unconditional[k] += emptyErrors[k] / Double(count)
@@ -130,10 +117,38 @@ public enum DenoisingLossEvaluation {
         return Result(count: count, timesteps: grid, epsilonMSE: perTimestep.reduce(0, +) / Double(grid.count),
                       bands: bands, perTimestep: perTimestep,
                       unconditionalMSE: unconditional.reduce(0, +) / Double(grid.count), unconditionalPerTimestep: unconditional,
-                      grounding: grounding.cases == 0 ? nil
-                          : Grounding(cases: grounding.cases, insideShare: grounding.share / Double(grounding.cases),
-                                      maskOverlap: grounding.overlap / Double(grounding.cases),
-                                      area: grounding.area / Double(grounding.cases)))
+                      grounding: grounding.mean)
+    }
+
+    /// The finding words of a phantom case's caption with the structures they name, on the latent grid of `side`.
+    static func groundedTokens(caption: String, rendering: Rendering, tokenizer: CLIPTokenizer, side: Int) throws -> [TokenMask] {
+        let masks = try Dictionary(uniqueKeysWithValues: rendering.masks.keys.map { s in
+            (s.rawValue, try GroundingMasks.cells(rendering.maskImage(s), side: side, name: "phantom \(s.rawValue) mask"))
+        })
+        return GroundingVocabulary.chestXRay.tokenMasks(caption: caption, tokenizer: tokenizer, masks: masks,
+                                                        maxLength: tokenizer.modelMaxLength)
+    }
+
+    /// The grounding measures summed over the cases whose caption names a finding, and their means.
+    struct GroundingTally {
+        var cases = 0, share = 0.0, overlap = 0.0, area = 0.0
+
+        /// One case: its attention over `rows` noisy copies, each captioned with the same `tokens`.
+        mutating func add(_ maps: [AttentionMap], _ tokens: [TokenMask], rows: Int, length: Int, side: Int) {
+            let (masks, weights) = AttentionGrounding.denseMasks(Array(repeating: tokens, count: rows),
+                                                                  grounded: Array(repeating: true, count: rows),
+                                                                  length: length, side: side)
+            cases += 1
+            share += AttentionGrounding.insideShare(maps: maps, masks: masks, weights: weights)
+            overlap += AttentionGrounding.maskOverlap(maps: maps, masks: masks, weights: weights)
+            area += tokens.map { Double($0.mask.reduce(0, +)) / Double(side * side) }.reduce(0, +) / Double(tokens.count)
+        }
+
+        var mean: Grounding? {
+            guard cases > 0 else { return nil }
+            let n = Double(cases)
+            return Grounding(cases: cases, insideShare: share / n, maskOverlap: overlap / n, area: area / n)
+        }
     }
 
     /// ε̂ from a model's output of type `prediction`, row k noised at `timesteps[k]`, in float32.

@@ -161,13 +161,8 @@ import Training
             options.captionDropout = 0
             options.groundingWeight = 1
             let task = try UNetTrainingTests().task(options)
-            var settings = TrainingSettings()
-            settings.batchSize = 4
-            settings.learningRate = learningRate
-            settings.totalSteps = 20
-            settings.checkpointEvery = 20
-            settings.seed = 3
-            try Trainer(task: task, settings: settings, output: out, dataCount: data.count) { data[$0] }.run()
+            try Trainer(task: task, settings: UNetTrainingTests.settings(learningRate: learningRate, steps: 20), output: out,
+                        dataCount: data.count) { data[$0] }.run()
             return task
         }
         let before = groundingTerm(try trained(learningRate: 0), data)

@@ -31,6 +31,17 @@ func diffusionFixture(_ name: String) -> URL {
                                 tokenIDs: [0] + (0..<5).map { 10 + i * 7 + $0 } + [1])
     }
 
+    /// The whole tiny data set as one batch, `steps` steps, a checkpoint at the last.
+    static func settings(learningRate: Double, steps: Int) -> TrainingSettings {
+        var settings = TrainingSettings()
+        settings.batchSize = 4
+        settings.learningRate = learningRate
+        settings.totalSteps = steps
+        settings.checkpointEvery = steps
+        settings.seed = 3
+        return settings
+    }
+
     /// A 25-step run of the tiny UNet; its task and its per-step losses.
     func train(_ prediction: UNetTrainingTask.Prediction, learningRate: Double, output: URL) throws
         -> (task: UNetTrainingTask, losses: [Double]) {
@@ -39,13 +50,8 @@ func diffusionFixture(_ name: String) -> URL {
         options.snrGamma = 5
         options.noiseOffset = 0.05
         let t = try task(options)
-        var settings = TrainingSettings()
-        settings.batchSize = 4
-        settings.learningRate = learningRate
-        settings.totalSteps = 25
-        settings.checkpointEvery = 25
-        settings.seed = 3
-        let trainer = Trainer(task: t, settings: settings, output: output, dataCount: Self.data.count) { Self.data[$0] }
+        let trainer = Trainer(task: t, settings: Self.settings(learningRate: learningRate, steps: 25), output: output,
+                              dataCount: Self.data.count) { Self.data[$0] }
         var losses: [Double] = []
         try trainer.run(report: { losses.append($0.loss) })
         return (t, losses)
