@@ -35,6 +35,13 @@ public struct CaptionTemplate: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// The same template saying only the plain words.
+    public var withoutDetail: CaptionTemplate {
+        var plain = self
+        plain.detail = false
+        return plain
+    }
+
     enum CodingKeys: String, CodingKey {
         case template, noFindings = "no_findings", stateAbsent = "state_absent", unknownSex = "unknown_sex"
         case findings, names, uncertain, detail

@@ -16,30 +16,41 @@ final class LatentCache: @unchecked Sendable {
     let dataset: CaptionedImageDataset
     let vae: AutoencoderKL
     let seed: UInt64
-    let tokenIDs: [[Int]]
+    /// Each image's caption as trained on.
+    let captions: [TokenizedCaption]
+    /// Each image's caption without its detail, for the draws `detailDropout` picks (nil: never).
+    let plainCaptions: [TokenizedCaption]?
+    let detailDropout: DetailDropout
     let keep: Bool
-    /// Each image's grounded tokens (empty arrays without attention grounding).
-    let tokenMasks: [[TokenMask]]
     private let lock = NSLock()
     private var latents: [Int: [Float]] = [:]
     private(set) var shape: [Int] = []
 
-    init(dataset: CaptionedImageDataset, vae: AutoencoderKL, seed: UInt64, tokenIDs: [[Int]], tokenMasks: [[TokenMask]]? = nil,
-         keep: Bool = true) {
+    init(dataset: CaptionedImageDataset, vae: AutoencoderKL, seed: UInt64, captions: [TokenizedCaption],
+         plainCaptions: [TokenizedCaption]? = nil, detailDropout: DetailDropout = .off, keep: Bool = true) {
+        precondition(plainCaptions == nil || plainCaptions!.count == captions.count)
         self.keep = keep
-        self.tokenMasks = tokenMasks ?? Array(repeating: [], count: tokenIDs.count)
         self.dataset = dataset
         self.vae = vae
         self.seed = seed
-        self.tokenIDs = tokenIDs
+        self.captions = captions
+        self.plainCaptions = plainCaptions
+        self.detailDropout = detailDropout
     }
 
-    func sample(_ i: Int) throws -> CaptionedLatents {
+    /// The caption a draw gets: the plain one where the draw drops the detail.
+    func caption(_ visit: SampleVisit) -> TokenizedCaption {
+        if let plainCaptions, detailDropout.dropsDetail(visit) { return plainCaptions[visit.index] }
+        return captions[visit.index]
+    }
+
+    func sample(_ visit: SampleVisit) throws -> CaptionedLatents {
+        let i = visit.index, c = caption(visit)
         lock.lock()
         let cached = latents[i]
         let s = shape
         lock.unlock()
-        if let cached { return CaptionedLatents(latents: cached, shape: s, tokenIDs: tokenIDs[i], tokenMasks: tokenMasks[i]) }
+        if let cached { return CaptionedLatents(latents: cached, shape: s, tokenIDs: c.ids, tokenMasks: c.masks) }
         let pixels = try dataset.pixels(i)
         let r = dataset.resolution
         let z: Tensor = withNoGrad {
@@ -52,6 +63,35 @@ final class LatentCache: @unchecked Sendable {
         if keep { latents[i] = values }
         shape = zShape
         lock.unlock()
-        return CaptionedLatents(latents: values, shape: zShape, tokenIDs: tokenIDs[i], tokenMasks: tokenMasks[i])
+        return CaptionedLatents(latents: values, shape: zShape, tokenIDs: c.ids, tokenMasks: c.masks)
+    }
+}
+
+/// A caption as the UNet trains on it: its token ids and, when attention is grounded, its grounded tokens.
+struct TokenizedCaption: Sendable {
+    var ids: [Int]
+    var masks: [TokenMask] = []
+}
+
+/// Which draws of an image are captioned without their detail ("pleural effusion" for "a small right pleural
+/// effusion"): a share of them, picked by a pure function of (seed, image, epoch), so that a resumed run draws the
+/// same captions. A model trained on detail captions alone never meets the plain word, which an edit that names no
+/// detail then asks for; trained on both, the plain word means any of the details, as the data has them.
+public struct DetailDropout: Sendable, Equatable {
+    public var share: Double
+    public var seed: UInt64
+
+    public init(share: Double, seed: UInt64) {
+        self.share = share
+        self.seed = seed
+    }
+
+    public static let off = DetailDropout(share: 0, seed: 0)
+
+    public func dropsDetail(_ visit: SampleVisit) -> Bool {
+        guard share > 0 else { return false }
+        var rng = SplitMix64(seed: seed ^ (0xDE7A_1100_0000 &+ UInt64(visit.index) &* 0x9E37_79B9_7F4A_7C15
+                                               &+ UInt64(visit.epoch) &* 0xBF58_476D_1CE4_E5B9))
+        return rng.uniform() < share
     }
 }

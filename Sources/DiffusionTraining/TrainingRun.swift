@@ -24,6 +24,8 @@ public final class TrainingRun {
     let trainer: any AnyTrainer
     /// The VAE task of a `--train vae` run (its calibrated config is what gets published).
     var vaeTask: VAETrainingTask?
+    /// The latents and captions a UNet run draws from (nil for a VAE run).
+    var latentCache: LatentCache?
     /// The step the run started from (non-zero after a resume).
     public private(set) var startStep = 0
 
@@ -99,6 +101,10 @@ public final class TrainingRun {
             vae = try AutoencoderKL.load(from: base.appendingPathComponent("vae"), dtype: dtype, device: device)
         }
         if options.resume { try RunFolder(options.output).checkDescription(Self.runDescription(options)) }
+        if options.detailDropout != nil, !options.template.detail {
+            throw TrainingRunError("--detail-dropout drops the detail of detail captions, and the caption template says none "
+                                   + "(use a template with \"detail\": true, as configs/captions-detail.json)")
+        }
         if options.resolution % vae.downscaleFactor != 0 {
             throw TrainingRunError("--resolution \(options.resolution) is not a multiple of the VAE's downscale factor \(vae.downscaleFactor)")
         }
@@ -141,32 +147,47 @@ public final class TrainingRun {
             unetOptions.trainTextEncoder = options.component == .unetText
             let tok = tokenizer, length = tokenizer.modelMaxLength
             let empty = tok.encode("", maxLength: length, padding: true).ids
-            let ids = (0..<dataset.count).map { tok.encode(dataset.caption($0), maxLength: length, padding: true).ids }
             let inner = UNetTrainingTask(unet: unet, textEncoder: textEncoder,
                                          schedule: try DDPMScheduler(config: schedulerConfig).schedule, emptyPromptIDs: empty,
                                          options: unetOptions)
-            let tokenMasks = try Self.tokenMasks(options, dataset: dataset, tokenizer: tok,
-                                                 side: options.resolution / vae.downscaleFactor)
-            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, tokenIDs: ids, tokenMasks: tokenMasks,
+            let side = options.resolution / vae.downscaleFactor
+            let captions = try Self.tokenizedCaptions(options, template: options.template, dataset: dataset, tokenizer: tok, side: side)
+            let plain = try options.detailDropout.map { _ in
+                try Self.tokenizedCaptions(options, template: options.template.withoutDetail, dataset: dataset, tokenizer: tok, side: side)
+            }
+            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, captions: captions, plainCaptions: plain,
+                                    detailDropout: options.detailDropout.map { DetailDropout(share: $0, seed: seed) } ?? .off,
                                     keep: options.cacheLatents)
-            trainer = Trainer(task: RunTask(inner, complete: complete),
-                              settings: options.settings, output: options.output, dataCount: dataset.count) { try cache.sample($0) }
+            latentCache = cache
+            trainer = Trainer(task: RunTask(inner, complete: complete), settings: options.settings, output: options.output,
+                              dataCount: dataset.count, visits: VisitLoader { try cache.sample($0) })
         }
         self.options = options
     }
 
-    /// Each image's grounded caption tokens when the run grounds attention (nil otherwise). Every image must have
-    /// its masks; an image whose caption names nothing it has a mask for is trained without grounding.
-    static func tokenMasks(_ options: TrainingRunOptions, dataset: CaptionedImageDataset, tokenizer: CLIPTokenizer,
+    /// Each image's caption under `template`, tokenized, with its grounded tokens when the run grounds attention.
+    static func tokenizedCaptions(_ options: TrainingRunOptions, template: CaptionTemplate, dataset: CaptionedImageDataset,
+                                  tokenizer: CLIPTokenizer, side: Int) throws -> [TokenizedCaption] {
+        let length = tokenizer.modelMaxLength
+        let texts = dataset.records.map { template.caption(for: $0) }
+        let masks = try tokenMasks(options, captions: texts, records: dataset.records, tokenizer: tokenizer, side: side)
+        return texts.indices.map { i in
+            TokenizedCaption(ids: tokenizer.encode(texts[i], maxLength: length, padding: true).ids, masks: masks?[i] ?? [])
+        }
+    }
+
+    /// Each caption's grounded tokens when the run grounds attention (nil otherwise). Every image must have its
+    /// masks; an image whose caption names nothing it has a mask for is trained without grounding.
+    static func tokenMasks(_ options: TrainingRunOptions, captions: [String], records: [Record], tokenizer: CLIPTokenizer,
                            side: Int) throws -> [[TokenMask]]? {
         guard options.unet.groundingWeight != nil else { return nil }
         guard let folder = options.groundingMasks else {
             throw TrainingRunError("attention grounding needs the structure masks of the images (--grounding-masks DIR)")
         }
         let masks = GroundingMasks(folder: folder, side: side)
-        return try (0..<dataset.count).map { i in
-            GroundingVocabulary.chestXRay.tokenMasks(caption: dataset.caption(i), tokenizer: tokenizer,
-                                                     masks: try masks.masks(forImage: dataset.records[i].path),
+        return try zip(captions, records).map { caption, record in
+            GroundingVocabulary.chestXRay.tokenMasks(caption: caption, tokenizer: tokenizer,
+                                                     masks: try masks.masks(forImage: record.path),
                                                      maxLength: tokenizer.modelMaxLength)
         }
     }
@@ -189,6 +210,7 @@ public final class TrainingRun {
             if let w = o.unet.groundingWeight {
                 d["grounding"] = "\(w) \(o.groundingMasks?.standardizedFileURL.path ?? "")"
             }
+            if let share = o.detailDropout { d["detail_dropout"] = "\(share)" }
         }
         return d
     }

@@ -43,6 +43,8 @@ public struct TrainingRunOptions: Sendable {
     public var unet = UNetTrainingTask.Options()
     /// The structure masks that ground the caption's words (`unet.groundingWeight`), as ``GroundingMasks`` reads them.
     public var groundingMasks: URL?
+    /// The share of draws captioned without the detail a `detail` template says (``DetailDropout``; nil: none).
+    public var detailDropout: Double?
     /// β of the VAE's KL term.
     public var klWeight = 1e-6
     /// The dtype of the published weights (nil: fp32).

@@ -108,6 +108,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The structure masks for --ground-attention: DIR/ID/STRUCTURE.png per image ID (heart, effusion, pacemaker, endotracheal_tube, central_venous_catheter, nasogastric_tube), as `prism phantom generate --masks` writes them in DATASET/masks.", valueName: "dir"))
     var groundingMasks: String?
 
+    @Option(help: ArgumentHelp("The share of draws captioned without their detail (\"pleural effusion\" for \"a small right pleural effusion\"), so that an edit naming no detail meets a word trained on every side and size; needs a template with \"detail\": true. Off when not given.", valueName: "share"))
+    var detailDropout: Double?
+
     @Option(help: "β of the VAE's KL term (--train vae).")
     var klWeight = 1e-6
 
@@ -155,6 +158,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError(groundAttention == nil ? "--grounding-masks goes with --ground-attention WEIGHT"
                                                          : "--ground-attention needs the structure masks: give --grounding-masks DIR")
         }
+        if detailDropout != nil, train == .vae { throw ValidationError("--detail-dropout drops caption detail; a VAE trains without captions") }
         if groundAttention != nil, train == .vae { throw ValidationError("--ground-attention trains a UNet's cross-attention, not a VAE") }
     }
 
@@ -171,6 +175,7 @@ struct TrainCommand: ParsableCommand {
         try requireFinite(noiseOffset, "--noise-offset", range: .atLeast(0))
         try requireFinite(captionDropout, "--caption-dropout", range: .closed(0, 1))
         try requireFinite(groundAttention, "--ground-attention", range: .above(0))
+        try requireFinite(detailDropout, "--detail-dropout", range: .closed(0, 1))
         try requireFinite(klWeight, "--kl-weight", range: .atLeast(0))
         try requireFinite(ema, "--ema", range: .upToExcluding(0, 1))
         try requireFinite(sampleGuidance, "--sample-guidance", range: .atLeast(0))
@@ -205,6 +210,7 @@ struct TrainCommand: ParsableCommand {
         options.unet.captionDropout = captionDropout
         options.unet.groundingWeight = groundAttention
         options.groundingMasks = groundingMasks.map { URL(fileURLWithPath: $0) }
+        options.detailDropout = detailDropout
         options.klWeight = klWeight
         options.settings.autocast = try precision.value() == .bfloat16 ? .bfloat16 : nil
         options.saveDType = saveDtype == "fp16" ? .float16 : nil

@@ -323,6 +323,57 @@ struct Killed: Error {}
         #expect(changed?.description.contains("grounding") == true)
     }
 
+    /// With detail dropout, a share of each image's draws is captioned with the plain words: which ones is a pure
+    /// function of the image and the epoch (a resumed run draws the same), both captions reach every image over the
+    /// epochs, and a template that says no detail, or a resume with another share, is refused.
+    @Test func detailDropoutCaptionsAShareOfDrawsWithThePlainWords() throws {
+        let data = try TinyImageData(count: 6)
+        let out = output()
+        defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
+        var options = unetOptions(data, output: out, steps: 2)
+        options.records = data.records.map { r in
+            var r = r
+            r.labels["Cardiomegaly"] = .positive
+            r.detail.cardiomegalyGrade = .moderate
+            r.detail.effusionSide = .left
+            r.detail.effusionSize = .small
+            return r
+        }
+        options.detailDropout = 0.5
+        let plainOnly = #expect(throws: TrainingRunError.self) { try TrainingRun(options) }
+        #expect(plainOnly?.description.contains("--detail-dropout") == true && plainOnly?.description.contains("\"detail\": true") == true)
+
+        options.template.detail = true
+        let run = try TrainingRun(options)
+        let cache = try #require(run.latentCache)
+        let ids = { (template: CaptionTemplate, i: Int) in
+            run.tokenizer.encode(template.caption(for: options.records[i]), maxLength: 77, padding: true).ids
+        }
+        var plainDraws = 0, draws = 0
+        for i in options.records.indices {
+            let detailed = ids(options.template, i), plain = ids(options.template.withoutDetail, i)
+            #expect(options.template.caption(for: options.records[i]) != options.template.withoutDetail.caption(for: options.records[i]))
+            var seen: Set<[Int]> = []
+            for epoch in 0..<40 {
+                let visit = SampleVisit(index: i, epoch: epoch)
+                let drawn = cache.caption(visit).ids
+                #expect(drawn == detailed || drawn == plain)
+                #expect(cache.caption(visit).ids == drawn)
+                seen.insert(drawn)
+                draws += 1
+                if drawn == plain { plainDraws += 1 }
+            }
+            #expect(seen.count == 2, "image \(i) drew only one caption in 40 epochs")
+        }
+        #expect(abs(Double(plainDraws) / Double(draws) - 0.5) < 0.12, "\(plainDraws) of \(draws) draws plain")
+
+        #expect(TrainingRun.runDescription(options)["detail_dropout"] == "0.5")
+        options.detailDropout = nil
+        #expect(TrainingRun.runDescription(options)["detail_dropout"] == nil)
+        #expect((0..<50).allSatisfy { !DetailDropout.off.dropsDetail(SampleVisit(index: $0, epoch: 1)) })
+        #expect((0..<50).allSatisfy { DetailDropout(share: 1, seed: 3).dropsDetail(SampleVisit(index: $0, epoch: 1)) })
+    }
+
     /// `prism train --base` on a folder as diffusers 0.42 + transformers 5 save it (tokenizer.json only, DPM-Solver++
     /// config with `-Infinity`): fine-tunes, resumes after a kill to the same weights, and publishes a folder that
     /// keeps the scheduler's values and loads again.

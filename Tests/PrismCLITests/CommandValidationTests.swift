@@ -131,6 +131,7 @@ let missingModel = "/nonexistent/prism-model"
             ("--max-grad-norm", ["0"], "> 0"),
             ("--weight-decay", ["-0.01"], ">= 0"),
             ("--ground-attention", ["0", "-1"], "> 0"),
+            ("--detail-dropout", ["-0.1", "1.5"], "in [0, 1]"),
         ])
         expectCountsRefused(TrainCommand.self, train, [
             ("--batch", "0", "1 or more"), ("--grad-accum", "0", "1 or more"), ("--resolution", "4", "8 or more"),
@@ -145,6 +146,8 @@ let missingModel = "/nonexistent/prism-model"
         expectRefused(TrainCommand.self, train + ["--config", "configs/smoke"], saying: "--base", "--config")
         expectRefused(TrainCommand.self, train + ["--ground-attention", "0.05"], saying: "--grounding-masks")
         expectRefused(TrainCommand.self, train + ["--grounding-masks", "/nonexistent/masks"], saying: "--ground-attention")
+        let fromConfig = Array(train.prefix(4)) + ["--config", "configs/smoke", "--output", "/nonexistent/out", "--steps", "10", "--train", "vae"]
+        expectRefused(TrainCommand.self, fromConfig + ["--detail-dropout", "0.5"], saying: "--detail-dropout", "VAE")
     }
 
     // MARK: caption, tokenize, inspect
