@@ -50,13 +50,15 @@ import Torch
         #expect(other.epsilonMSE != a.epsilonMSE)
     }
 
-    /// The finding words of the bundled model attend to their structures more than evenly spread attention would
-    /// (v1 was trained on captions alone: 0.19 of the attention on 10% of the image, on 128 cases).
+    /// The finding words of the bundled model, trained with attention grounding, put most of their attention on their
+    /// structures and outline them (v1, trained on captions alone, put 0.19 of it on structures covering 0.10 of the
+    /// image, overlap 0.19; v2 0.85 and 0.80 on 128 cases).
     @Test func theFindingWordsAttendToTheirStructures() throws {
-        let r = try DenoisingLossEvaluation.run(model: bundled, template: CaptionTemplate(), seed: 90_001, count: 8, steps: 3)
+        let template = try CaptionTemplate.load(bundled.appendingPathComponent("captions.json"))
+        let r = try DenoisingLossEvaluation.run(model: bundled, template: template, seed: 90_001, count: 8, steps: 3)
         let g = try #require(r.grounding)
         #expect(g.cases >= 1 && g.cases <= 8)
-        #expect(g.area > 0 && g.area < g.insideShare && g.insideShare <= 1, "share \(g.insideShare), area \(g.area)")
-        #expect(g.maskOverlap > 0 && g.maskOverlap <= 1, "overlap \(g.maskOverlap)")
+        #expect(g.area > 0 && g.insideShare > 4 * g.area && g.insideShare <= 1, "share \(g.insideShare), area \(g.area)")
+        #expect(g.maskOverlap > 0.5 && g.maskOverlap <= 1, "overlap \(g.maskOverlap)")
     }
 }

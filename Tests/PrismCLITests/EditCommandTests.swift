@@ -13,14 +13,14 @@ import Testing
         #expect(command.editing.inversion == .nullText && command.editing.settings.method == .nullText)
     }
 
-    /// The bundled model's folder recommends guidance 3, and `prism edit` says so, in the words it always used, when
+    /// The bundled model's folder recommends guidance 2, and `prism edit` says so, in the words it always used, when
     /// another guidance is in use.
     @Test func theBundledModelsFolderRecommendsItsGuidance() throws {
         let recommended = try ModelDefaults.load(from: bundledModel)
-        #expect(recommended.editing?.guidance == 3 && recommended.name == "the bundled model")
+        #expect(recommended.editing?.guidance == 2 && recommended.name == "the bundled model")
         #expect(EditCommand.guidanceHint(recommended, guidance: EditSettings().guidance)
-                == "guidance 7.5: the bundled model edits findings better with --guidance 3 (docs/editing.md, Quality)")
-        #expect(EditCommand.guidanceHint(recommended, guidance: 3) == nil)
+                == "guidance 7.5: the bundled model edits findings better with --guidance 2 (docs/default-model.md, v2)")
+        #expect(EditCommand.guidanceHint(recommended, guidance: 2) == nil)
         #expect(EditCommand.guidanceHint(ModelDefaults(), guidance: 7.5) == nil, "a folder without prism.json says nothing")
         #expect(try ModelDefaults.load(from: tinyPipeline) == ModelDefaults())
     }

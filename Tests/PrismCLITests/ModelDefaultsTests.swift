@@ -20,7 +20,7 @@ import Testing
         let scratch = try Scratch()
         defer { scratch.remove() }
         let demo = try DemoCommand.parse([])
-        #expect(try demo.settings(for: bundledModel).guidance == 3)
+        #expect(try demo.settings(for: bundledModel).guidance == 2)
         #expect(try demo.settings(for: folder(with: #"{"editing": {"guidance": 5.5}}"#, in: scratch)).guidance == 5.5)
         let given = try DemoCommand.parse(["--guidance", "4"])
         #expect(try given.settings(for: bundledModel).guidance == 4, "--guidance wins over the model's recommendation")
