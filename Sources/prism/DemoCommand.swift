@@ -36,9 +36,9 @@ struct DemoCommand: ParsableCommand {
     var inversion: InversionMethod = .nullText
 
     @Option(help: """
-        Classifier-free guidance scale (default: the guidance the model's prism.json recommends, else 7.5). 3 for \
+        Classifier-free guidance scale (default: the guidance the model's prism.json recommends, else 7.5). 2 for \
         the bundled model, chosen on phantom set 90002: Stable Diffusion's usual 7.5 makes its edits overshoot \
-        (docs/editing.md).
+        (docs/default-model.md).
         """)
     var guidance: Double?
 
