@@ -50,8 +50,7 @@ public struct Augmentation: Sendable, Equatable {
 
     /// The draw of image `index` in `epoch` of a run seeded with `seed`.
     public func draw(seed: UInt64, index: Int, epoch: Int) -> Draw {
-        var rng = SplitMix64(seed: seed ^ 0xA06D_E7A1_0000_0000 ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
-                             ^ (UInt64(epoch) &* 0xD1B5_4A32_D192_ED03))
+        var rng = SplitMix64(seed: seed, salt: 0xA06D_E7A1_0000_0000, index: index, epoch: epoch)
         func uniform(_ range: ClosedRange<Double>) -> Double {
             range.lowerBound + Double(rng.next() >> 11) * 0x1p-53 * (range.upperBound - range.lowerBound)
         }

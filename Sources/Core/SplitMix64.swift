@@ -5,6 +5,13 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
     public init(seed: UInt64) { state = seed }
 
+    /// The generator of one visit of a training image: a pure function of the run's seed, a salt naming what is
+    /// drawn, the image and the epoch, so that a draw is the same on any loader thread and after a resume, and new
+    /// each epoch.
+    public init(seed: UInt64, salt: UInt64, index: Int, epoch: Int) {
+        self.init(seed: seed ^ salt ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(epoch) &* 0xD1B5_4A32_D192_ED03))
+    }
+
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

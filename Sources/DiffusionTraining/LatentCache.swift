@@ -90,8 +90,7 @@ public struct DetailDropout: Sendable, Equatable {
 
     public func dropsDetail(_ visit: SampleVisit) -> Bool {
         guard share > 0 else { return false }
-        var rng = SplitMix64(seed: seed ^ (0xDE7A_1100_0000 &+ UInt64(visit.index) &* 0x9E37_79B9_7F4A_7C15
-                                               &+ UInt64(visit.epoch) &* 0xBF58_476D_1CE4_E5B9))
+        var rng = SplitMix64(seed: seed, salt: 0xDE7A_1100_0000_0000, index: visit.index, epoch: visit.epoch)
         return rng.uniform() < share
     }
 }

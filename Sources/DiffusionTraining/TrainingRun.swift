@@ -152,12 +152,12 @@ public final class TrainingRun {
                                          options: unetOptions)
             let side = options.resolution / vae.downscaleFactor
             let captions = try Self.tokenizedCaptions(options, template: options.template, dataset: dataset, tokenizer: tok, side: side)
-            let plain = try options.detailDropout.map { _ in
+            let dropout = options.detailDropout.map { DetailDropout(share: $0, seed: seed) }
+            let plain = try dropout.map { _ in
                 try Self.tokenizedCaptions(options, template: options.template.withoutDetail, dataset: dataset, tokenizer: tok, side: side)
             }
             let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, captions: captions, plainCaptions: plain,
-                                    detailDropout: options.detailDropout.map { DetailDropout(share: $0, seed: seed) } ?? .off,
-                                    keep: options.cacheLatents)
+                                    detailDropout: dropout ?? .off, keep: options.cacheLatents)
             latentCache = cache
             trainer = Trainer(task: RunTask(inner, complete: complete), settings: options.settings, output: options.output,
                               dataCount: dataset.count, visits: VisitLoader { try cache.sample($0) })
