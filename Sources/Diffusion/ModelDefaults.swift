@@ -22,8 +22,8 @@ public struct ModelDefaults: Codable, Sendable, Equatable {
     public var editing: Editing?
 
     public struct Editing: Codable, Sendable, Equatable {
-        /// The classifier-free guidance scale this model edits best with (`prism demo`'s default; `prism edit` says
-        /// so when another is used).
+        /// The classifier-free guidance scale this model edits best with: every editing command's default when
+        /// --guidance is left out (each says so, and says this one when another is used).
         public var guidance: Double?
         /// Where the recommendation is justified ("docs/editing.md, Quality").
         public var guidanceReference: String?

@@ -139,13 +139,13 @@ struct AuditCommand: ParsableCommand {
         if chosenEditor == .model {
             let modelURL = try model.url()
             let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
-            if let hint = EditCommand.guidanceHint(try ModelDefaults.load(from: modelURL), guidance: editing.guidance) { log(hint) }
+            let settings = try editing.settings(for: modelURL, log: log)
             if let asked = self.size, asked != editingModel.resolution {
                 throw ValidationError("--size \(asked): the model edits \(editingModel.resolution)-pixel images; leave --size out with --editor model")
             }
             size = editingModel.resolution
             modelEditor = CaptionModelEditor(editor: CounterfactualEditor(model: editingModel, cache: nil), template: template,
-                                             settings: editing.settings)
+                                             settings: settings)
         }
         let measured: AuditMeasure = loadedClassifier.map { .classifier($0) } ?? .truth
         var audit = PhantomAudit(cases: PhantomAudit.cases(seed: seed, count: count, parameters: parameters, size: size),
@@ -196,10 +196,10 @@ struct AuditCommand: ParsableCommand {
         let folder = try prepareOutputFolder(output)
         let modelURL = try model.url()
         let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
-        if let hint = EditCommand.guidanceHint(try ModelDefaults.load(from: modelURL), guidance: editing.guidance) { log(hint) }
+        let settings = try editing.settings(for: modelURL, log: log)
         var audit = SubjectAudit(subjects: subjects, edits: auditEdits, editor: CounterfactualEditor(model: editingModel, cache: nil),
                                  classifier: measuring)
-        audit.settings = editing.settings
+        audit.settings = settings
         audit.template = template
         audit.statistics.level = level
         audit.statistics.minimumEffect = minEffect

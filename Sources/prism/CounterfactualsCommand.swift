@@ -111,7 +111,7 @@ struct CounterfactualsMakeCommand: ParsableCommand {
         request.format = format
         request.filter = filter
         request.template = try captions.load(for: model)
-        request.settings = editing.settings
+        request.settings = try editing.settings(for: try model.url(), log: log)
         request.extraSettings = ["dtype": precision.dtype.lowercased()]
         request.shard = try shard.map(Shard.init(parsing:)) ?? .whole
         // Every input is read and checked before any model loads.
@@ -125,7 +125,6 @@ struct CounterfactualsMakeCommand: ParsableCommand {
         let cacheFolder = try openInversionCache(cache, log: log)
         let modelURL = try model.url()
         let editingModel = try StableDiffusionEditingModel.load(from: modelURL, dtype: try precision.value())
-        if let hint = EditCommand.guidanceHint(try ModelDefaults.load(from: modelURL), guidance: request.settings.guidance) { log(hint) }
         let builder = try classifierTry { try CounterfactualDatasetBuilder(plan: plan, model: editingModel, cache: cacheFolder, gate: gateClassifier) }
         log("\(plan.images.count) selected image(s), \(plan.shardItems) counterfactual(s) to make in shard \(request.shard)"
             + " (\(plan.plannedItems) in all)")

@@ -151,16 +151,14 @@ struct EditCommand: ParsableCommand {
         let userMask = try readUserMask()?.resized(width: gray.width, height: gray.height)
         let cacheFolder = try inversionCache()
         let folder = try prepareOutputFolder(output)
-        var settings = editing.settings
+        let modelURL = try model.url()
+        var settings = try editing.settings(for: modelURL, log: log)
         settings.controller = controller
         settings.reweight = try reweights()
 
-        let modelURL = try model.url()
-        let recommended = try ModelDefaults.load(from: modelURL)
         let loadStart = Date()
         let editingModel = try StableDiffusionEditingModel.load(from: modelURL, dtype: try precision.value())
         log("model \(modelURL.path) loaded in \(String(format: "%.1f", Date().timeIntervalSince(loadStart))) s")
-        if let hint = Self.guidanceHint(recommended, guidance: settings.guidance) { log(hint) }
         let editor = CounterfactualEditor(model: editingModel, cache: cacheFolder)
 
         log("source: \(sourceCaption)")
@@ -170,14 +168,6 @@ struct EditCommand: ParsableCommand {
         if outcome.inversionFromCache { log("inversion: from the cache") }
         try write(outcome, to: folder, slugs: targets.map(\.0), input: input, settings: settings, modelURL: modelURL,
                   format: outputFormat ?? (sourceDICOM != nil ? .dicom : .png), source: sourceDICOM)
-    }
-
-    /// What to say when the model's folder recommends another guidance than the one in use (nil when it does not).
-    static func guidanceHint(_ recommended: ModelDefaults, guidance: Double) -> String? {
-        guard let better = recommended.editing?.guidance, better != guidance else { return nil }
-        let reference = recommended.editing?.guidanceReference.map { " (\($0))" } ?? ""
-        return "guidance \(guidance): \(recommended.name ?? "this model") edits findings better with "
-            + "--guidance \(number(better))\(reference)"
     }
 
     /// The user's mask of `--mask PATH` (nil for auto and none), refused when the path is neither a mode nor a file,

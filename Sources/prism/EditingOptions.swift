@@ -1,5 +1,6 @@
 import ArgumentParser
 import Counterfactual
+import Diffusion
 import Foundation
 import Imaging
 
@@ -15,8 +16,11 @@ struct EditingOptions: ParsableArguments {
 
     @OptionGroup var denoising: DenoisingStepsOption
 
-    @Option(help: "Classifier-free guidance scale.")
-    var guidance = 7.5
+    @Option(help: """
+        Classifier-free guidance scale (default: the guidance the model's prism.json recommends, 2 for the bundled \
+        model; else 7.5, Stable Diffusion's usual scale).
+        """)
+    var guidance: Double?
 
     @Option(help: "Fraction of steps whose cross-attention is taken from the source.")
     var crossReplace = 0.8
@@ -32,16 +36,38 @@ struct EditingOptions: ParsableArguments {
         try requireFinite(selfReplace, "--self-replace", range: .closed(0, 1))
     }
 
-    /// Settings with these options; the rest at their defaults.
-    var settings: EditSettings {
+    /// Settings with these options; the guidance, when not given, from the model's `prism.json` (`recommended`),
+    /// else the editor's default; the rest at their defaults.
+    func settings(recommended: ModelDefaults = ModelDefaults()) -> EditSettings {
         var s = EditSettings()
         s.method = inversion
         s.steps = denoising.steps
-        s.guidance = guidance
+        s.guidance = guidance ?? recommended.editing?.guidance ?? s.guidance
         s.crossReplace = crossReplace
         s.selfReplace = selfReplace
         masking.apply(to: &s)
         return s
+    }
+
+    /// The settings for the model in `folder`, saying on `log` where the guidance came from: the model's
+    /// recommendation when --guidance is left out, a hint when --guidance differs from it.
+    func settings(for folder: URL, log: Log) throws -> EditSettings {
+        let recommended = try ModelDefaults.load(from: folder)
+        let s = settings(recommended: recommended)
+        if let note = Self.guidanceNote(recommended, given: guidance, used: s.guidance) { log(note) }
+        return s
+    }
+
+    /// What to say about the guidance in use: where it came from when the model chose it, the model's
+    /// recommendation when the user's differs, nothing when the model recommends none.
+    static func guidanceNote(_ recommended: ModelDefaults, given: Double?, used: Double) -> String? {
+        guard let better = recommended.editing?.guidance else { return nil }
+        let name = recommended.name ?? "this model"
+        let reference = recommended.editing?.guidanceReference.map { ", \($0)" } ?? ""
+        if given == nil { return "guidance \(number(used)): the one \(name) recommends (its prism.json\(reference))" }
+        guard better != used else { return nil }
+        return "guidance \(number(used)): \(name) edits findings better with --guidance \(number(better))"
+            + (recommended.editing?.guidanceReference.map { " (\($0))" } ?? "")
     }
 }
 

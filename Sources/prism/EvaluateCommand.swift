@@ -222,8 +222,9 @@ struct EvaluateCommand: ParsableCommand {
             let template = try captions.load(for: model)
             // Every edit is read before the model loads: a misspelt one is refused at once, naming what is known.
             let edits = try edit.isEmpty ? PhantomEdit.standard : edit.map { try PhantomEdit.parsing($0, template: template) }
-            try PhantomEditEvaluation(model: try model.url(), output: report.output, cases: count, seed: report.seed,
-                                      settings: editing.settings, template: template, edits: edits,
+            let modelURL = try model.url()
+            try PhantomEditEvaluation(model: modelURL, output: report.output, cases: count, seed: report.seed,
+                                      settings: try editing.settings(for: modelURL, log: Log(tool: "prism evaluate edits")), template: template, edits: edits,
                                       freeCardiomegalyEdit: false, tool: "prism evaluate edits").run(json: json)
         }
     }

@@ -79,7 +79,7 @@ let missingModel = "/nonexistent/prism-model"
                                               "--mask-threshold", "0.2", "--blend-start", "0.1", "--feather", "0",
                                               "--change-threshold", "0", "--reweight", "cardiomegaly=0.5", "--mask", "none",
                                               "--inversion", "direct", "--cache", "none"])
-        let s = c.editing.settings
+        let s = c.editing.settings()
         #expect(s.steps == 4 && s.guidance == 3 && s.crossReplace == 0.6 && s.selfReplace == 0.4 && s.maskThreshold == 0.2)
         #expect(s.blendStart == 0.1 && s.feather == 0 && s.changeThreshold == 0 && s.method == .direct)
         #expect(try c.reweights().map(\.0) == ["cardiomegaly"] && c.reweights().map(\.1) == [0.5])

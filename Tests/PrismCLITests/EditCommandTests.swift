@@ -10,18 +10,27 @@ import Testing
     @Test func editsDefaultToNullTextInversion() throws {
         let command = try EditCommand.parse(["--image", "x.png", "--labels", "Cardiomegaly=1", "--remove", "cardiomegaly",
                                              "--output", scratch.path])
-        #expect(command.editing.inversion == .nullText && command.editing.settings.method == .nullText)
+        #expect(command.editing.inversion == .nullText && command.editing.settings().method == .nullText)
     }
 
-    /// The bundled model's folder recommends guidance 2, and `prism edit` says so, in the words it always used, when
-    /// another guidance is in use.
+    /// The bundled model's folder recommends guidance 2: the editing commands use it when --guidance is left out and
+    /// say where it came from; a --guidance given wins, with a hint when it differs from the recommendation.
     @Test func theBundledModelsFolderRecommendsItsGuidance() throws {
         let recommended = try ModelDefaults.load(from: bundledModel)
         #expect(recommended.editing?.guidance == 2 && recommended.name == "the bundled model")
-        #expect(EditCommand.guidanceHint(recommended, guidance: EditSettings().guidance)
+        let plain = try EditCommand.parse(["--image", "x.png", "--labels", "Cardiomegaly=1", "--remove", "cardiomegaly",
+                                           "--output", scratch.path])
+        #expect(plain.editing.settings(recommended: recommended).guidance == 2)
+        #expect(plain.editing.settings().guidance == EditSettings().guidance, "a folder without prism.json: the editor's default")
+        #expect(EditingOptions.guidanceNote(recommended, given: nil, used: 2)
+                == "guidance 2: the one the bundled model recommends (its prism.json, docs/default-model.md, v2)")
+        let given = try EditCommand.parse(["--image", "x.png", "--labels", "Cardiomegaly=1", "--remove", "cardiomegaly",
+                                           "--output", scratch.path, "--guidance", "7.5"])
+        #expect(given.editing.settings(recommended: recommended).guidance == 7.5, "--guidance wins")
+        #expect(EditingOptions.guidanceNote(recommended, given: 7.5, used: 7.5)
                 == "guidance 7.5: the bundled model edits findings better with --guidance 2 (docs/default-model.md, v2)")
-        #expect(EditCommand.guidanceHint(recommended, guidance: 2) == nil)
-        #expect(EditCommand.guidanceHint(ModelDefaults(), guidance: 7.5) == nil, "a folder without prism.json says nothing")
+        #expect(EditingOptions.guidanceNote(recommended, given: 2, used: 2) == nil)
+        #expect(EditingOptions.guidanceNote(ModelDefaults(), given: nil, used: 7.5) == nil, "a folder without prism.json says nothing")
         #expect(try ModelDefaults.load(from: tinyPipeline) == ModelDefaults())
     }
 
