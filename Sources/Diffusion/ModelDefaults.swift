@@ -45,6 +45,12 @@ public struct ModelDefaults: Codable, Sendable, Equatable {
         self.editing = editing
     }
 
+    /// The guidance to edit with: `given` (--guidance), else this model's recommendation, else `fallback` (the
+    /// editor's own default).
+    public func guidance(given: Double?, fallback: Double) -> Double {
+        given ?? editing?.guidance ?? fallback
+    }
+
     /// The caption template file of the model in `folder`, if it names one.
     public func captionsURL(in folder: URL) -> URL? {
         captions.map { folder.appendingPathComponent($0) }

@@ -110,8 +110,9 @@ struct CounterfactualsMakeCommand: ParsableCommand {
                                                    edits: edits, output: URL(fileURLWithPath: output))
         request.format = format
         request.filter = filter
+        let modelURL = try model.url()
         request.template = try captions.load(for: model)
-        request.settings = try editing.settings(for: try model.url(), log: log)
+        request.settings = try editing.settings(for: modelURL, log: log)
         request.extraSettings = ["dtype": precision.dtype.lowercased()]
         request.shard = try shard.map(Shard.init(parsing:)) ?? .whole
         // Every input is read and checked before any model loads.
@@ -123,7 +124,6 @@ struct CounterfactualsMakeCommand: ParsableCommand {
         }
         _ = try prepareOutputFolder(output)
         let cacheFolder = try openInversionCache(cache, log: log)
-        let modelURL = try model.url()
         let editingModel = try StableDiffusionEditingModel.load(from: modelURL, dtype: try precision.value())
         let builder = try classifierTry { try CounterfactualDatasetBuilder(plan: plan, model: editingModel, cache: cacheFolder, gate: gateClassifier) }
         log("\(plan.images.count) selected image(s), \(plan.shardItems) counterfactual(s) to make in shard \(request.shard)"

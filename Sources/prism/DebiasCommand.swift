@@ -203,7 +203,7 @@ struct DebiasCommand: ParsableCommand {
         let modelURL = try model.url()
         options.editing.method = inversion
         options.editing.steps = editSteps
-        options.editing.guidance = try guidance ?? ModelDefaults.load(from: modelURL).editing?.guidance ?? 7.5
+        options.editing.guidance = try ModelDefaults.load(from: modelURL).guidance(given: guidance, fallback: EditSettings().guidance)
         // The counterfactuals' captions in the words the model was trained with.
         options.template = try CaptionOptions.template(of: modelURL)
 

@@ -62,7 +62,7 @@ struct DemoCommand: ParsableCommand {
         var settings = EditSettings()
         settings.steps = denoising.steps
         settings.method = inversion
-        settings.guidance = try guidance ?? ModelDefaults.load(from: folder).editing?.guidance ?? settings.guidance
+        settings.guidance = try ModelDefaults.load(from: folder).guidance(given: guidance, fallback: settings.guidance)
         return settings
     }
 }

@@ -42,7 +42,7 @@ struct EditingOptions: ParsableArguments {
         var s = EditSettings()
         s.method = inversion
         s.steps = denoising.steps
-        s.guidance = guidance ?? recommended.editing?.guidance ?? s.guidance
+        s.guidance = recommended.guidance(given: guidance, fallback: s.guidance)
         s.crossReplace = crossReplace
         s.selfReplace = selfReplace
         masking.apply(to: &s)
@@ -63,11 +63,13 @@ struct EditingOptions: ParsableArguments {
     static func guidanceNote(_ recommended: ModelDefaults, given: Double?, used: Double) -> String? {
         guard let better = recommended.editing?.guidance else { return nil }
         let name = recommended.name ?? "this model"
-        let reference = recommended.editing?.guidanceReference.map { ", \($0)" } ?? ""
-        if given == nil { return "guidance \(number(used)): the one \(name) recommends (its prism.json\(reference))" }
+        let reference = recommended.editing?.guidanceReference
+        if given == nil {
+            return "guidance \(number(used)): the one \(name) recommends (its prism.json\(reference.map { ", \($0)" } ?? ""))"
+        }
         guard better != used else { return nil }
         return "guidance \(number(used)): \(name) edits findings better with --guidance \(number(better))"
-            + (recommended.editing?.guidanceReference.map { " (\($0))" } ?? "")
+            + (reference.map { " (\($0))" } ?? "")
     }
 }
 

@@ -223,9 +223,11 @@ struct EvaluateCommand: ParsableCommand {
             // Every edit is read before the model loads: a misspelt one is refused at once, naming what is known.
             let edits = try edit.isEmpty ? PhantomEdit.standard : edit.map { try PhantomEdit.parsing($0, template: template) }
             let modelURL = try model.url()
+            let tool = "prism evaluate edits"
+            let settings = try editing.settings(for: modelURL, log: Log(tool: tool))
             try PhantomEditEvaluation(model: modelURL, output: report.output, cases: count, seed: report.seed,
-                                      settings: try editing.settings(for: modelURL, log: Log(tool: "prism evaluate edits")), template: template, edits: edits,
-                                      freeCardiomegalyEdit: false, tool: "prism evaluate edits").run(json: json)
+                                      settings: settings, template: template, edits: edits,
+                                      freeCardiomegalyEdit: false, tool: tool).run(json: json)
         }
     }
 }

@@ -130,7 +130,7 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
         options.settings.method = inversion
         options.settings.steps = steps
         masking.apply(to: &options.settings)
-        options.settings.guidance = try guidance ?? ModelDefaults.load(from: modelURL).editing?.guidance ?? 7.5
+        options.settings.guidance = try ModelDefaults.load(from: modelURL).guidance(given: guidance, fallback: EditSettings().guidance)
         options.compositionSteps = composition
         options.reversibilityCycles = cycles
         options.curveImages = curveCount
