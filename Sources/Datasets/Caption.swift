@@ -119,12 +119,16 @@ public struct CaptionTemplate: Sendable, Equatable, Codable {
     public func word(for finding: String) -> String { names[finding] ?? finding.lowercased() }
 
     /// The caption of a record.
-    public func caption(for record: Record) -> String {
+    public func caption(for record: Record) -> String { caption(for: record, plain: []) }
+
+    /// The caption of a record with the findings in `plain` said in their plain words whatever detail the record
+    /// gives (training draws captions that mix plain and detailed phrases, as partial labels write them).
+    public func caption(for record: Record, plain: Set<String>) -> String {
         let states = record.findings(uncertainPolicy)
         let present = vocabulary.filter { states[$0] == true }
         let absent = stateAbsent ? vocabulary.filter { states[$0] == false } : []
         let findingsText = present.isEmpty ? noFindings
-            : Self.list(present.map { phrase(for: $0, of: record, states) }, conjunction: "and")
+            : Self.list(present.map { plain.contains($0) ? word(for: $0) : phrase(for: $0, of: record, states) }, conjunction: "and")
         let values: [String: String] = [
             "age": record.age.map(String.init) ?? "",
             "sex": record.sex?.word ?? unknownSex,
@@ -135,6 +139,14 @@ public struct CaptionTemplate: Sendable, Equatable, Codable {
         // The template was validated when it was made or loaded; a literal default cannot fail to parse.
         let parts = (try? Self.parse(template, file: "<template>")) ?? []
         return Self.render(parts, values)
+    }
+
+    /// The present findings whose words say more than their plain word for this record, in caption order: the
+    /// phrases `caption(for:plain:)` can say either way.
+    public func detailedFindings(of record: Record) -> [String] {
+        guard detail else { return [] }
+        let states = record.findings(uncertainPolicy)
+        return vocabulary.filter { states[$0] == true && phrase(for: $0, of: record, states) != word(for: $0) }
     }
 
     /// A present finding's words: with `detail` on, what the record tells of it; otherwise (or when it tells nothing)

@@ -101,8 +101,9 @@ public final class TrainingRun {
             vae = try AutoencoderKL.load(from: base.appendingPathComponent("vae"), dtype: dtype, device: device)
         }
         if options.resume { try RunFolder(options.output).checkDescription(Self.runDescription(options)) }
-        if options.detailDropout != nil, !options.template.detail {
-            throw TrainingRunError("--detail-dropout drops the detail of detail captions, and the caption template says none "
+        for (share, flag) in [(options.detailDropout, "--detail-dropout"), (options.phraseDetailDropout, "--phrase-detail-dropout")]
+        where share != nil && !options.template.detail {
+            throw TrainingRunError("\(flag) drops the detail of detail captions, and the caption template says none "
                                    + "(use a template with \"detail\": true, as configs/captions-detail.json)")
         }
         if options.resolution % vae.downscaleFactor != 0 {
@@ -151,13 +152,10 @@ public final class TrainingRun {
                                          schedule: try DDPMScheduler(config: schedulerConfig).schedule, emptyPromptIDs: empty,
                                          options: unetOptions)
             let side = options.resolution / vae.downscaleFactor
-            let captions = try Self.tokenizedCaptions(options, template: options.template, dataset: dataset, tokenizer: tok, side: side)
-            let dropout = options.detailDropout.map { DetailDropout(share: $0, seed: seed) }
-            let plain = try dropout.map { _ in
-                try Self.tokenizedCaptions(options, template: options.template.withoutDetail, dataset: dataset, tokenizer: tok, side: side)
-            }
-            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, captions: captions, plainCaptions: plain,
-                                    detailDropout: dropout ?? .off, keep: options.cacheLatents)
+            let dropout = DetailDropout(share: options.detailDropout ?? 0, phraseShare: options.phraseDetailDropout ?? 0, seed: seed)
+            let captions = try Self.captionVariants(options, dropout: dropout, dataset: dataset, tokenizer: tok, side: side)
+            let cache = LatentCache(dataset: dataset, vae: vae, seed: seed, captions: captions, detailDropout: dropout,
+                                    keep: options.cacheLatents)
             latentCache = cache
             trainer = Trainer(task: RunTask(inner, complete: complete), settings: options.settings, output: options.output,
                               dataCount: dataset.count, visits: VisitLoader { try cache.sample($0) })
@@ -165,31 +163,36 @@ public final class TrainingRun {
         self.options = options
     }
 
-    /// Each image's caption under `template`, tokenized, with its grounded tokens when the run grounds attention.
-    static func tokenizedCaptions(_ options: TrainingRunOptions, template: CaptionTemplate, dataset: CaptionedImageDataset,
-                                  tokenizer: CLIPTokenizer, side: Int) throws -> [TokenizedCaption] {
-        let length = tokenizer.modelMaxLength
-        let texts = dataset.records.map { template.caption(for: $0) }
-        let masks = try tokenMasks(options, captions: texts, records: dataset.records, tokenizer: tokenizer, side: side)
-        return texts.indices.map { i in
-            TokenizedCaption(ids: tokenizer.encode(texts[i], maxLength: length, padding: true).ids, masks: masks?[i] ?? [])
+    /// Each image's captions, tokenized, with their grounded tokens when the run grounds attention: every pattern of
+    /// plain and detailed phrases that `dropout` can draw for it.
+    static func captionVariants(_ options: TrainingRunOptions, dropout: DetailDropout, dataset: CaptionedImageDataset,
+                                tokenizer: CLIPTokenizer, side: Int) throws -> [CaptionVariants] {
+        let template = options.template, length = tokenizer.modelMaxLength
+        let grounding = try groundingMasks(options, side: side)
+        return try dataset.records.map { record in
+            let phrases = template.detailedFindings(of: record)
+            let structures = try grounding?.masks(forImage: record.path)
+            var byPlain: [Int: TokenizedCaption] = [:]
+            for pattern in dropout.patterns(phrases: phrases.count) {
+                let plain = Set(phrases.indices.filter { pattern & (1 << $0) != 0 }.map { phrases[$0] })
+                let text = template.caption(for: record, plain: plain)
+                let masks = structures.map {
+                    GroundingVocabulary.chestXRay.tokenMasks(caption: text, tokenizer: tokenizer, masks: $0, maxLength: length)
+                }
+                byPlain[pattern] = TokenizedCaption(ids: tokenizer.encode(text, maxLength: length, padding: true).ids, masks: masks ?? [])
+            }
+            return CaptionVariants(phrases: phrases.count, byPlain: byPlain)
         }
     }
 
-    /// Each caption's grounded tokens when the run grounds attention (nil otherwise). Every image must have its
+    /// The structure masks of the images when the run grounds attention (nil otherwise). Every image must have its
     /// masks; an image whose caption names nothing it has a mask for is trained without grounding.
-    static func tokenMasks(_ options: TrainingRunOptions, captions: [String], records: [Record], tokenizer: CLIPTokenizer,
-                           side: Int) throws -> [[TokenMask]]? {
+    static func groundingMasks(_ options: TrainingRunOptions, side: Int) throws -> GroundingMasks? {
         guard options.unet.groundingWeight != nil else { return nil }
         guard let folder = options.groundingMasks else {
             throw TrainingRunError("attention grounding needs the structure masks of the images (--grounding-masks DIR)")
         }
-        let masks = GroundingMasks(folder: folder, side: side)
-        return try zip(captions, records).map { caption, record in
-            GroundingVocabulary.chestXRay.tokenMasks(caption: caption, tokenizer: tokenizer,
-                                                     masks: try masks.masks(forImage: record.path),
-                                                     maxLength: tokenizer.modelMaxLength)
-        }
+        return GroundingMasks(folder: folder, side: side)
     }
 
     /// What a resumed run must share with the run it continues, besides the trainer's settings.
@@ -211,6 +214,7 @@ public final class TrainingRun {
                 d["grounding"] = "\(w) \(o.groundingMasks?.standardizedFileURL.path ?? "")"
             }
             if let share = o.detailDropout { d["detail_dropout"] = "\(share)" }
+            if let share = o.phraseDetailDropout { d["phrase_detail_dropout"] = "\(share)" }
         }
         return d
     }

@@ -45,6 +45,8 @@ public struct TrainingRunOptions: Sendable {
     public var groundingMasks: URL?
     /// The share of draws captioned without the detail a `detail` template says (``DetailDropout``; nil: none).
     public var detailDropout: Double?
+    /// The share of draws in which each detail phrase, on its own, is said plainly (``DetailDropout``; nil: none).
+    public var phraseDetailDropout: Double?
     /// β of the VAE's KL term.
     public var klWeight = 1e-6
     /// The dtype of the published weights (nil: fp32).

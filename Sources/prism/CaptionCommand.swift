@@ -50,7 +50,7 @@ struct CaptionCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let file = data.data, try InspectDICOM.applies(to: URL(fileURLWithPath: file)) {
+        if let file = data.data, InspectDICOM.applies(to: URL(fileURLWithPath: file)) {
             return try printCaptions([try dicomRecord(file)], template: try captions.load(findings: nil))
         }
         let loaded = try data.loadData()

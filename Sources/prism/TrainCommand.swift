@@ -111,6 +111,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The share of draws captioned without their detail (\"pleural effusion\" for \"a small right pleural effusion\"), so that an edit naming no detail meets a word trained on every side and size; needs a template with \"detail\": true. Off when not given.", valueName: "share"))
     var detailDropout: Double?
 
+    @Option(help: ArgumentHelp("The share of draws in which each detail phrase, on its own, is said plainly (\"cardiomegaly and a small left pleural effusion\" for \"moderate cardiomegaly and a small left pleural effusion\"), so that captions mixing plain and detailed phrases, as partial labels give them, are trained; with --detail-dropout, a draw that keeps its caption's detail then drops phrases. Needs a template with \"detail\": true. Off when not given.", valueName: "share"))
+    var phraseDetailDropout: Double?
+
     @Option(help: "β of the VAE's KL term (--train vae).")
     var klWeight = 1e-6
 
@@ -159,6 +162,9 @@ struct TrainCommand: ParsableCommand {
                                                          : "--ground-attention needs the structure masks: give --grounding-masks DIR")
         }
         if detailDropout != nil, train == .vae { throw ValidationError("--detail-dropout drops caption detail; a VAE trains without captions") }
+        if phraseDetailDropout != nil, train == .vae {
+            throw ValidationError("--phrase-detail-dropout drops caption detail; a VAE trains without captions")
+        }
         if groundAttention != nil, train == .vae { throw ValidationError("--ground-attention trains a UNet's cross-attention, not a VAE") }
     }
 
@@ -176,6 +182,7 @@ struct TrainCommand: ParsableCommand {
         try requireFinite(captionDropout, "--caption-dropout", range: .closed(0, 1))
         try requireFinite(groundAttention, "--ground-attention", range: .above(0))
         try requireFinite(detailDropout, "--detail-dropout", range: .closed(0, 1))
+        try requireFinite(phraseDetailDropout, "--phrase-detail-dropout", range: .closed(0, 1))
         try requireFinite(klWeight, "--kl-weight", range: .atLeast(0))
         try requireFinite(ema, "--ema", range: .upToExcluding(0, 1))
         try requireFinite(sampleGuidance, "--sample-guidance", range: .atLeast(0))
@@ -211,6 +218,7 @@ struct TrainCommand: ParsableCommand {
         options.unet.groundingWeight = groundAttention
         options.groundingMasks = groundingMasks.map { URL(fileURLWithPath: $0) }
         options.detailDropout = detailDropout
+        options.phraseDetailDropout = phraseDetailDropout
         options.klWeight = klWeight
         options.settings.autocast = try precision.value() == .bfloat16 ? .bfloat16 : nil
         options.saveDType = saveDtype == "fp16" ? .float16 : nil

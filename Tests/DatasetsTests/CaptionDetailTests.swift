@@ -36,6 +36,24 @@ import Tokenizer
         #expect(detailed.caption(for: record(effusion: (.moderate, nil))) == "Chest X-ray of a 70-year-old female with a moderate pleural effusion")
     }
 
+    /// Training mixes plain and detailed phrases (partial labels write such captions): the findings named plain lose
+    /// their detail and nothing else does; `detailedFindings` lists exactly the phrases that can be said either way.
+    @Test func chosenFindingsAreSaidPlainlyAndTheRestKeepTheirDetail() {
+        let full = record(cardiomegaly: .moderate, effusion: (.small, .left), devices: ["Pacemaker"])
+        #expect(detailed.detailedFindings(of: full) == ["Cardiomegaly", "Pleural Effusion", "Support Devices"])
+        #expect(detailed.caption(for: full, plain: ["Cardiomegaly", "Support Devices"])
+                == "Chest X-ray of a 70-year-old female with cardiomegaly, a small left pleural effusion and support devices")
+        #expect(detailed.caption(for: full, plain: ["Pleural Effusion"])
+                == "Chest X-ray of a 70-year-old female with moderate cardiomegaly, pleural effusion and support devices (a pacemaker)")
+        #expect(detailed.caption(for: full, plain: Set(detailed.detailedFindings(of: full)))
+                == detailed.withoutDetail.caption(for: full))
+        #expect(detailed.caption(for: full, plain: []) == detailed.caption(for: full))
+        // A finding with nothing to say beyond its word is not a detail phrase; a plain template has none.
+        #expect(detailed.detailedFindings(of: record(cardiomegaly: .some(nil), effusion: (nil, .right))) == ["Pleural Effusion"])
+        #expect(plain.detailedFindings(of: full).isEmpty)
+        #expect(detailed.detailedFindings(of: record()).isEmpty)
+    }
+
     /// Real label files rarely say more than present or absent: the plain words, as the default template says them.
     @Test func missingDetailFallsBackToThePlainWords() {
         let r = Record(path: "x.png", patientID: "1", sex: .male, age: 60,

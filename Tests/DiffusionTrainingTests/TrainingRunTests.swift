@@ -323,6 +323,21 @@ struct Killed: Error {}
         #expect(changed?.description.contains("grounding") == true)
     }
 
+    /// `unetOptions` for images with moderate cardiomegaly and a small left pleural effusion, two detail phrases.
+    func detailedOptions(_ data: TinyImageData, output: URL) -> TrainingRunOptions {
+        var options = unetOptions(data, output: output, steps: 2)
+        options.records = data.records.map { r in
+            var r = r
+            r.labels["Cardiomegaly"] = .positive
+            r.labels["Pleural Effusion"] = .positive
+            r.detail.cardiomegalyGrade = .moderate
+            r.detail.effusionSide = .left
+            r.detail.effusionSize = .small
+            return r
+        }
+        return options
+    }
+
     /// With detail dropout, a share of each image's draws is captioned with the plain words: which ones is a pure
     /// function of the image and the epoch (a resumed run draws the same), both captions reach every image over the
     /// epochs, and a template that says no detail, or a resume with another share, is refused.
@@ -330,15 +345,7 @@ struct Killed: Error {}
         let data = try TinyImageData(count: 6)
         let out = output()
         defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
-        var options = unetOptions(data, output: out, steps: 2)
-        options.records = data.records.map { r in
-            var r = r
-            r.labels["Cardiomegaly"] = .positive
-            r.detail.cardiomegalyGrade = .moderate
-            r.detail.effusionSide = .left
-            r.detail.effusionSize = .small
-            return r
-        }
+        var options = detailedOptions(data, output: out)
         options.detailDropout = 0.5
         let plainOnly = #expect(throws: TrainingRunError.self) { try TrainingRun(options) }
         #expect(plainOnly?.description.contains("--detail-dropout") == true && plainOnly?.description.contains("\"detail\": true") == true)
@@ -372,6 +379,57 @@ struct Killed: Error {}
         #expect(TrainingRun.runDescription(options)["detail_dropout"] == nil)
         #expect((0..<50).allSatisfy { !DetailDropout.off.dropsDetail(SampleVisit(index: $0, epoch: 1)) })
         #expect((0..<50).allSatisfy { DetailDropout(share: 1, seed: 3).dropsDetail(SampleVisit(index: $0, epoch: 1)) })
+    }
+
+    /// With phrase detail dropout each detail phrase is said plainly on its own, so that an image's draws include
+    /// the captions that mix plain and detailed phrases; each phrase is plain in about its share of the draws, the
+    /// draws are a pure function of the visit, and without phrase dropout a run draws exactly what it drew before.
+    @Test func phraseDetailDropoutTrainsCaptionsThatMixPlainAndDetailedPhrases() throws {
+        let data = try TinyImageData(count: 4)
+        let out = output()
+        defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
+        var options = detailedOptions(data, output: out)
+        options.phraseDetailDropout = 0.3
+        let plainOnly = #expect(throws: TrainingRunError.self) { try TrainingRun(options) }
+        #expect(plainOnly?.description.contains("--phrase-detail-dropout") == true)
+
+        options.template.detail = true
+        let run = try TrainingRun(options)
+        let cache = try #require(run.latentCache)
+        let t = options.template
+        for i in options.records.indices {
+            let record = options.records[i]
+            let text = { (plain: Set<String>) in
+                run.tokenizer.encode(t.caption(for: record, plain: plain), maxLength: 77, padding: true).ids
+            }
+            let full = text([]), plainHeart = text(["Cardiomegaly"]), plainEffusion = text(["Pleural Effusion"])
+            let both = text(["Cardiomegaly", "Pleural Effusion"])
+            var counts: [[Int]: Int] = [:]
+            for epoch in 0..<400 {
+                let drawn = cache.caption(SampleVisit(index: i, epoch: epoch)).ids
+                #expect(cache.caption(SampleVisit(index: i, epoch: epoch)).ids == drawn)
+                counts[drawn, default: 0] += 1
+            }
+            #expect(Set(counts.keys) == [full, plainHeart, plainEffusion, both], "image \(i): \(counts.count) captions drawn")
+            // Each phrase plain in 0.3 of the draws, the two independently (0.09 both).
+            let heartPlain = Double(counts[plainHeart, default: 0] + counts[both, default: 0]) / 400
+            let effusionPlain = Double(counts[plainEffusion, default: 0] + counts[both, default: 0]) / 400
+            #expect(abs(heartPlain - 0.3) < 0.08 && abs(effusionPlain - 0.3) < 0.08, "\(heartPlain) \(effusionPlain)")
+            #expect(abs(Double(counts[both, default: 0]) / 400 - 0.09) < 0.05)
+        }
+        #expect(TrainingRun.runDescription(options)["phrase_detail_dropout"] == "0.3")
+        #expect(TrainingRun.runDescription(options)["detail_dropout"] == nil)
+
+        // The caption-wide draw is the one a run without phrase dropout made: all phrases plain exactly then.
+        let captionWide = DetailDropout(share: 0.4, seed: 9), both = DetailDropout(share: 0.4, phraseShare: 0.5, seed: 9)
+        for index in 0..<200 {
+            let visit = SampleVisit(index: index, epoch: 3)
+            #expect(captionWide.plainPhrases(visit, phrases: 3) == (captionWide.dropsDetail(visit) ? 7 : 0))
+            if captionWide.dropsDetail(visit) { #expect(both.plainPhrases(visit, phrases: 3) == 7) }
+        }
+        #expect(Set((0..<200).map { both.plainPhrases(SampleVisit(index: $0, epoch: 3), phrases: 3) }) == Set(0...7))
+        #expect(DetailDropout.off.patterns(phrases: 3) == [0] && captionWide.patterns(phrases: 2) == [0, 3]
+                && both.patterns(phrases: 2) == [0, 1, 2, 3])
     }
 
     /// `prism train --base` on a folder as diffusers 0.42 + transformers 5 save it (tokenizer.json only, DPM-Solver++

@@ -132,6 +132,7 @@ let missingModel = "/nonexistent/prism-model"
             ("--weight-decay", ["-0.01"], ">= 0"),
             ("--ground-attention", ["0", "-1"], "> 0"),
             ("--detail-dropout", ["-0.1", "1.5"], "in [0, 1]"),
+            ("--phrase-detail-dropout", ["-0.1", "1.5"], "in [0, 1]"),
         ])
         expectCountsRefused(TrainCommand.self, train, [
             ("--batch", "0", "1 or more"), ("--grad-accum", "0", "1 or more"), ("--resolution", "4", "8 or more"),
@@ -148,6 +149,7 @@ let missingModel = "/nonexistent/prism-model"
         expectRefused(TrainCommand.self, train + ["--grounding-masks", "/nonexistent/masks"], saying: "--ground-attention")
         let fromConfig = Array(train.prefix(4)) + ["--config", "configs/smoke", "--output", "/nonexistent/out", "--steps", "10", "--train", "vae"]
         expectRefused(TrainCommand.self, fromConfig + ["--detail-dropout", "0.5"], saying: "--detail-dropout", "VAE")
+        expectRefused(TrainCommand.self, fromConfig + ["--phrase-detail-dropout", "0.5"], saying: "--phrase-detail-dropout", "VAE")
     }
 
     // MARK: caption, tokenize, inspect
