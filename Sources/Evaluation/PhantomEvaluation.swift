@@ -171,13 +171,27 @@ public struct PhantomEvaluation {
     public let settings: EditSettings
     /// Also edit "remove cardiomegaly" with no mask, to see what else the model takes away with it.
     public let freeCardiomegalyEdit: Bool
+    /// Findings the captions say without their detail, as labels that lack it do ("cardiomegaly" for "moderate
+    /// cardiomegaly"); an edit still names the detail of the finding it edits, so its target mixes the two.
+    public let plainFindings: Set<String>
 
     public init(editor: CounterfactualEditor, template: CaptionTemplate = CaptionTemplate(), settings: EditSettings,
-                freeCardiomegalyEdit: Bool = true) {
+                freeCardiomegalyEdit: Bool = true, plainFindings: Set<String> = []) {
         self.editor = editor
         self.template = template
         self.settings = settings
         self.freeCardiomegalyEdit = freeCardiomegalyEdit
+        self.plainFindings = plainFindings
+    }
+
+    /// The findings whose detail `plainFindings` can leave out of a caption.
+    public static let findingsWithDetail = ["Cardiomegaly", "Pleural Effusion", "Support Devices"]
+
+    /// The caption of a case's record, or of its edited record, with `plainFindings` said plainly except the one
+    /// the edit names.
+    func caption(for record: Record, editing edit: PhantomEdit? = nil) -> String {
+        let edited = edit.flatMap { try? $0.label.finding(template: template)?.finding }
+        return template.caption(for: record, plain: plainFindings.subtracting(edited.map { [$0] } ?? []))
     }
 
     /// Cases of the phantom set `seed` (indices from 0), the first `count` for which every edit applies except
@@ -217,7 +231,7 @@ public struct PhantomEvaluation {
             let factual = c.render(masks: true)
             let input = Plane(gray: factual.image)
             let record = try Self.record(c, c.attributes)
-            let source = template.caption(for: record)
+            let source = caption(for: record)
             let applicable = edits.filter { $0.applies(c.attributes, c.parameters) }
             log("case \(c.id): \(source)")
             func save(_ image: Image, _ name: String) throws -> String {
@@ -228,7 +242,7 @@ public struct PhantomEvaluation {
             let pacemaker = factual.masks[.pacemaker]
 
             let truths = try applicable.map { try truth(of: $0, for: c, factual: factual.image, save: save) }
-            let targets = try applicable.map { template.caption(for: try $0.label.apply(to: record, template: template)) }
+            let targets = try applicable.map { caption(for: try $0.label.apply(to: record, template: template), editing: $0) }
             let outcome = try editor.edit(image: input, source: source, targets: targets, settings: settings, progress: progress)
             let reconstructionFile = try save(outcome.reconstruction.image(), "reconstruction.png")
             var scored: [ScoredEdit] = []

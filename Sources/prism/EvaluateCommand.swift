@@ -1,5 +1,6 @@
 import ArgumentParser
 import Counterfactual
+import Datasets
 import Diffusion
 import Evaluation
 import Foundation
@@ -193,6 +194,13 @@ struct EvaluateCommand: ParsableCommand {
                 A named size or grade is true at its band's middle (docs/phantom.md);
                 the rest of the band, and every side when none is named, is scored
                 as the nearest patient the caption allows.
+
+                --without-detail FINDING (repeatable) captions that finding plainly,
+                as labels that lack its detail do, while the edited finding keeps
+                the detail its edit names: a caption that mixes the two, e.g.
+                  prism evaluate edits --without-detail cardiomegaly \
+                      --without-detail "support devices" \
+                      --edit "add a moderate left pleural effusion" --output eval/mixed
                 """
         )
 
@@ -206,6 +214,9 @@ struct EvaluateCommand: ParsableCommand {
         @Option(help: ArgumentHelp("An edit to score instead of the three standard ones (repeatable), e.g. \"add a small right pleural effusion\", \"remove the pacemaker\".", valueName: "text"))
         var edit: [String] = []
 
+        @Option(help: ArgumentHelp("Caption this finding without its detail, as labels that lack it do (repeatable): cardiomegaly, pleural effusion or support devices; needs a detail template.", valueName: "finding"))
+        var withoutDetail: [String] = []
+
         @OptionGroup var captions: CaptionOptions
 
         @OptionGroup var editing: EditingOptions
@@ -216,10 +227,28 @@ struct EvaluateCommand: ParsableCommand {
         func validate() throws {
             try requireCount(count, "--count", atLeast: 1)
             try editing.masking.requireMode()
+            _ = try plainFindings()
+        }
+
+        /// The canonical names of --without-detail's findings, each one that has detail to leave out.
+        func plainFindings() throws -> Set<String> {
+            let known = PhantomEvaluation.findingsWithDetail
+            return Set(try withoutDetail.map { name in
+                let finding = Findings.canonical(name)
+                guard known.contains(finding) else {
+                    throw ValidationError("--without-detail \(name): captions give detail to "
+                                          + known.map { $0.lowercased() }.joined(separator: ", ") + " only")
+                }
+                return finding
+            })
         }
 
         func run() throws {
             let template = try captions.load(for: model)
+            if !withoutDetail.isEmpty, !template.detail {
+                throw ValidationError("--without-detail leaves detail out of captions that say none: the caption template has "
+                                      + "no \"detail\": true (the bundled model's has; configs/captions-detail.json)")
+            }
             // Every edit is read before the model loads: a misspelt one is refused at once, naming what is known.
             let edits = try edit.isEmpty ? PhantomEdit.standard : edit.map { try PhantomEdit.parsing($0, template: template) }
             let modelURL = try model.url()
@@ -227,7 +256,7 @@ struct EvaluateCommand: ParsableCommand {
             let settings = try editing.settings(for: modelURL, log: Log(tool: tool))
             try PhantomEditEvaluation(model: modelURL, output: report.output, cases: count, seed: report.seed,
                                       settings: settings, template: template, edits: edits,
-                                      freeCardiomegalyEdit: false, tool: tool).run(json: json)
+                                      freeCardiomegalyEdit: false, plainFindings: try plainFindings(), tool: tool).run(json: json)
         }
     }
 }

@@ -15,6 +15,8 @@ struct PhantomEditEvaluation {
     var template = CaptionTemplate()
     var edits = PhantomEdit.standard
     let freeCardiomegalyEdit: Bool
+    /// Findings captioned without their detail (`prism evaluate edits --without-detail`).
+    var plainFindings: Set<String> = []
     let tool: String
 
     func run(json: Bool = false) throws {
@@ -22,7 +24,8 @@ struct PhantomEditEvaluation {
         let folder = try prepareOutputFolder(output)
         let editingModel = try StableDiffusionEditingModel.load(from: model)
         let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil), template: template,
-                                           settings: settings, freeCardiomegalyEdit: freeCardiomegalyEdit)
+                                           settings: settings, freeCardiomegalyEdit: freeCardiomegalyEdit,
+                                           plainFindings: plainFindings)
         let chosen = PhantomEvaluation.cases(seed: seed, count: cases, size: editingModel.resolution, edits: edits)
         log("model \(model.path); \(chosen.count) phantom cases at \(editingModel.resolution) px, "
             + "\(settings.method.rawValue) inversion, \(settings.steps) steps, mask \(settings.mask.name)")

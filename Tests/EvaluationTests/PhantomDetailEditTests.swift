@@ -123,4 +123,27 @@ import Testing
         #expect(scored.target == detailed.caption(for: try PhantomEvaluation.record(cases[0], truth)))
         #expect(scored.nearest != nil && scored.files["truth"] == "\(cases[0].id)/add-a-small-right-pleural-effusion-truth.png")
     }
+
+    /// `--without-detail`: the findings named are captioned plainly in the source and the targets, except the one an
+    /// edit names, which keeps its detail: the captions that partial labels give, mixing plain and detailed phrases.
+    @Test func plainFindingsMixPlainAndDetailedPhrases() throws {
+        let tiny = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("DiffusionTests/Fixtures/pipeline-tiny")
+        let editor = CounterfactualEditor(model: try StableDiffusionEditingModel.load(from: tiny), cache: nil)
+        let mixed = PhantomEvaluation(editor: editor, template: detailed, settings: EditSettings(),
+                                      plainFindings: ["Cardiomegaly", "Support Devices"])
+        let c = try firstCase { a, p in a.cardiomegaly(p) && a.pacemaker && !a.pleuralEffusion }
+        let record = try PhantomEvaluation.record(c, c.attributes)
+        let effusion = try PhantomEdit.parsing("add a moderate left pleural effusion", template: detailed)
+        let source = mixed.caption(for: record)
+        let target = mixed.caption(for: try effusion.label.apply(to: record, template: detailed), editing: effusion)
+        #expect(source.hasSuffix(" with cardiomegaly and support devices"), "\(source)")
+        #expect(target.hasSuffix(" with cardiomegaly, a moderate left pleural effusion and support devices"), "\(target)")
+        // The edited finding keeps the detail it names even when it is one of the plain ones.
+        let heart = try PhantomEdit.parsing("remove cardiomegaly", template: detailed)
+        #expect(mixed.caption(for: try heart.label.apply(to: record, template: detailed), editing: heart).hasSuffix(" with support devices"))
+        // Without plain findings, the captions are the template's own.
+        let full = PhantomEvaluation(editor: editor, template: detailed, settings: EditSettings())
+        #expect(full.caption(for: record) == detailed.caption(for: record) && full.caption(for: record) != source)
+    }
 }

@@ -227,6 +227,18 @@ let missingModel = "/nonexistent/prism-model"
         let c = try EvaluateCommand.Edits.parse(base + ["--count", "2", "--mask", "none", "--guidance", "3", "--steps", "5"])
         #expect(c.count == 2 && c.editing.masking.mask == "none" && c.editing.guidance == 3 && c.editing.denoising.steps == 5)
         expectRefused(EvaluateCommand.Edits.self, base + ["--mask", "nonee"], saying: "--mask nonee", "auto or none")
+        expectRefused(EvaluateCommand.Edits.self, base + ["--without-detail", "edema"], saying: "--without-detail edema",
+                      "cardiomegaly, pleural effusion, support devices")
+        let mixed = try EvaluateCommand.Edits.parse(base + ["--without-detail", "Cardiomegaly", "--without-detail", "support devices"])
+        #expect(try mixed.plainFindings() == ["Cardiomegaly", "Support Devices"])
+        // A template that says no detail has none to leave out: refused before the model loads.
+        let plain = FileManager.default.temporaryDirectory.appendingPathComponent("plain-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: plain) }
+        try Data(#"{"template": "Chest X-ray of {a} {sex} with {findings}"}"#.utf8).write(to: plain)
+        let noDetail = try EvaluateCommand.Edits.parse(base + ["--template", plain.path, "--without-detail", "cardiomegaly",
+                                                               "--model", "/nonexistent/model"])
+        let refused = #expect(throws: ValidationError.self) { try noDetail.run() }
+        #expect(refused?.message.contains("\"detail\": true") == true)
         expectCountsRefused(EvaluateCommand.Edits.self, base, [("--count", "0", "1 or more")])
         expectNumbersRefused(EvaluateCommand.Edits.self, base, [("--guidance", ["-3"], ">= 0"),
                                                                 ("--mask-threshold", ["2"], "in (0, 1)")])
