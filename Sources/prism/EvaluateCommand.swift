@@ -198,8 +198,8 @@ struct EvaluateCommand: ParsableCommand {
                 --without-detail FINDING (repeatable) captions that finding plainly,
                 as labels that lack its detail do, while the edited finding keeps
                 the detail its edit names: a caption that mixes the two, e.g.
-                  prism evaluate edits --without-detail cardiomegaly \
-                      --without-detail "support devices" \
+                  prism evaluate edits --without-detail cardiomegaly \\
+                      --without-detail "support devices" \\
                       --edit "add a moderate left pleural effusion" --output eval/mixed
                 """
         )
