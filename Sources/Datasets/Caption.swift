@@ -149,6 +149,9 @@ public struct CaptionTemplate: Sendable, Equatable, Codable {
         return vocabulary.filter { states[$0] == true && phrase(for: $0, of: record, states) != word(for: $0) }
     }
 
+    /// The findings a detail template can say more of than their plain word (``phrase(for:of:_:)``).
+    public static let findingsWithDetail = ["Cardiomegaly", "Pleural Effusion", "Support Devices"]
+
     /// A present finding's words: with `detail` on, what the record tells of it; otherwise (or when it tells nothing)
     /// the plain word. The plain word stays inside the phrase, so an edit naming it still finds it.
     func phrase(for finding: String, of record: Record, _ states: [String: Bool]) -> String {

@@ -184,9 +184,6 @@ public struct PhantomEvaluation {
         self.plainFindings = plainFindings
     }
 
-    /// The findings whose detail `plainFindings` can leave out of a caption.
-    public static let findingsWithDetail = ["Cardiomegaly", "Pleural Effusion", "Support Devices"]
-
     /// The caption of a case's record, or of its edited record, with `plainFindings` said plainly except the one
     /// the edit names.
     func caption(for record: Record, editing edit: PhantomEdit? = nil) -> String {

@@ -232,7 +232,7 @@ struct EvaluateCommand: ParsableCommand {
 
         /// The canonical names of --without-detail's findings, each one that has detail to leave out.
         func plainFindings() throws -> Set<String> {
-            let known = PhantomEvaluation.findingsWithDetail
+            let known = CaptionTemplate.findingsWithDetail
             return Set(try withoutDetail.map { name in
                 let finding = Findings.canonical(name)
                 guard known.contains(finding) else {

@@ -51,6 +51,7 @@ import Tokenizer
         // A finding with nothing to say beyond its word is not a detail phrase; a plain template has none.
         #expect(detailed.detailedFindings(of: record(cardiomegaly: .some(nil), effusion: (nil, .right))) == ["Pleural Effusion"])
         #expect(plain.detailedFindings(of: full).isEmpty)
+        #expect(Set(detailed.detailedFindings(of: full)).isSubset(of: CaptionTemplate.findingsWithDetail))
         #expect(detailed.detailedFindings(of: record()).isEmpty)
     }
 
