@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Core", "Datasets", "TestSupport", "Tokenizer"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Core", "Diffusion", "NN", "Tokenizer", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Imaging", "NN", "Torch"]),
-        .testTarget(name: "DiffusionTrainingTests", dependencies: ["DiffusionTraining", "Training", "Datasets", "Diffusion", "Imaging", "NN", "Tokenizer", "Torch", "TestSupport"]),
+        .testTarget(name: "DiffusionTrainingTests", dependencies: ["DiffusionTraining", "Training", "Core", "Datasets", "Diffusion", "Imaging", "NN", "Tokenizer", "Torch", "TestSupport"]),
         .testTarget(name: "CounterfactualTests", dependencies: ["Counterfactual", "Diffusion", "Imaging", "Tokenizer", "Torch", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Core", "Counterfactual", "Datasets", "Diffusion", "Imaging", "Phantom", "TestSupport", "Torch", "DiffusersConfig"]),
         .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Imaging"]),

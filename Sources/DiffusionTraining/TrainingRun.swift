@@ -57,14 +57,18 @@ public final class TrainingRun {
             _ = try StableDiffusionFolder(base)
             componentRoot = base
             guard options.component != .vae else {
-                throw TrainingRunError("--train vae trains a VAE from a config (--config); fine-tuning a base model's VAE is not supported")
+                throw TrainingRunError("--train vae trains a VAE from a config (--config); a base model's VAE is fine-tuned "
+                                       + "with --train vae-decoder (its encoder, and so the UNet's latents, unchanged)")
             }
         case .config(let folder, _):
             componentRoot = folder
+            guard options.component != .vaeDecoder else {
+                throw TrainingRunError("--train vae-decoder fine-tunes the decoder of a trained model's VAE: give the model with --base")
+            }
         }
         tokenizer = try CLIPTokenizer(folder: componentRoot.appendingPathComponent("tokenizer"))
         var schedulerConfig = try SchedulerConfig.load(from: componentRoot.appendingPathComponent("scheduler"))
-        if options.component != .vae {
+        if !options.component.trainsVAE {
             // What the trained UNet predicts, so that samples, `prism generate` and diffusers read its output right.
             schedulerConfig.predictionType = options.unet.prediction == .v ? "v_prediction" : "epsilon"
         }
@@ -119,7 +123,7 @@ public final class TrainingRun {
         let publishedRoot = options.output
         let index = Self.modelIndex(schedulerConfig)
         let frozenNames: [String] = switch options.component {
-        case .vae: ["unet", "text_encoder", "tokenizer", "scheduler"]
+        case .vae, .vaeDecoder: ["unet", "text_encoder", "tokenizer", "scheduler"]
         case .unet: ["vae", "text_encoder", "tokenizer", "scheduler"]
         case .unetText: ["vae", "tokenizer", "scheduler"]
         }
@@ -132,11 +136,13 @@ public final class TrainingRun {
         }
 
         switch options.component {
-        case .vae:
-            let vaeTask = VAETrainingTask(vae: vae, klWeight: options.klWeight)
+        case .vae, .vaeDecoder:
+            let vaeTask = VAETrainingTask(vae: vae, klWeight: options.klWeight, decoderOnly: options.component == .vaeDecoder)
             let channels = vae.config.inChannels, r = options.resolution
-            vaeTask.calibrationImages = try (0..<min(16, dataset.count)).map { k in
-                ImageSample(pixels: try dataset.pixels((k * 7919) % dataset.count), shape: [channels, r, r])
+            if options.component == .vae {
+                vaeTask.calibrationImages = try (0..<min(16, dataset.count)).map { k in
+                    ImageSample(pixels: try dataset.pixels((k * 7919) % dataset.count), shape: [channels, r, r])
+                }
             }
             self.vaeTask = vaeTask
             let task = RunTask(vaeTask, complete: complete)
@@ -202,9 +208,12 @@ public final class TrainingRun {
         case .config(let url, let vae): "config \(url.standardizedFileURL.path)" + (vae.map { " vae \($0.standardizedFileURL.path)" } ?? "")
         }
         var d = ["train": o.component.rawValue, "source": source, "resolution": "\(o.resolution)", "images": "\(o.records.count)"]
-        if o.component == .vae {
+        switch o.component {
+        case .vae:
             d["kl_weight"] = "\(o.klWeight)"
-        } else {
+        case .vaeDecoder:
+            break  // an L1 loss and nothing to set
+        case .unet, .unetText:
             d["prediction"] = o.unet.prediction.rawValue
             d["snr_gamma"] = o.unet.snrGamma.map { "\($0)" } ?? "none"
             d["noise_offset"] = "\(o.unet.noiseOffset)"

@@ -15,6 +15,11 @@ public struct TrainingRunOptions: Sendable {
         case unet
         case unetText = "unet+text"
         case vae
+        /// A base model's VAE decoder, its encoder frozen (``VAETrainingTask/decoderOnly``).
+        case vaeDecoder = "vae-decoder"
+
+        /// Whether the run trains (part of) the VAE rather than the UNet.
+        public var trainsVAE: Bool { self == .vae || self == .vaeDecoder }
     }
 
     /// Where the model comes from.

@@ -29,7 +29,7 @@ extension TrainingRun {
         }
         try DiffusersFolderWriter.write(.scheduler(schedulerConfig), in: output)
         switch options.component {
-        case .vae:
+        case .vae, .vaeDecoder:
             try saveUNet()
             try saveTextEncoder()
         case .unet:
@@ -40,13 +40,27 @@ extension TrainingRun {
         }
         try DiffusersFolderWriter.writeIndex(Self.modelIndex(schedulerConfig), in: output)
         try publishCaptionTemplate()
+        if options.component == .vaeDecoder, case .base(let base) = options.source { try copyModelDefaults(from: base) }
+    }
+
+    /// A new decoder leaves the base's UNet as it was, and with it the captions it reads and the settings its
+    /// author recommends: the base's prism.json (less the name messages call the base by) and the template it names
+    /// come along.
+    func copyModelDefaults(from base: URL) throws {
+        var defaults = try ModelDefaults.load(from: base)
+        defaults.name = nil
+        guard defaults != ModelDefaults() else { return }
+        if let captions = defaults.captions {
+            try writeAtomically(Data(contentsOf: base.appendingPathComponent(captions)), to: output.appendingPathComponent(captions))
+        }
+        try writeAtomically(JSONFile.encode(value: defaults), to: output.appendingPathComponent(ModelDefaults.fileName))
     }
 
     /// A UNet trained with other captions than the default ones says so: the template goes into the published
     /// folder as captions.json and prism.json names it, so that `prism edit` and the other captioning commands
     /// caption for this model as it was trained. diffusers ignores both files.
     func publishCaptionTemplate() throws {
-        guard options.component != .vae, options.template != CaptionTemplate() else { return }
+        guard !options.component.trainsVAE, options.template != CaptionTemplate() else { return }
         try writeAtomically(JSONFile.encode(value: options.template), to: output.appendingPathComponent(Self.captionsFileName))
         try writeAtomically(JSONFile.encode(value: ModelDefaults(captions: Self.captionsFileName)),
                            to: output.appendingPathComponent(ModelDefaults.fileName))
@@ -58,7 +72,7 @@ extension TrainingRun {
     public func publish() throws {
         try trainer.withPublishedWeights {
             switch options.component {
-            case .vae: try saveVAE()
+            case .vae, .vaeDecoder: try saveVAE()
             case .unet: try saveUNet()
             case .unetText:
                 try saveUNet()

@@ -31,7 +31,7 @@ extension TrainingRun {
         let tiles: [[Float]] = try trainer.withPublishedWeights {
             try withSamplingMode {
                 switch options.component {
-                case .vae:
+                case .vae, .vaeDecoder:
                     let indices = (0..<min(4, dataset.count)).map { ($0 * 7919) % dataset.count }
                     var originals: [[Float]] = [], reconstructions: [[Float]] = []
                     for i in indices {
@@ -58,7 +58,7 @@ extension TrainingRun {
                 }
             }
         }
-        let columns = options.component == .vae ? max(1, tiles.count / 2) : tiles.count
+        let columns = options.component.trainsVAE ? max(1, tiles.count / 2) : tiles.count
         try Self.grid(tiles, side: r, columns: columns).writePNG(to: url)
     }
 

@@ -32,10 +32,24 @@ public final class VAETrainingTask: TrainingTask {
     /// config's factor.
     public var calibrationImages: [ImageSample] = []
 
-    public init(vae: AutoencoderKL, klWeight: Double = 1e-6) {
+    /// Train the decoder alone (and `post_quant_conv`): the encoder, and with it the latent space a UNet was
+    /// trained on and the published `scaling_factor`, stay as they are, so that a fine-tuned decoder drops into a
+    /// finished model.
+    public let decoderOnly: Bool
+
+    /// The parameter prefixes a decoder-only run trains.
+    public static let decoderPrefixes = ["decoder.", "post_quant_conv."]
+
+    public init(vae: AutoencoderKL, klWeight: Double = 1e-6, decoderOnly: Bool = false) {
         self.vae = vae
         self.klWeight = klWeight
-        vae.store.unfreeze()
+        self.decoderOnly = decoderOnly
+        if decoderOnly {
+            vae.store.freeze()
+            for prefix in Self.decoderPrefixes { vae.store.unfreeze(prefix: prefix) }
+        } else {
+            vae.store.unfreeze()
+        }
         vae.store.isTraining = true
     }
 
@@ -44,6 +58,11 @@ public final class VAETrainingTask: TrainingTask {
     public func loss(_ batch: [ImageSample], generator: Generator) -> Tensor {
         let shape = [batch.count] + batch[0].shape
         let x = Tensor(batch.flatMap(\.pixels), shape: shape).to(vae.store.dtype, vae.store.device)
+        if decoderOnly {
+            // The frozen encoder's posterior is a constant; the KL term does not depend on the decoder.
+            let latents = withNoGrad { vae.encode(x).sample(generator: generator) }
+            return (vae.decode(latents).to(.float32) - x.to(.float32)).abs().mean()
+        }
         let posterior = vae.encode(x)
         let reconstruction = vae.decode(posterior.sample(generator: generator))
         let l1 = (reconstruction.to(.float32) - x.to(.float32)).abs().mean()

@@ -28,6 +28,11 @@ struct TrainCommand: ParsableCommand {
               prism train --data labels.csv --images images --config configs/smoke \\
                   --vae runs/vae --train unet+text --output runs/ldm \\
                   --resolution 128 --lr 1e-4 --steps 500
+            Sharpen a finished model's decoder (the encoder stays, and with it the
+            latents its UNet learned; the run's folder is the whole model):
+              prism train --data labels.csv --images images --base runs/ldm \\
+                  --train vae-decoder --output runs/ldm-dec --resolution 128 \\
+                  --batch 8 --lr 1e-4 --steps 2000
 
             Images that are not chest X-rays train it too: a CSV described by its
             columns (see "Any label file" below), with a caption template in the
@@ -76,7 +81,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The run's folder (checkpoints, log, samples, the published model).", valueName: "dir"))
     var output: String
 
-    @Option(help: "What to train: unet | unet+text | vae (vae needs --config).")
+    @Option(help: """
+        What to train: unet | unet+text | vae (from --config) | vae-decoder (a --base model's VAE decoder, its encoder \
+        and so its UNet's latents unchanged).
+        """)
     var train: TrainingRunOptions.Component = .unet
 
     @Option(help: "Image side in pixels (images are made gray, centre-cropped square and resized).")
@@ -155,17 +163,22 @@ struct TrainCommand: ParsableCommand {
         try validateCounts()
         try validateNumbers()
         try requireChoice(saveDtype, "--save-dtype", ["fp32", "fp16"])
-        if train == .vae, base != nil { throw ValidationError("--train vae trains a VAE from --config") }
+        if train == .vae, base != nil {
+            throw ValidationError("--train vae trains a VAE from --config; --train vae-decoder fine-tunes a --base model's VAE decoder")
+        }
+        if train == .vaeDecoder, base == nil {
+            throw ValidationError("--train vae-decoder fine-tunes the VAE decoder of a trained model: give it with --base")
+        }
         if vae != nil, config == nil { throw ValidationError("--vae goes with --config (a --base model has its own VAE)") }
         if (groundAttention != nil) != (groundingMasks != nil) {
             throw ValidationError(groundAttention == nil ? "--grounding-masks goes with --ground-attention WEIGHT"
                                                          : "--ground-attention needs the structure masks: give --grounding-masks DIR")
         }
-        if detailDropout != nil, train == .vae { throw ValidationError("--detail-dropout drops caption detail; a VAE trains without captions") }
-        if phraseDetailDropout != nil, train == .vae {
+        if detailDropout != nil, train.trainsVAE { throw ValidationError("--detail-dropout drops caption detail; a VAE trains without captions") }
+        if phraseDetailDropout != nil, train.trainsVAE {
             throw ValidationError("--phrase-detail-dropout drops caption detail; a VAE trains without captions")
         }
-        if groundAttention != nil, train == .vae { throw ValidationError("--ground-attention trains a UNet's cross-attention, not a VAE") }
+        if groundAttention != nil, train.trainsVAE { throw ValidationError("--ground-attention trains a UNet's cross-attention, not a VAE") }
     }
 
     func validateCounts() throws {
@@ -235,7 +248,7 @@ struct TrainCommand: ParsableCommand {
         }
         log("training \(train.rawValue) on \(records.count) images at \(resolution) px, \(run.totalSteps) steps of "
             + "\(loop.batch)×\(gradAccum) images, into \(output)")
-        if train != .vae, run.dataset.count > 0 { log("captions such as: \"\(run.dataset.caption(0))\"") }
+        if !train.trainsVAE, run.dataset.count > 0 { log("captions such as: \"\(run.dataset.caption(0))\"") }
         var bar: ProgressBar?
         var first = 0
         do {

@@ -1,3 +1,4 @@
+import Core
 import Datasets
 import Diffusion
 import Foundation
@@ -103,6 +104,109 @@ struct Killed: Error {}
         #expect(VAETrainingTask.klDivergence(standard).item() == 0)
         let shifted = DiagonalGaussianDistribution(Tensor.cat([Tensor.ones([1, 4, 2, 2]), Tensor.zeros([1, 4, 2, 2])], dim: 1))
         #expect(abs(VAETrainingTask.klDivergence(shifted).item() - 8) < 1e-5)   // ½·Σ mean² over 16 values
+    }
+
+    /// A decoder-only task moves the decoder toward the images and leaves every encoder weight as it was.
+    @Test func decoderOnlyTrainingLeavesTheEncoder() throws {
+        let data = try TinyImageData(count: 4, side: 16)
+        let out = output()
+        defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
+        let vae = AutoencoderKL(config: try DiffusersFolder.config(AutoencoderKLConfig.self, in: diffusionFixture("vae")),
+                                path: ParameterStore(seed: 1).root)
+        let before = Dictionary(uniqueKeysWithValues: vae.store.names.map { ($0, vae.store[$0]!.floats()) })
+        let task = VAETrainingTask(vae: vae, decoderOnly: true)
+        #expect(task.parameters.count == vae.store.names.filter { n in VAETrainingTask.decoderPrefixes.contains { n.hasPrefix($0) } }.count)
+        let dataset = CaptionedImageDataset(records: data.records, imageRoot: data.root, resolution: 16, template: CaptionTemplate())
+        let samples = try (0..<dataset.count).map { ImageSample(pixels: try dataset.pixels($0), shape: [3, 16, 16]) }
+        var settings = TrainingSettings()
+        settings.batchSize = 4
+        settings.learningRate = 3e-3
+        settings.totalSteps = 40
+        settings.checkpointEvery = 1000
+        let trainer = Trainer(task: task, settings: settings, output: out, dataCount: samples.count) { samples[$0] }
+        var losses: [Double] = []
+        try trainer.run(report: { losses.append($0.loss) })
+        let early = losses.prefix(5).reduce(0, +), late = losses.suffix(5).reduce(0, +)
+        #expect(late < 0.7 * early, "decoder loss \(losses)")
+        for name in vae.store.names {
+            let moved = vae.store[name]!.floats() != before[name]!
+            let decoder = VAETrainingTask.decoderPrefixes.contains { name.hasPrefix($0) }
+            #expect(moved == decoder, "\(name): moved \(moved)")
+        }
+    }
+
+    /// `--train vae-decoder` publishes the base model with a new decoder: its encoder, scaling factor, UNet and text
+    /// encoder as they were, and its prism.json and caption template (less the base's name).
+    @Test func aDecoderRunPublishesTheBaseWithANewDecoder() throws {
+        let data = try TinyImageData(count: 4)
+        let base = output(), out = output()
+        defer { for u in [base, out, data.root] { try? FileManager.default.removeItem(at: u) } }
+        try FileManager.default.copyItem(at: diffusionFixture("saved-diffusers-0.42"), to: base)
+        var detail = CaptionTemplate()
+        detail.detail = true
+        try JSONFile.encode(value: detail).write(to: base.appendingPathComponent("words.json"))
+        let defaults = ModelDefaults(name: "the base", captions: "words.json", editing: .init(guidance: 2.5))
+        try JSONFile.encode(value: defaults).write(to: base.appendingPathComponent(ModelDefaults.fileName))
+
+        var options = TrainingRunOptions(source: .base(base), records: data.records, imageRoot: data.root,
+                                         template: CaptionTemplate(), output: out)
+        options.component = .vaeDecoder
+        options.resolution = 32
+        options.settings.batchSize = 2
+        options.settings.learningRate = 1e-2
+        options.settings.totalSteps = 2
+        options.settings.checkpointEvery = 2
+        try TrainingRun(options).run()
+
+        func tensors(_ folder: URL, _ component: String) throws -> [String: Tensor] {
+            let file = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent(component).path)
+                .first { $0.hasSuffix(".safetensors") }!
+            return try Safetensors.load(folder.appendingPathComponent(component).appendingPathComponent(file))
+        }
+        let old = try tensors(base, "vae"), new = try tensors(out, "vae")
+        #expect(old.keys.sorted() == new.keys.sorted())
+        var decoderMoved = false
+        for (name, tensor) in old {
+            let same = tensor.to(.float32).floats() == new[name]!.to(.float32).floats()
+            if VAETrainingTask.decoderPrefixes.contains(where: { name.hasPrefix($0) }) {
+                decoderMoved = decoderMoved || !same
+            } else {
+                #expect(same, "\(name) changed")
+            }
+        }
+        #expect(decoderMoved)
+        let config = { (folder: URL) in try DiffusersFolder.config(AutoencoderKLConfig.self, in: folder.appendingPathComponent("vae")) }
+        #expect(try config(out).scalingFactor == config(base).scalingFactor)
+        // (The fixture's text encoder is saved with the old keys, without transformers' "text_model." prefix.)
+        func unprefixed(_ t: [String: Tensor]) -> [String: Tensor] {
+            Dictionary(uniqueKeysWithValues: t.map { ($0.key.hasPrefix("text_model.") ? String($0.key.dropFirst(11)) : $0.key, $0.value) })
+        }
+        for component in ["unet", "text_encoder"] {
+            let was = unprefixed(try tensors(base, component)), now = unprefixed(try tensors(out, component))
+            #expect(was.keys.sorted() == now.keys.sorted())
+            #expect(was.allSatisfy { $0.value.to(.float32).floats() == now[$0.key]!.to(.float32).floats() }, "\(component) changed")
+        }
+        var expected = defaults
+        expected.name = nil
+        #expect(try ModelDefaults.load(from: out) == expected)
+        #expect(try CaptionTemplate.load(out.appendingPathComponent("words.json")) == detail)
+        _ = try StableDiffusionPipeline.load(from: out)
+    }
+
+    @Test func theVAEDecoderIsFineTunedFromABaseAndTheWholeVAEFromAConfig() throws {
+        let data = try TinyImageData(count: 2)
+        let out = output()
+        defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
+        var options = TrainingRunOptions(source: .config(Self.tiny, vae: nil), records: data.records, imageRoot: data.root,
+                                         template: CaptionTemplate(), output: out)
+        options.component = .vaeDecoder
+        options.resolution = 32
+        let fromConfig = #expect(throws: TrainingRunError.self) { try TrainingRun(options) }
+        #expect(fromConfig?.description.contains("--base") == true)
+        options.source = .base(diffusionFixture("saved-diffusers-0.42"))
+        options.component = .vae
+        let wholeVAE = #expect(throws: TrainingRunError.self) { try TrainingRun(options) }
+        #expect(wholeVAE?.description.contains("--train vae-decoder") == true)
     }
 
     @Test func killedAndResumedRunEqualsUninterrupted() throws {

@@ -119,7 +119,7 @@ let missingModel = "/nonexistent/prism-model"
                     && c.split.split == "train")
     }
 
-    @Test func trainRefusesBadValuesBeforeLoading() {
+    @Test func trainRefusesBadValuesBeforeLoading() throws {
         expectNumbersRefused(TrainCommand.self, train, [
             ("--lr", ["0", "-0.5"], "> 0"),
             ("--snr-gamma", ["0"], "> 0"),
@@ -150,6 +150,11 @@ let missingModel = "/nonexistent/prism-model"
         let fromConfig = Array(train.prefix(4)) + ["--config", "configs/smoke", "--output", "/nonexistent/out", "--steps", "10", "--train", "vae"]
         expectRefused(TrainCommand.self, fromConfig + ["--detail-dropout", "0.5"], saying: "--detail-dropout", "VAE")
         expectRefused(TrainCommand.self, fromConfig + ["--phrase-detail-dropout", "0.5"], saying: "--phrase-detail-dropout", "VAE")
+        expectRefused(TrainCommand.self, Array(fromConfig.dropLast()) + ["vae-decoder"], saying: "--train vae-decoder", "--base")
+        expectRefused(TrainCommand.self, train + ["--train", "vae"], saying: "--train vae", "--train vae-decoder")
+        expectRefused(TrainCommand.self, train + ["--train", "vae-decoder", "--detail-dropout", "0.5"], saying: "--detail-dropout", "VAE")
+        let decoder = try TrainCommand.parse(train + ["--train", "vae-decoder"])
+        #expect(decoder.train == .vaeDecoder && decoder.base != nil)
     }
 
     // MARK: caption, tokenize, inspect
