@@ -37,9 +37,10 @@ import TestSupport
         let outside = mean(scores.map(\.changeOutside))
         print("bundled model, remove support devices on 4 cases: reconstruction \(results.map(\.reconstructionPSNR)) dB, gap closed "
               + "\(scores.map(\.gapClosed)) (mean \(gap)), change outside \(scores.map { $0.changeOutside * 255 })/255")
-        // The bar is 30 dB (issue 22's for the bundled model); v1, v2 and v3 reconstruct these four at 28.8–28.9 dB on the mean
-        // (one case alone, the one this test used to pick, passes 30): a floor of 28.5 catches a regression.
-        #expect(psnr >= 28.5, "mean reconstruction \(psnr) dB")
+        // The bar is 30 dB (issue 22's for the bundled model); v1, v2 and v3 reconstruct these four at 28.8–28.9 dB on the mean,
+        // v3.1 (its decoder fine-tuned) at 29.3 (one case, whose "PORTABLE" marker the encoder loses, at 24.3): a floor of
+        // 29 catches a regression, the old decoder's included.
+        #expect(psnr >= 29, "mean reconstruction \(psnr) dB")
         #expect(gap >= 0.5, "mean gap closed \(gap)")
         #expect(outside <= 1.0 / 255, "mean change outside \(outside * 255)/255")
     }
