@@ -79,13 +79,16 @@ struct Killed: Error {}
         return try pipeline(request).images!
     }
 
-    @Test func vaeLossFalls() throws {
-        let data = try TinyImageData(count: 4, side: 16)
+    /// A new AutoencoderKL from the small fixture config, seeded.
+    func smallVAE() throws -> AutoencoderKL {
+        AutoencoderKL(config: try DiffusersFolder.config(AutoencoderKLConfig.self, in: diffusionFixture("vae")),
+                      path: ParameterStore(seed: 1).root)
+    }
+
+    /// Trains `task` 40 steps on `data`'s images at 16 px, batch 4, lr 3e-3; the loss of each step.
+    func trainFortySteps(_ task: VAETrainingTask, on data: TinyImageData) throws -> [Double] {
         let out = output()
-        defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
-        let vae = AutoencoderKL(config: try DiffusersFolder.config(AutoencoderKLConfig.self, in: diffusionFixture("vae")),
-                                path: ParameterStore(seed: 1).root)
-        let task = VAETrainingTask(vae: vae)
+        defer { try? FileManager.default.removeItem(at: out) }
         let dataset = CaptionedImageDataset(records: data.records, imageRoot: data.root, resolution: 16, template: CaptionTemplate())
         let samples = try (0..<dataset.count).map { ImageSample(pixels: try dataset.pixels($0), shape: [3, 16, 16]) }
         var settings = TrainingSettings()
@@ -96,6 +99,13 @@ struct Killed: Error {}
         let trainer = Trainer(task: task, settings: settings, output: out, dataCount: samples.count) { samples[$0] }
         var losses: [Double] = []
         try trainer.run(report: { losses.append($0.loss) })
+        return losses
+    }
+
+    @Test func vaeLossFalls() throws {
+        let data = try TinyImageData(count: 4, side: 16)
+        defer { try? FileManager.default.removeItem(at: data.root) }
+        let losses = try trainFortySteps(VAETrainingTask(vae: smallVAE()), on: data)
         let early = losses.prefix(5).reduce(0, +), late = losses.suffix(5).reduce(0, +)
         #expect(late < 0.6 * early, "VAE loss \(losses)")
 
@@ -109,23 +119,12 @@ struct Killed: Error {}
     /// A decoder-only task moves the decoder toward the images and leaves every encoder weight as it was.
     @Test func decoderOnlyTrainingLeavesTheEncoder() throws {
         let data = try TinyImageData(count: 4, side: 16)
-        let out = output()
-        defer { for u in [out, data.root] { try? FileManager.default.removeItem(at: u) } }
-        let vae = AutoencoderKL(config: try DiffusersFolder.config(AutoencoderKLConfig.self, in: diffusionFixture("vae")),
-                                path: ParameterStore(seed: 1).root)
+        defer { try? FileManager.default.removeItem(at: data.root) }
+        let vae = try smallVAE()
         let before = Dictionary(uniqueKeysWithValues: vae.store.names.map { ($0, vae.store[$0]!.floats()) })
         let task = VAETrainingTask(vae: vae, decoderOnly: true)
         #expect(task.parameters.count == vae.store.names.filter { n in VAETrainingTask.decoderPrefixes.contains { n.hasPrefix($0) } }.count)
-        let dataset = CaptionedImageDataset(records: data.records, imageRoot: data.root, resolution: 16, template: CaptionTemplate())
-        let samples = try (0..<dataset.count).map { ImageSample(pixels: try dataset.pixels($0), shape: [3, 16, 16]) }
-        var settings = TrainingSettings()
-        settings.batchSize = 4
-        settings.learningRate = 3e-3
-        settings.totalSteps = 40
-        settings.checkpointEvery = 1000
-        let trainer = Trainer(task: task, settings: settings, output: out, dataCount: samples.count) { samples[$0] }
-        var losses: [Double] = []
-        try trainer.run(report: { losses.append($0.loss) })
+        let losses = try trainFortySteps(task, on: data)
         let early = losses.prefix(5).reduce(0, +), late = losses.suffix(5).reduce(0, +)
         #expect(late < 0.7 * early, "decoder loss \(losses)")
         for name in vae.store.names {
