@@ -32,7 +32,7 @@ struct TrainCommand: ParsableCommand {
             latents its UNet learned; the run's folder is the whole model):
               prism train --data labels.csv --images images --base runs/ldm \\
                   --train vae-decoder --output runs/ldm-dec --resolution 128 \\
-                  --batch 8 --lr 1e-4 --steps 2000
+                  --batch 8 --grad-accum 1 --lr 2e-4 --steps 2000
 
             Images that are not chest X-rays train it too: a CSV described by its
             columns (see "Any label file" below), with a caption template in the
