@@ -72,6 +72,8 @@ public struct EditReport: Codable, Sendable, Equatable {
         public var guidance: Double
         public var crossReplace: Double
         public var selfReplace: Double
+        /// The scale of the attention on the words each target adds.
+        public var emphasis: Double
         public var controller: String
         /// auto, none or the user's mask file.
         public var mask: String
@@ -88,6 +90,7 @@ public struct EditReport: Codable, Sendable, Equatable {
             guidance = settings.guidance
             crossReplace = settings.crossReplace
             selfReplace = settings.selfReplace
+            emphasis = settings.emphasis
             controller = settings.controller.rawValue
             self.mask = mask
             maskThreshold = settings.maskThreshold
@@ -98,7 +101,7 @@ public struct EditReport: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case inversion, steps, guidance, controller, mask, feather, dtype
+            case inversion, steps, guidance, emphasis, controller, mask, feather, dtype
             case crossReplace = "cross_replace"
             case selfReplace = "self_replace"
             case maskThreshold = "mask_threshold"

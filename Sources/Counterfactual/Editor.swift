@@ -55,6 +55,11 @@ public struct EditSettings: Sendable {
     public var controller = ControllerKind.auto
     /// Words of the target prompts whose attention is scaled.
     public var reweight: [(word: String, scale: Double)] = []
+    /// The scale of the cross-attention on the content words each target adds or swaps in (prompt-to-prompt's
+    /// reweighting, applied to the edit's own words): 1 leaves it as the reference does. A small model whose
+    /// null-text inversion holds the source tightly may not draw an added finding at all in some patients; a
+    /// larger weight on its words draws it (docs/default-model.md, "Emphasis").
+    public var emphasis = 1.0
     public var mask = MaskMode.auto
     public var maskThreshold = 0.3
     /// Fraction of steps after which latents are blended with the mask.
@@ -76,6 +81,15 @@ public struct EditSettings: Sendable {
     public var nullTextEpsilon = 1e-5
 
     public init() {}
+
+    /// These settings with the guidance and emphasis the model's `prism.json` recommends, where `guidance` and
+    /// `emphasis` (the command line's) are nil.
+    public func adopting(_ recommended: ModelDefaults, guidance: Double? = nil, emphasis: Double? = nil) -> EditSettings {
+        var s = self
+        s.guidance = recommended.guidance(given: guidance, fallback: self.guidance)
+        s.emphasis = recommended.emphasis(given: emphasis, fallback: self.emphasis)
+        return s
+    }
 
     /// The settings that change an inversion (the cache key).
     public var inversionKey: [String: String] {
@@ -294,9 +308,9 @@ public final class CounterfactualEditor {
             edit = .refine(mapper: Tensor(ints: r.flatMap(\.mapper), shape: [targets.count, length]),
                            alphas: Tensor(r.flatMap(\.alphas), shape: [targets.count, 1, 1, length]))
         }
-        if !settings.reweight.isEmpty {
-            let eq = targets.flatMap { PromptAlignment.equalizer(text: $0, words: settings.reweight.map { ($0.word, $0.scale) }, tokenizer) }
-            edit = .reweight(equalizer: Tensor(eq, shape: [targets.count, length]), after: edit)
+        let equalizers = Self.equalizers(prompts: prompts, emphasis: settings.emphasis, reweight: settings.reweight, tokenizer)
+        if equalizers.contains(where: { $0.contains { $0 != 1 } }) {
+            edit = .reweight(equalizer: Tensor(equalizers.flatMap { $0 }, shape: [targets.count, length]), after: edit)
         }
         let schedule = PromptAlignment.crossAttentionSchedule(prompts: prompts, steps: settings.steps,
                                                               default: (0, settings.crossReplace), tokenizer)
@@ -308,6 +322,23 @@ public final class CounterfactualEditor {
         return PromptToPromptControl(edit: edit, crossSchedule: crossSchedule,
                                      selfReplaceSteps: 0..<Int(Double(settings.steps) * settings.selfReplace),
                                      groupRows: rows, storeResolution: store.map { ($0, $0) })
+    }
+
+    /// Per target, the scale of each token's cross-attention: `emphasis` on the content words the target adds or
+    /// swaps in (the target side of `differingTokens`, function words left out), times the scale `reweight` gives a
+    /// word; 1 elsewhere.
+    static func equalizers(prompts: [String], emphasis: Double, reweight: [(word: String, scale: Double)],
+                           _ tokenizer: PromptTokenizing) -> [[Float]] {
+        let function = functionTokenIDs(tokenizer)
+        let added = emphasis == 1 ? nil : differingTokens(prompts: prompts, tokenizer)
+        return prompts.dropFirst().enumerated().map { k, target in
+            var eq = PromptAlignment.equalizer(text: target, words: reweight.map { ($0.word, $0.scale) }, tokenizer)
+            if let added {
+                let ids = tokenizer.tokenIDs(target)
+                for p in added[k].target where p < eq.count && !function.contains(ids[p]) { eq[p] *= Float(emphasis) }
+            }
+            return eq
+        }
     }
 
     /// Words that join findings in a caption ("with cardiomegaly and support devices"): their cross-attention

@@ -146,6 +146,8 @@ public struct CounterfactualPlan: Sendable {
             "null_text_inner_steps": "\(s.nullTextInnerSteps)", "null_text_epsilon": "\(s.nullTextEpsilon)",
             "caption_template": String(decoding: try JSONFile.encode(request.template, pretty: false), as: UTF8.self),
         ]
+        // Left out at 1 (prompt-to-prompt's own weighting), so datasets begun before the setting existed resume.
+        if s.emphasis != 1 { settings["emphasis"] = "\(s.emphasis)" }
         settings.merge(request.extraSettings) { _, new in new }
         return CounterfactualRun(data: request.data.path, dataDigest: digest.description, header: manifest.table.header,
                                  edits: edits.map(\.text), filter: filter.text, model: modelIdentity, settings: settings,

@@ -27,14 +27,18 @@ public struct ModelDefaults: Codable, Sendable, Equatable {
         public var guidance: Double?
         /// Where the recommendation is justified ("docs/editing.md, Quality").
         public var guidanceReference: String?
+        /// The weight on the cross-attention of the words an edit adds that this model edits best with: every
+        /// editing command's default when --emphasis is left out (1, prompt-to-prompt's own, when absent).
+        public var emphasis: Double?
 
-        public init(guidance: Double? = nil, guidanceReference: String? = nil) {
+        public init(guidance: Double? = nil, guidanceReference: String? = nil, emphasis: Double? = nil) {
             self.guidance = guidance
             self.guidanceReference = guidanceReference
+            self.emphasis = emphasis
         }
 
         enum CodingKeys: String, CodingKey {
-            case guidance
+            case guidance, emphasis
             case guidanceReference = "guidance_reference"
         }
     }
@@ -51,6 +55,11 @@ public struct ModelDefaults: Codable, Sendable, Equatable {
         given ?? editing?.guidance ?? fallback
     }
 
+    /// The emphasis to edit with: `given` (--emphasis), else this model's recommendation, else `fallback`.
+    public func emphasis(given: Double?, fallback: Double) -> Double {
+        given ?? editing?.emphasis ?? fallback
+    }
+
     /// The caption template file of the model in `folder`, if it names one.
     public func captionsURL(in folder: URL) -> URL? {
         captions.map { folder.appendingPathComponent($0) }
@@ -64,6 +73,9 @@ public struct ModelDefaults: Codable, Sendable, Equatable {
         let defaults = try JSONFile.decode(ModelDefaults.self, from: url)
         if let guidance = defaults.editing?.guidance, !guidance.isFinite || guidance < 0 {
             throw JSONFileError(file: url.path, key: "editing.guidance", problem: "expected a finite number >= 0, found \(guidance)")
+        }
+        if let emphasis = defaults.editing?.emphasis, !emphasis.isFinite || emphasis <= 0 {
+            throw JSONFileError(file: url.path, key: "editing.emphasis", problem: "expected a finite number > 0, found \(emphasis)")
         }
         if let file = defaults.captionsURL(in: folder), !FileManager.default.fileExists(atPath: file.path) {
             throw JSONFileError(file: url.path, key: "captions", problem: "names \(file.path), which does not exist")

@@ -148,7 +148,8 @@ public enum EvaluationReport {
         let json: [String: Any] = [
             "model": model,
             "settings": ["inversion": settings.method.rawValue, "steps": settings.steps, "guidance": settings.guidance,
-                         "mask_threshold": settings.maskThreshold, "blend_start": settings.blendStart,
+                         "emphasis": settings.emphasis, "cross_replace": settings.crossReplace,
+                         "self_replace": settings.selfReplace, "mask_threshold": settings.maskThreshold, "blend_start": settings.blendStart,
                          "change_threshold": settings.changeThreshold, "protect_kept": settings.protectKept] as [String: Any],
             "seconds": totalSeconds,
             "mean_reconstruction_psnr_db": meanReconstructionPSNR(cases),

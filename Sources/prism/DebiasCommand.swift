@@ -203,7 +203,7 @@ struct DebiasCommand: ParsableCommand {
         let modelURL = try model.url()
         options.editing.method = inversion
         options.editing.steps = editSteps
-        options.editing.guidance = try ModelDefaults.load(from: modelURL).guidance(given: guidance, fallback: EditSettings().guidance)
+        options.editing = options.editing.adopting(try ModelDefaults.load(from: modelURL), guidance: guidance)
         // The counterfactuals' captions in the words the model was trained with.
         options.template = try CaptionOptions.template(of: modelURL)
 

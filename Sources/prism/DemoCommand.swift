@@ -57,12 +57,11 @@ struct DemoCommand: ParsableCommand {
     }
 
     /// The edit settings for the model in `folder`: --guidance, else what its prism.json recommends, else the
-    /// editor's default.
+    /// editor's default; the emphasis its prism.json recommends, else 1.
     func settings(for folder: URL) throws -> EditSettings {
         var settings = EditSettings()
         settings.steps = denoising.steps
         settings.method = inversion
-        settings.guidance = try ModelDefaults.load(from: folder).guidance(given: guidance, fallback: settings.guidance)
-        return settings
+        return settings.adopting(try ModelDefaults.load(from: folder), guidance: guidance)
     }
 }

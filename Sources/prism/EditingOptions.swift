@@ -28,10 +28,18 @@ struct EditingOptions: ParsableArguments {
     @Option(help: "Fraction of steps whose self-attention is taken from the source.")
     var selfReplace = 0.5
 
+    @Option(help: """
+        Weight on the cross-attention of the words an edit adds or swaps in ("small right pleural effusion"), \
+        prompt-to-prompt's reweighting on the edit's own words (default: the model's prism.json, 3 for the bundled \
+        model; else 1, the reference's). Raise it when an added finding is not drawn; docs/editing.md.
+        """)
+    var emphasis: Double?
+
     @OptionGroup var masking: MaskOptions
 
     func validate() throws {
         try requireFinite(guidance, "--guidance", range: .atLeast(0))
+        try requireFinite(emphasis, "--emphasis", range: .above(0))
         try requireFinite(crossReplace, "--cross-replace", range: .closed(0, 1))
         try requireFinite(selfReplace, "--self-replace", range: .closed(0, 1))
     }
@@ -39,10 +47,9 @@ struct EditingOptions: ParsableArguments {
     /// Settings with these options; the guidance, when not given, from the model's `prism.json` (`recommended`),
     /// else the editor's default; the rest at their defaults.
     func settings(recommended: ModelDefaults = ModelDefaults()) -> EditSettings {
-        var s = EditSettings()
+        var s = EditSettings().adopting(recommended, guidance: guidance, emphasis: emphasis)
         s.method = inversion
         s.steps = denoising.steps
-        s.guidance = recommended.guidance(given: guidance, fallback: s.guidance)
         s.crossReplace = crossReplace
         s.selfReplace = selfReplace
         masking.apply(to: &s)
@@ -55,6 +62,9 @@ struct EditingOptions: ParsableArguments {
         let recommended = try ModelDefaults.load(from: folder)
         let s = settings(recommended: recommended)
         if let note = Self.guidanceNote(recommended, given: guidance, used: s.guidance) { log(note) }
+        if emphasis == nil, let e = recommended.editing?.emphasis, e != 1 {
+            log("emphasis \(number(e)) on the words an edit adds: the one \(recommended.name ?? "this model") recommends (its prism.json)")
+        }
         return s
     }
 

@@ -130,7 +130,7 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
         options.settings.method = inversion
         options.settings.steps = steps
         masking.apply(to: &options.settings)
-        options.settings.guidance = try ModelDefaults.load(from: modelURL).guidance(given: guidance, fallback: EditSettings().guidance)
+        options.settings = options.settings.adopting(try ModelDefaults.load(from: modelURL), guidance: guidance)
         options.compositionSteps = composition
         options.reversibilityCycles = cycles
         options.curveImages = curveCount

@@ -28,7 +28,8 @@ struct PhantomEditEvaluation {
                                            plainFindings: plainFindings)
         let chosen = PhantomEvaluation.cases(seed: seed, count: cases, size: editingModel.resolution, edits: edits)
         log("model \(model.path); \(chosen.count) phantom cases at \(editingModel.resolution) px, "
-            + "\(settings.method.rawValue) inversion, \(settings.steps) steps, mask \(settings.mask.name)")
+            + "\(settings.method.rawValue) inversion, \(settings.steps) steps, guidance \(number(settings.guidance)), "
+            + "emphasis \(number(settings.emphasis)), mask \(settings.mask.name)")
         let results = try evaluation.run(chosen, edits: edits, folder: folder, progress: ProgressBar.editingPhases(),
                                          log: log.callAsFunction)
         let url = try EvaluationReport.write(results, to: folder, model: model.lastPathComponent, settings: settings,

@@ -187,6 +187,44 @@ final class ToyEditingModel: EditingModel {
         #expect(both[0].source.map { model.clip.tokenText(ids[$0]) } == ["support", "devices"])
     }
 
+    @Test func emphasisScalesTheContentWordsAnEditAdds() throws {
+        let model = try ToyEditingModel()
+        let a = "Chest X-ray of a 70-year-old male with mild cardiomegaly and support devices (a pacemaker)"
+        let added = "Chest X-ray of a 70-year-old male with mild cardiomegaly, a small right pleural effusion and support devices (a pacemaker)"
+        let removed = "Chest X-ray of a 70-year-old male with support devices (a pacemaker)"
+        let ids = model.clip.tokenIDs(added)
+        func scaled(_ eq: [Float], _ ids: [Int]) -> [String: Float] {
+            Dictionary(eq.indices.filter { eq[$0] != 1 }.map { (model.clip.tokenText(ids[$0]), eq[$0]) }) { x, _ in x }
+        }
+        let eq = CounterfactualEditor.equalizers(prompts: [a, added, removed], emphasis: 2, reweight: [], model.tokenizer)
+        #expect(eq.count == 2 && eq.allSatisfy { $0.count == model.tokenizer.modelMaxLength })
+        // The added finding's words (CLIP spells "pleural effusion" in four tokens), not the "a" and "," that join
+        // it; a removal adds no word.
+        #expect(scaled(eq[0], ids) == ["small": 2, "right": 2, "ple": 2, "ural": 2, "ef": 2, "fusion": 2])
+        #expect(eq[1].allSatisfy { $0 == 1 })
+        // Emphasis 1 is prompt-to-prompt's own weighting; --reweight's scales multiply with it.
+        let plain = CounterfactualEditor.equalizers(prompts: [a, added], emphasis: 1, reweight: [], model.tokenizer)
+        #expect(plain[0].allSatisfy { $0 == 1 })
+        let both = CounterfactualEditor.equalizers(prompts: [a, added], emphasis: 2,
+                                                   reweight: [(word: "effusion", scale: 1.5), (word: "mild", scale: 0.5)],
+                                                   model.tokenizer)
+        #expect(scaled(both[0], ids) == ["small": 2, "right": 2, "ple": 2, "ural": 2, "ef": 3, "fusion": 3, "mild": 0.5])
+    }
+
+    @Test func emphasisChangesTheEditAndNotTheSource() throws {
+        let added = source + " and pleural effusion"
+        func run(_ emphasis: Double) throws -> EditOutcome {
+            var s = settings(.ddim, mask: .none)
+            s.emphasis = emphasis
+            return try CounterfactualEditor(model: try ToyEditingModel(), cache: nil)
+                .edit(image: image(), source: source, targets: [added], settings: s)
+        }
+        let plain = try run(1), emphasised = try run(3)
+        #expect(plain.reconstruction == emphasised.reconstruction)
+        let moved = zip(plain.edits[0].image.values, emphasised.edits[0].image.values).map { abs($0 - $1) }.max() ?? 0
+        #expect(moved > 1e-3, "the added words' weight reaches the edited image")
+    }
+
     @Test func functionWordsStayWhenNothingElseDiffers() throws {
         let model = try ToyEditingModel()
         let a = "Chest X-ray of a female with cardiomegaly", b = "Chest X-ray of the female with cardiomegaly"

@@ -143,6 +143,13 @@ import Testing
         var other = request
         other.settings.steps = 4
         #expect(throws: DataFileError.self) { try fixture.build(other) }
+        // So is another emphasis; run.json names it only when it is not 1, as datasets begun before it existed say.
+        let description = try String(contentsOf: fixture.url("out/run.json"), encoding: .utf8)
+        #expect(!description.contains("emphasis"))
+        var emphasised = request
+        emphasised.settings.emphasis = 2
+        let refusal = try #require(throws: DataFileError.self) { try fixture.build(emphasised) }
+        #expect("\(refusal)".contains("emphasis"), "\(refusal)")
     }
 
     @Test func theGateDropsEditsTheClassifierDoesNotSee() throws {

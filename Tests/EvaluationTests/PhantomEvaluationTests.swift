@@ -21,10 +21,10 @@ import TestSupport
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prism-eval-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         let model = try StableDiffusionEditingModel.load(from: bundled)
-        // prism edit's defaults for this folder: the guidance and the captions its prism.json names.
+        // prism edit's defaults for this folder: the guidance, emphasis and captions its prism.json names.
         let recommended = try ModelDefaults.load(from: bundled)
-        var settings = EditSettings()
-        settings.guidance = try #require(recommended.editing?.guidance)
+        #expect(recommended.editing?.guidance != nil)
+        let settings = EditSettings().adopting(recommended)
         let template = try CaptionTemplate.load(try #require(recommended.captionsURL(in: bundled)))
         let evaluation = PhantomEvaluation(editor: CounterfactualEditor(model: model, cache: nil), template: template,
                                            settings: settings)

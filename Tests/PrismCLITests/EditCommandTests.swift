@@ -21,6 +21,7 @@ import Testing
         let plain = try EditCommand.parse(["--image", "x.png", "--labels", "Cardiomegaly=1", "--remove", "cardiomegaly",
                                            "--output", scratch.path])
         #expect(plain.editing.settings(recommended: recommended).guidance == 2)
+        #expect(plain.editing.settings(recommended: recommended).emphasis == 3, "docs/default-model.md, Emphasis")
         #expect(plain.editing.settings().guidance == EditSettings().guidance, "a folder without prism.json: the editor's default")
         #expect(EditingOptions.guidanceNote(recommended, given: nil, used: 2)
                 == "guidance 2: the one the bundled model recommends (its prism.json, docs/default-model.md, v3)")

@@ -26,6 +26,23 @@ import Testing
         #expect(try given.settings(for: bundledModel).guidance == 4, "--guidance wins over the model's recommendation")
     }
 
+    @Test func theEditingCommandsEmphasiseAddedWordsAsTheModelRecommends() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let model = try folder(with: #"{"editing": {"guidance": 2, "emphasis": 2.5}}"#, in: scratch)
+        #expect(try DemoCommand.parse([]).settings(for: model).emphasis == 2.5)
+        let recommended = try ModelDefaults.load(from: model)
+        let edit = ["--image", "x.png", "--labels", "Cardiomegaly=1", "--remove", "cardiomegaly", "--output", "out"]
+        #expect(try EditCommand.parse(edit).editing.settings(recommended: recommended).emphasis == 2.5)
+        let given = try EditCommand.parse(edit + ["--emphasis", "1"]).editing.settings(recommended: recommended)
+        #expect(given.emphasis == 1 && given.guidance == 2, "--emphasis wins; the guidance is still the model's")
+        #expect(try EditCommand.parse(edit).editing.settings().emphasis == 1, "no prism.json: the reference's weighting")
+        #expect(try DemoCommand.parse([]).settings(for: folder(with: "{}", in: scratch)).emphasis == 1)
+        for bad in ["0", "-2", "nan"] {
+            #expect(throws: (any Error).self, "--emphasis \(bad)") { try EditCommand.parse(edit + ["--emphasis", bad]) }
+        }
+    }
+
     @Test func withoutPrismJSONTheEditorsDefaultsHold() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
@@ -43,6 +60,7 @@ import Testing
             (#"{"editing": {"guidance": "three"}}"#, ["prism.json", "editing.guidance", "a number"]),
             (#"{"editing": {"guidance": -1}}"#, ["prism.json", "editing.guidance", ">= 0"]),
             (#"{"editing": {"guidance": NaN}}"#, ["prism.json", "editing.guidance", "finite"]),
+            (#"{"editing": {"emphasis": 0}}"#, ["prism.json", "editing.emphasis", "> 0"]),
         ] {
             let model = try folder(with: json, in: scratch)
             let demo = try DemoCommand.parse([])
