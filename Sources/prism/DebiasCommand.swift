@@ -118,6 +118,9 @@ struct DebiasCommand: ParsableCommand {
     @Option(help: "Classifier-free guidance of the counterfactuals and generated images (default: the model's prism.json, else 7.5).")
     var guidance: Double?
 
+    @Option(help: "Weight on the attention of the words a counterfactual adds (default: the model's prism.json, else 1; docs/editing.md).")
+    var emphasis: Double?
+
     @Option(help: "Denoising steps of the generated images.")
     var generationSteps = 25
 
@@ -145,6 +148,7 @@ struct DebiasCommand: ParsableCommand {
         try requireCount(bootstrap, "--bootstrap", atLeast: 10)
         try requireCount(threads, "--threads", atLeast: 1)
         try requireFinite(guidance, "--guidance", range: .atLeast(0))
+        try requireFinite(emphasis, "--emphasis", range: .above(0))
     }
 
     func methodList() throws -> [DebiasMethod] {
@@ -203,14 +207,14 @@ struct DebiasCommand: ParsableCommand {
         let modelURL = try model.url()
         options.editing.method = inversion
         options.editing.steps = editSteps
-        options.editing = options.editing.adopting(try ModelDefaults.load(from: modelURL), guidance: guidance)
+        options.editing = options.editing.adopting(try ModelDefaults.load(from: modelURL), guidance: guidance, emphasis: emphasis)
         // The counterfactuals' captions in the words the model was trained with.
         options.template = try CaptionOptions.template(of: modelURL)
 
         let experiment = DebiasExperiment(options)
         log("methods: \(options.runnableMethods.map(\.rawValue).joined(separator: ", ")); \(seeds) seed(s) each; "
             + "\(arch.rawValue) at \(resolution) px, \(steps) steps of \(batch); \(augmentCount) images added by each augmenting method; "
-            + "counterfactuals by \(inversion.rawValue) inversion, \(editSteps) steps, guidance \(options.editing.guidance)")
+            + "counterfactuals by \(inversion.rawValue) inversion, \(editSteps) steps, guidance \(options.editing.guidance), emphasis \(options.editing.emphasis)")
         let phases = PhaseBars()
         let metrics = try classifierTry {
             try experiment.run(model: {

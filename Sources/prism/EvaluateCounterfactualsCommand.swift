@@ -88,6 +88,9 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
     @Option(help: "Classifier-free guidance (default: the model's prism.json, else 7.5).")
     var guidance: Double?
 
+    @Option(help: "Weight on the attention of the words an edit adds (default: the model's prism.json, else 1; docs/editing.md).")
+    var emphasis: Double?
+
     @Option(help: "Null edits in a row for the composition curve.")
     var composition = 10
 
@@ -116,6 +119,7 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
         try requireCount(curveCount, "--curve-count", atLeast: 0)
         try requireCount(bootstrap, "--bootstrap", atLeast: 10)
         try requireFinite(guidance, "--guidance", range: .atLeast(0))
+        try requireFinite(emphasis, "--emphasis", range: .above(0))
         try masking.requireMode()
     }
 
@@ -130,7 +134,7 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
         options.settings.method = inversion
         options.settings.steps = steps
         masking.apply(to: &options.settings)
-        options.settings = options.settings.adopting(try ModelDefaults.load(from: modelURL), guidance: guidance)
+        options.settings = options.settings.adopting(try ModelDefaults.load(from: modelURL), guidance: guidance, emphasis: emphasis)
         options.compositionSteps = composition
         options.reversibilityCycles = cycles
         options.curveImages = curveCount
@@ -139,7 +143,7 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
         let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
         let subjects = try classifierTry { try loadSubjects(size: editingModel.resolution) }
         log("\(subjects.count) images, \(options.edits.count) edit(s), \(options.settings.method.rawValue) inversion, "
-            + "\(steps) steps, guidance \(options.settings.guidance); curves on \(min(curveCount, subjects.count)) image(s)")
+            + "\(steps) steps, guidance \(options.settings.guidance), emphasis \(options.settings.emphasis); curves on \(min(curveCount, subjects.count)) image(s)")
         let evaluation = CounterfactualEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil),
                                                   classifier: measuring, options: options)
         let bar = ProgressBar(total: subjects.count, label: "evaluate", unit: "image")

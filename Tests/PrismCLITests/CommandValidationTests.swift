@@ -246,6 +246,7 @@ let missingModel = "/nonexistent/prism-model"
         #expect(refused?.message.contains("\"detail\": true") == true)
         expectCountsRefused(EvaluateCommand.Edits.self, base, [("--count", "0", "1 or more")])
         expectNumbersRefused(EvaluateCommand.Edits.self, base, [("--guidance", ["-3"], ">= 0"),
+                                                                ("--emphasis", ["0", "-2"], "> 0"),
                                                                 ("--mask-threshold", ["2"], "in (0, 1)")])
     }
 

@@ -15,6 +15,10 @@ import Testing
         expectRefused(DebiasCommand.self, ["--output", "o", "--phantom", "--spurious", "1.5"], saying: "--spurious")
         expectRefused(DebiasCommand.self, ["--output", "o", "--phantom", "--seeds", "0"], saying: "--seeds")
         expectRefused(DebiasCommand.self, ["--output", "o", "--phantom", "--inversion", "magic"], saying: "magic")
+        expectNumbersRefused(DebiasCommand.self, ["--output", "o", "--phantom"], [("--emphasis", ["0", "-1"], "> 0")])
+        expectNumbersRefused(EvaluateCounterfactualsCommand.self,
+                             ["--output", "o", "--phantom", "--classifier", "c", "--edit", "remove support devices"],
+                             [("--emphasis", ["0"], "> 0")])
     }
 
     @Test func theDefaultsAreAcceptedAndAnUnknownLabelIsNamed() throws {
