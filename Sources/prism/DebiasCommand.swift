@@ -214,7 +214,7 @@ struct DebiasCommand: ParsableCommand {
         let experiment = DebiasExperiment(options)
         log("methods: \(options.runnableMethods.map(\.rawValue).joined(separator: ", ")); \(seeds) seed(s) each; "
             + "\(arch.rawValue) at \(resolution) px, \(steps) steps of \(batch); \(augmentCount) images added by each augmenting method; "
-            + "counterfactuals by \(inversion.rawValue) inversion, \(editSteps) steps, guidance \(options.editing.guidance), emphasis \(options.editing.emphasis)")
+            + "counterfactuals by \(inversion.rawValue) inversion, \(editSteps) steps, guidance \(options.editing.guidance), emphasis \(number(options.editing.emphasis))")
         let phases = PhaseBars()
         let metrics = try classifierTry {
             try experiment.run(model: {

@@ -44,8 +44,8 @@ struct EditingOptions: ParsableArguments {
         try requireFinite(selfReplace, "--self-replace", range: .closed(0, 1))
     }
 
-    /// Settings with these options; the guidance, when not given, from the model's `prism.json` (`recommended`),
-    /// else the editor's default; the rest at their defaults.
+    /// Settings with these options; the guidance and emphasis, when not given, from the model's `prism.json`
+    /// (`recommended`), else the editor's defaults; the rest at their defaults.
     func settings(recommended: ModelDefaults = ModelDefaults()) -> EditSettings {
         var s = EditSettings().adopting(recommended, guidance: guidance, emphasis: emphasis)
         s.method = inversion
@@ -62,10 +62,15 @@ struct EditingOptions: ParsableArguments {
         let recommended = try ModelDefaults.load(from: folder)
         let s = settings(recommended: recommended)
         if let note = Self.guidanceNote(recommended, given: guidance, used: s.guidance) { log(note) }
-        if emphasis == nil, let e = recommended.editing?.emphasis, e != 1 {
-            log("emphasis \(number(e)) on the words an edit adds: the one \(recommended.name ?? "this model") recommends (its prism.json)")
-        }
+        if let note = Self.emphasisNote(recommended, given: emphasis) { log(note) }
         return s
+    }
+
+    /// What to say about the emphasis: where it came from when the model chose one other than the reference's 1;
+    /// nothing when --emphasis was given or the model recommends none.
+    static func emphasisNote(_ recommended: ModelDefaults, given: Double?) -> String? {
+        guard given == nil, let e = recommended.editing?.emphasis, e != 1 else { return nil }
+        return "emphasis \(number(e)) on the words an edit adds: the one \(recommended.name ?? "this model") recommends (its prism.json)"
     }
 
     /// What to say about the guidance in use: where it came from when the model chose it, the model's

@@ -143,7 +143,7 @@ struct EvaluateCounterfactualsCommand: ParsableCommand {
         let editingModel = try StableDiffusionEditingModel.load(from: modelURL)
         let subjects = try classifierTry { try loadSubjects(size: editingModel.resolution) }
         log("\(subjects.count) images, \(options.edits.count) edit(s), \(options.settings.method.rawValue) inversion, "
-            + "\(steps) steps, guidance \(options.settings.guidance), emphasis \(options.settings.emphasis); curves on \(min(curveCount, subjects.count)) image(s)")
+            + "\(steps) steps, guidance \(options.settings.guidance), emphasis \(number(options.settings.emphasis)); curves on \(min(curveCount, subjects.count)) image(s)")
         let evaluation = CounterfactualEvaluation(editor: CounterfactualEditor(model: editingModel, cache: nil),
                                                   classifier: measuring, options: options)
         let bar = ProgressBar(total: subjects.count, label: "evaluate", unit: "image")
